@@ -1,0 +1,118 @@
+// The node's message store: one LMDB environment per node.
+//
+// Layout (docs/PROTOCOL.md, "Storage layout"):
+//   meta      "schema_version" -> u32 BE (kSchemaVersion)
+//   messages  account(33) || namespace(2) || timestamp_ms(8) || hash(32)
+//               -> expiry_ms(8) || data
+//   by_hash   hash(32) -> messages key (75 bytes)
+//   expiry    expiry_ms(8) || hash(32) -> empty
+//   accounts  account(33) -> message_count(8) || data_bytes(8)
+// All integers big-endian, so "messages of account A in namespace N after
+// cursor C" is one range scan in (timestamp, hash) order, which is the same
+// on every replica whatever order they stored in.
+//
+// Durability: every write is acknowledged only after a durable
+// mdb_txn_commit (no MDB_NOSYNC / MDB_NOMETASYNC / MDB_WRITEMAP). Writes from
+// all threads are queued to one committer thread that gathers them into a
+// single transaction (group commit), commits once, then completes them all.
+//
+// Thread safety: every method is thread-safe. Reads use their own read-only
+// transactions (MDB_NOTLS) and do not wait for the committer.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "onion/bytes.h"
+#include "onion/crypto.h"
+#include "onion/status.h"
+#include "swarm/account.h"
+
+namespace onionswarm::node {
+
+inline constexpr uint32_t kSchemaVersion = 1;
+
+struct StorageOptions {
+  std::string path;                               // directory; created if missing
+  size_t map_size = size_t(8) << 30;              // LMDB map size in bytes (8 GiB, sparse)
+  size_t max_message_bytes = 64 * 1024;           // largest data blob accepted
+  uint64_t quota_messages = 10'000;               // per account, all namespaces
+  uint64_t quota_bytes = 64ull << 20;             // per account, sum of data sizes
+  size_t max_batch = 1024;                        // writes per group commit, at most
+};
+
+struct StoredMessage {
+  swarm::AccountId account;
+  uint16_t ns = 0;
+  uint64_t timestamp_ms = 0;  // client-assigned, part of the key (same on all replicas)
+  uint64_t expiry_ms = 0;     // absolute; gone once now >= expiry_ms
+  crypto::Hash hash;          // BLAKE2b-256(data); Storage checks it
+  Bytes data;
+};
+
+// Exclusive cursor: retrieve returns messages with (timestamp, hash) > (timestamp_ms, hash).
+// The default cursor (0, all-zero hash) starts from the beginning.
+struct Cursor {
+  uint64_t timestamp_ms = 0;
+  crypto::Hash hash;
+};
+
+enum class StoreResult { kNew, kExists, kFull };
+
+struct StorageStats {
+  uint64_t messages = 0;
+  uint64_t data_bytes = 0;
+};
+
+class Storage {
+ public:
+  // Opens or creates the environment. kIo when LMDB fails; kInvalidArgument
+  // when the data dir has a schema version newer than kSchemaVersion.
+  static Result<std::unique_ptr<Storage>> open(const StorageOptions& options);
+  ~Storage();  // finishes queued writes, stops the committer, closes the env
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  // Queues a store; done runs on the committer thread once the write is
+  // durably committed (or failed). kExists when a message with this hash is
+  // already stored (nothing changes); kFull when the account's quota would be
+  // exceeded (nothing changes); kInvalidArgument when the hash does not match
+  // the data or the data is too large. done must not block for long.
+  using StoreDone = std::function<void(Result<StoreResult>)>;
+  void store_async(StoredMessage message, StoreDone done);
+  // Blocking convenience over store_async.
+  Result<StoreResult> store(StoredMessage message);
+
+  // Up to limit messages of (account, ns) after cursor that have not expired
+  // at now_ms, in (timestamp, hash) order. *more is set when further messages follow.
+  Result<std::vector<StoredMessage>> retrieve(const swarm::AccountId& account, uint16_t ns,
+                                              const Cursor& after, size_t limit, uint64_t now_ms,
+                                              bool* more = nullptr) const;
+
+  // Deletes those of hashes that belong to (account, ns); returns how many
+  // were deleted. Durable before it returns. Unknown hashes are ignored.
+  Result<size_t> remove(const swarm::AccountId& account, uint16_t ns,
+                        const std::vector<crypto::Hash>& hashes);
+
+  // The message with this hash, if stored and not expired at now_ms.
+  Result<std::optional<StoredMessage>> get(const crypto::Hash& hash, uint64_t now_ms) const;
+
+  // Deletes every message with expiry_ms <= now_ms (at most max per call);
+  // returns how many were deleted. Durable before it returns.
+  Result<size_t> sweep_expired(uint64_t now_ms, size_t max = 100'000);
+
+  Result<StorageStats> stats() const;
+  uint32_t schema_version() const;
+
+ private:
+  Storage() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace onionswarm::node

@@ -1,0 +1,41 @@
+// ZeroMQ message framing shared by clients and nodes. Byte formats:
+// docs/PROTOCOL.md, "Frames".
+//
+// Every message is two frames (the ROUTER routing-id frame not counted):
+//   frame 0: header, exactly 10 bytes: version(1) || type(1) || request_id(8, big-endian)
+//   frame 1: body, 0..kMaxBodySize bytes, meaning given by type
+#pragma once
+
+#include <cstdint>
+
+#include "onion/bytes.h"
+#include "onion/status.h"
+
+namespace onionswarm::wire {
+
+inline constexpr uint8_t kVersion = 1;
+inline constexpr size_t kHeaderSize = 10;
+inline constexpr size_t kMaxBodySize = 256 * 1024;
+// ZMQ_MAXMSGSIZE for every socket: one frame never exceeds this.
+inline constexpr int64_t kMaxFrameSize = kMaxBodySize;
+
+enum class Type : uint8_t {
+  kOnionRequest = 0x01,   // body: onion blob (onion/layer.h)
+  kOnionResponse = 0x02,  // body: response blob
+  kError = 0x03,          // body: UTF-8 JSON {"code":..,"message":..}, unencrypted link-level error
+  kReplicate = 0x10,      // node to node: body is JSON (docs/PROTOCOL.md, "Replication")
+  kReplicateAck = 0x11,   // node to node: body is JSON
+};
+
+struct Header {
+  uint8_t version = kVersion;
+  Type type = Type::kOnionRequest;
+  uint64_t request_id = 0;
+};
+
+Bytes encode_header(const Header& h);
+// kInvalidArgument for a wrong size or unknown type; a version other than
+// kVersion is reported as kInvalidArgument with message "unsupported protocol version N".
+Result<Header> decode_header(ByteView b);
+
+}  // namespace onionswarm::wire
