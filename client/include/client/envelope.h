@@ -35,6 +35,14 @@ struct OpenedMessage {
   std::string text;
 };
 
+// The inner plaintext that seal_message seals, built deterministically (the
+// Ed25519 signature is deterministic; only the sealed box is randomized).
+// Exposed for golden vectors and tests; callers send seal_message's output.
+// kInvalidArgument when text is longer than kMaxTextBytes.
+Result<crypto::SecretBytes> build_inner(const crypto::Ed25519KeyPair& sender,
+                                        const crypto::X25519PublicKey& recipient,
+                                        uint64_t timestamp_ms, std::string_view text);
+
 // Opens and verifies. kUnauthorized when the box does not open for this
 // recipient or the sender's signature fails; kInvalidArgument when malformed.
 Result<OpenedMessage> open_message(const crypto::X25519KeyPair& recipient, ByteView sealed);

@@ -18,6 +18,7 @@ namespace onionswarm::client {
 
 inline constexpr size_t kPhraseWords = 17;
 
+// seed32 must be exactly 32 bytes; any other size gives an empty string.
 std::string seed_to_phrase(ByteView seed32);
 // kInvalidArgument for a wrong word count, an invalid word or a bad checksum
 // (the message says which).
