@@ -1,0 +1,78 @@
+// Settings of onionswarm-node, read from a JSON config file (--config FILE).
+// Command-line flags override the file; the daemon merges both and then
+// calls validate_node_config().
+//
+// JSON keys are the field names below. A file sets only the keys it names;
+// every other field keeps its default. Parsing is strict: unknown keys,
+// wrong types and out-of-range values are kInvalidArgument errors whose
+// message starts with the JSON pointer of the value ("/workers: ...").
+//
+// | key               | type    | default                | range / meaning                               |
+// |-------------------|---------|------------------------|-----------------------------------------------|
+// | data_dir          | string  | (none, required)       | directory for keys and the LMDB environment  |
+// | listen            | string  | "tcp://127.0.0.1:4500" | tcp://HOST:PORT; HOST may be "*"; PORT 0 or   |
+// |                   |         |                        | "*" lets the kernel pick a free port          |
+// | network           | string  | (none, required)       | path of the network file (network_file.h)     |
+// | log_level         | string  | "info"                 | "error", "warn", "info" or "debug"            |
+// | workers           | integer | 0                      | 0..1024 worker threads; 0 = number of cores   |
+// | quota_messages    | integer | 10000                  | 1..100000000 messages stored per account      |
+// | quota_bytes       | integer | 67108864 (64 MiB)      | bytes stored per account; at least            |
+// |                   |         |                        | max_message_bytes, at most map_size           |
+// | max_message_bytes | integer | 65536 (64 KiB)         | 1..131072 (128 KiB) bytes per stored message  |
+// | map_size          | integer | 8589934592 (8 GiB)     | 1 MiB..16 TiB, LMDB map size in bytes         |
+// | relay_timeout_ms  | integer | 10000                  | 100..600000 ms a relay waits for the next hop |
+//
+// Relative paths (data_dir, network) are taken relative to the working
+// directory of the process, not to the config file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "onion/status.h"
+
+namespace onionswarm::config {
+
+inline constexpr size_t kMaxNodeConfigBytes = 1024 * 1024;
+inline constexpr unsigned kMaxWorkers = 1024;
+inline constexpr uint64_t kMaxQuotaMessages = 100'000'000;
+inline constexpr uint64_t kMaxMessageBytesLimit = 128 * 1024;
+inline constexpr uint64_t kMinMapSize = uint64_t(1) << 20;
+inline constexpr uint64_t kMaxMapSize = uint64_t(16) << 40;
+inline constexpr uint64_t kMinRelayTimeoutMs = 100;
+inline constexpr uint64_t kMaxRelayTimeoutMs = 600'000;
+
+struct NodeConfig {
+  std::string data_dir;
+  std::string listen = "tcp://127.0.0.1:4500";
+  std::string network;  // network file path
+  std::string log_level = "info";  // error|warn|info|debug
+  unsigned workers = 0;  // 0 = number of cores
+  uint64_t quota_messages = 10000;
+  uint64_t quota_bytes = uint64_t(64) << 20;
+  uint64_t max_message_bytes = uint64_t(64) << 10;
+  uint64_t map_size = uint64_t(8) << 30;
+  uint64_t relay_timeout_ms = 10000;
+};
+
+// Parses the JSON text of a config file onto the defaults. Checks types and
+// each field's own range; it does not require data_dir or network (a flag
+// may still supply them): call validate_node_config() on the final config.
+[[nodiscard]] Result<NodeConfig> parse_node_config(std::string_view json);
+
+// Reads and parses the file at path. kIo if it cannot be read;
+// kInvalidArgument if it is larger than kMaxNodeConfigBytes or does not
+// parse. Messages start with the path: "node.json: /workers: ...".
+[[nodiscard]] Result<NodeConfig> load_node_config(const std::string& path);
+
+// Checks a complete config (after flags were applied): data_dir and network
+// set, listen a bindable endpoint, every field in its range (see the table)
+// and quota_bytes between max_message_bytes and map_size. kInvalidArgument
+// naming the field ("listen: expected tcp://HOST:PORT") otherwise.
+[[nodiscard]] Status validate_node_config(const NodeConfig& config);
+
+// Whether level is one of "error", "warn", "info", "debug".
+bool is_valid_log_level(std::string_view level);
+
+}  // namespace onionswarm::config

@@ -1,0 +1,190 @@
+#include "config/node_config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace onionswarm::config {
+namespace {
+
+void expect_invalid(std::string_view json, const std::string& prefix) {
+  auto r = parse_node_config(json);
+  ASSERT_FALSE(r.ok()) << json;
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(r.status().message().rfind(prefix, 0), 0u) << "message: " << r.status().message();
+}
+
+NodeConfig complete() {
+  NodeConfig c;
+  c.data_dir = "/tmp/node1";
+  c.network = "/tmp/network.json";
+  return c;
+}
+
+void expect_validate_error(const NodeConfig& c, const std::string& prefix) {
+  Status s = validate_node_config(c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_EQ(s.message().rfind(prefix, 0), 0u) << "message: " << s.message();
+}
+
+TEST(NodeConfig, EmptyObjectGivesDefaults) {
+  auto r = parse_node_config("{}");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  NodeConfig d;
+  EXPECT_EQ(r->data_dir, "");
+  EXPECT_EQ(r->listen, "tcp://127.0.0.1:4500");
+  EXPECT_EQ(r->network, "");
+  EXPECT_EQ(r->log_level, "info");
+  EXPECT_EQ(r->workers, 0u);
+  EXPECT_EQ(r->quota_messages, 10000u);
+  EXPECT_EQ(r->quota_bytes, 64u << 20);
+  EXPECT_EQ(r->max_message_bytes, 64u << 10);
+  EXPECT_EQ(r->map_size, uint64_t(8) << 30);
+  EXPECT_EQ(r->relay_timeout_ms, 10000u);
+  EXPECT_EQ(r->map_size, d.map_size);
+}
+
+TEST(NodeConfig, SetsOnlyNamedKeys) {
+  auto r = parse_node_config(R"({"data_dir":"d","workers":3,"listen":"tcp://*:0"})");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->data_dir, "d");
+  EXPECT_EQ(r->workers, 3u);
+  EXPECT_EQ(r->listen, "tcp://*:0");
+  EXPECT_EQ(r->log_level, "info");
+  EXPECT_EQ(r->quota_messages, 10000u);
+}
+
+TEST(NodeConfig, ParsesEveryField) {
+  auto r = parse_node_config(R"({"data_dir":"/d","listen":"tcp://127.0.0.1:*","network":"/n.json",
+    "log_level":"debug","workers":8,"quota_messages":5,"quota_bytes":1048576,"max_message_bytes":131072,
+    "map_size":1073741824,"relay_timeout_ms":250})");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->network, "/n.json");
+  EXPECT_EQ(r->log_level, "debug");
+  EXPECT_EQ(r->quota_messages, 5u);
+  EXPECT_EQ(r->quota_bytes, 1048576u);
+  EXPECT_EQ(r->max_message_bytes, 131072u);
+  EXPECT_EQ(r->map_size, 1073741824u);
+  EXPECT_EQ(r->relay_timeout_ms, 250u);
+  EXPECT_TRUE(validate_node_config(*r).ok());
+}
+
+TEST(NodeConfig, RejectsNotJson) {
+  expect_invalid("", "/: ");
+  expect_invalid("{", "/: ");
+  expect_invalid("data_dir: x", "/: ");
+}
+
+TEST(NodeConfig, RejectsNonObject) { expect_invalid(R"("tcp://127.0.0.1:4500")", "/: expected an object"); }
+
+TEST(NodeConfig, RejectsTooDeepJson) {
+  expect_invalid(R"({"data_dir":)" + std::string(50, '[') + std::string(50, ']') + "}", "/: JSON too deep");
+}
+
+TEST(NodeConfig, RejectsUnknownKey) {
+  expect_invalid(R"({"data_dir":"d","listen_port":4500})", "/listen_port: unknown key");
+  expect_invalid(R"({"Workers":1})", "/Workers: unknown key");
+}
+
+TEST(NodeConfig, RejectsWrongTypes) {
+  expect_invalid(R"({"data_dir":1})", "/data_dir: expected a string, got an integer");
+  expect_invalid(R"({"workers":"4"})", "/workers: expected an integer, got a string");
+  expect_invalid(R"({"workers":1.5})", "/workers: expected an integer, got a fractional number");
+  expect_invalid(R"({"map_size":true})", "/map_size: expected an integer, got a boolean");
+  expect_invalid(R"({"log_level":null})", "/log_level: expected a string, got null");
+  expect_invalid(R"({"network":["a"]})", "/network: expected a string, got an array");
+}
+
+TEST(NodeConfig, RejectsOutOfRange) {
+  expect_invalid(R"({"workers":1025})", "/workers: out of range");
+  expect_invalid(R"({"workers":-1})", "/workers: out of range");
+  expect_invalid(R"({"quota_messages":0})", "/quota_messages: out of range");
+  expect_invalid(R"({"max_message_bytes":131073})", "/max_message_bytes: out of range");
+  expect_invalid(R"({"max_message_bytes":0})", "/max_message_bytes: out of range");
+  expect_invalid(R"({"map_size":1024})", "/map_size: out of range");
+  expect_invalid(R"({"relay_timeout_ms":0})", "/relay_timeout_ms: out of range");
+  expect_invalid(R"({"relay_timeout_ms":600001})", "/relay_timeout_ms: out of range");
+  // Larger than uint64: nlohmann stores it as a float.
+  expect_invalid(R"({"quota_bytes":184467440737095516160})", "/quota_bytes: expected an integer");
+}
+
+TEST(NodeConfig, RejectsBadStrings) {
+  expect_invalid(R"({"log_level":"verbose"})", "/log_level: expected one of error, warn, info, debug");
+  expect_invalid(R"({"data_dir":""})", "/data_dir: must not be empty");
+  expect_invalid(R"({"network":""})", "/network: must not be empty");
+}
+
+TEST(NodeConfig, RejectsBadListenAddress) {
+  for (const char* listen : {"127.0.0.1:4500", "tcp://127.0.0.1", "tcp://127.0.0.1:65536", "ipc:///tmp/s",
+                             "tcp://:4500", "tcp://host name:1"}) {
+    SCOPED_TRACE(listen);
+    expect_invalid(R"({"listen":")" + std::string(listen) + R"("})", "/listen: expected tcp://HOST:PORT");
+  }
+}
+
+TEST(NodeConfig, ValidateAcceptsCompleteDefaults) { EXPECT_TRUE(validate_node_config(complete()).ok()); }
+
+TEST(NodeConfig, ValidateRequiresDataDirAndNetwork) {
+  NodeConfig c = complete();
+  c.data_dir.clear();
+  expect_validate_error(c, "data_dir: must not be empty");
+  c = complete();
+  c.network.clear();
+  expect_validate_error(c, "network: must not be empty");
+}
+
+TEST(NodeConfig, ValidateChecksListenAndRanges) {
+  NodeConfig c = complete();
+  c.listen = "tcp://0.0.0.0";
+  expect_validate_error(c, "listen: expected tcp://HOST:PORT");
+  c = complete();
+  c.log_level = "trace";
+  expect_validate_error(c, "log_level: ");
+  c = complete();
+  c.max_message_bytes = 200 * 1024;
+  expect_validate_error(c, "max_message_bytes: out of range");
+  c = complete();
+  c.workers = 5000;
+  expect_validate_error(c, "workers: out of range");
+}
+
+TEST(NodeConfig, ValidateChecksQuotaAgainstMessageAndMapSize) {
+  NodeConfig c = complete();
+  c.quota_bytes = c.max_message_bytes - 1;
+  expect_validate_error(c, "quota_bytes: must be at least max_message_bytes");
+  c = complete();
+  c.map_size = uint64_t(16) << 20;
+  expect_validate_error(c, "quota_bytes: must be at most map_size");
+}
+
+TEST(NodeConfig, LoadsExampleFile) {
+  auto r = load_node_config(std::string(ONIONSWARM_SOURCE_DIR) + "/config/examples/node.json");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->listen, "tcp://0.0.0.0:4500");
+  EXPECT_TRUE(validate_node_config(*r).ok());
+}
+
+TEST(NodeConfig, LoadReportsUnreadableFileAsIo) {
+  auto r = load_node_config("/nonexistent/onionswarm/node.json");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kIo);
+  EXPECT_NE(r.status().message().find("/nonexistent/onionswarm/node.json"), std::string::npos);
+}
+
+TEST(NodeConfig, LoadPrefixesErrorsWithPath) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "nodecfg-test-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  std::string path = tmpl + "/node.json";
+  std::ofstream(path) << R"({"workers":"many"})";
+  auto r = load_node_config(path);
+  std::filesystem::remove_all(tmpl);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), path + ": /workers: expected an integer, got a string");
+}
+
+}  // namespace
+}  // namespace onionswarm::config
