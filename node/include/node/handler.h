@@ -1,0 +1,116 @@
+// Requests at the destination: store, retrieve, delete, info, get_swarm.
+// No sockets here: handle() takes the request bytes and completes with the
+// answer bytes, so it is tested without a network.
+//
+// Thread safety: handle() is thread-safe and is called from worker threads.
+// done runs exactly once: on the calling thread, or for stores on the
+// storage committer thread after the durable commit.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "node/storage.h"
+#include "onion/bytes.h"
+#include "onion/crypto.h"
+#include "swarm/directory.h"
+#include "swarm/rpc.h"
+#include "swarm/swarms.h"
+
+namespace onionswarm::node {
+
+// Milliseconds since the Unix epoch; injectable for tests.
+using Clock = std::function<uint64_t()>;
+uint64_t system_clock_ms();
+
+// Signed requests seen recently, to refuse replays. An entry is kept until
+// its request timestamp is older than the allowed skew (after that the
+// timestamp check alone refuses it). Bounded: when full, new signed requests
+// are refused as busy rather than forgetting entries early.
+// Thread-safe.
+class ReplayCache {
+ public:
+  explicit ReplayCache(size_t capacity = 1'000'000, uint64_t window_ms = swarm::rpc::kMaxClockSkewMs)
+      : capacity_(capacity), window_ms_(window_ms) {}
+  // kReplay when key was seen; kBusy when full; ok and remembered otherwise.
+  Status check_and_insert(const crypto::Hash& key, uint64_t request_ts_ms, uint64_t now_ms);
+  size_t size() const;
+
+ private:
+  void expire_locked(uint64_t now_ms);
+  const size_t capacity_;
+  const uint64_t window_ms_;
+  mutable std::mutex mu_;
+  std::map<crypto::Hash, uint64_t> seen_;                 // GUARDED_BY(mu_): key -> request ts
+  std::multimap<uint64_t, crypto::Hash> by_time_;         // GUARDED_BY(mu_)
+};
+
+// Caches "does this Ed25519 key convert to this account's X25519 key"
+// (the conversion costs ~44 us). Thread-safe; bounded (cleared when full).
+class KeyCheckCache {
+ public:
+  bool matches(const crypto::Ed25519PublicKey& ed, const swarm::AccountId& account);
+
+ private:
+  std::mutex mu_;
+  std::map<crypto::Ed25519PublicKey, crypto::X25519PublicKey> converted_;  // GUARDED_BY(mu_)
+};
+
+struct HandlerOptions {
+  std::string network_id;
+  std::string version = ONIONSWARM_VERSION;
+  size_t swarm_size = swarm::kDefaultSwarmSize;
+  uint64_t max_clock_skew_ms = swarm::rpc::kMaxClockSkewMs;
+};
+
+class RequestHandler {
+ public:
+  using Done = std::function<void(Bytes answer)>;
+  // Called on the committer thread for every message newly stored by a
+  // client request (not for replicas), to replicate it to the swarm.
+  using OnNewStore = std::function<void(const StoredMessage&)>;
+
+  RequestHandler(Storage& storage, const swarm::Directory& directory, crypto::Ed25519PublicKey self_ed,
+                 crypto::X25519PublicKey self_x, HandlerOptions options, Clock clock, OnNewStore on_new_store);
+
+  void handle(ByteView request, Done done);
+
+  // A replica pushed by a swarm peer (the link already authenticated it as
+  // a member of this node's swarm). Completes with kNew/kExists/... .
+  void accept_replica(StoredMessage message, std::function<void(Result<StoreResult>)> done);
+
+  // The swarms for the current directory (cached per directory snapshot).
+  std::shared_ptr<const std::vector<swarm::Swarm>> swarms() const;
+  // Is this node in the swarm of account? Sets *own to the swarm index.
+  bool serves(const swarm::AccountId& account, size_t* index = nullptr) const;
+
+ private:
+  Status check_signed(const swarm::rpc::Request& req, const swarm::AccountId& account, uint64_t ts,
+                      const swarm::rpc::Auth& auth, uint64_t now);
+  void handle_store(swarm::rpc::StoreRequest r, uint64_t now, Done done);
+
+  Storage& storage_;
+  const swarm::Directory& directory_;
+  const crypto::Ed25519PublicKey self_ed_;
+  const crypto::X25519PublicKey self_x_;
+  const HandlerOptions options_;
+  const Clock clock_;
+  const OnNewStore on_new_store_;
+  ReplayCache replays_;
+  KeyCheckCache keys_;
+
+  struct SwarmCache {
+    std::shared_ptr<const std::vector<swarm::NodeDescriptor>> nodes;
+    std::shared_ptr<const std::vector<swarm::Swarm>> swarms;
+  };
+  mutable std::mutex swarm_mu_;
+  mutable SwarmCache swarm_cache_;  // GUARDED_BY(swarm_mu_)
+};
+
+}  // namespace onionswarm::node

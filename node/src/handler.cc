@@ -1,0 +1,210 @@
+#include "node/handler.h"
+
+#include <chrono>
+
+#include "onion/encoding.h"
+
+namespace onionswarm::node {
+
+namespace rpc = swarm::rpc;
+
+uint64_t system_clock_ms() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count());
+}
+
+// ---- ReplayCache -------------------------------------------------------------
+
+void ReplayCache::expire_locked(uint64_t now_ms) {
+  while (!by_time_.empty() && by_time_.begin()->first + window_ms_ < now_ms) {
+    seen_.erase(by_time_.begin()->second);
+    by_time_.erase(by_time_.begin());
+  }
+}
+
+Status ReplayCache::check_and_insert(const crypto::Hash& key, uint64_t request_ts_ms, uint64_t now_ms) {
+  std::lock_guard lock(mu_);
+  expire_locked(now_ms);
+  if (seen_.count(key)) return error(Code::kReplay, "this signed request was already used");
+  if (seen_.size() >= capacity_) return error(Code::kBusy, "too many signed requests; try again later");
+  seen_.emplace(key, request_ts_ms);
+  by_time_.emplace(request_ts_ms, key);
+  return {};
+}
+
+size_t ReplayCache::size() const {
+  std::lock_guard lock(mu_);
+  return seen_.size();
+}
+
+// ---- KeyCheckCache -----------------------------------------------------------
+
+bool KeyCheckCache::matches(const crypto::Ed25519PublicKey& ed, const swarm::AccountId& account) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = converted_.find(ed); it != converted_.end()) return it->second == account.x25519();
+  }
+  auto x = crypto::ed25519_to_x25519(ed);  // slow part outside the lock
+  if (!x.ok()) return false;
+  std::lock_guard lock(mu_);
+  if (converted_.size() >= 100'000) converted_.clear();
+  converted_.emplace(ed, *x);
+  return *x == account.x25519();
+}
+
+// ---- RequestHandler ----------------------------------------------------------
+
+RequestHandler::RequestHandler(Storage& storage, const swarm::Directory& directory,
+                               crypto::Ed25519PublicKey self_ed, crypto::X25519PublicKey self_x,
+                               HandlerOptions options, Clock clock, OnNewStore on_new_store)
+    : storage_(storage),
+      directory_(directory),
+      self_ed_(self_ed),
+      self_x_(self_x),
+      options_(std::move(options)),
+      clock_(std::move(clock)),
+      on_new_store_(std::move(on_new_store)) {}
+
+std::shared_ptr<const std::vector<swarm::Swarm>> RequestHandler::swarms() const {
+  auto nodes = directory_.snapshot();
+  std::lock_guard lock(swarm_mu_);
+  if (swarm_cache_.nodes != nodes || !swarm_cache_.swarms) {
+    swarm_cache_.nodes = nodes;
+    swarm_cache_.swarms =
+        std::make_shared<const std::vector<swarm::Swarm>>(swarm::compute_swarms(*nodes, options_.swarm_size));
+  }
+  return swarm_cache_.swarms;
+}
+
+bool RequestHandler::serves(const swarm::AccountId& account, size_t* index) const {
+  auto s = swarms();
+  if (s->empty()) return false;
+  size_t i = swarm::swarm_index_for(*s, account);
+  if (index) *index = i;
+  for (const auto& m : (*s)[i].members)
+    if (m.x25519 == self_x_) return true;
+  return false;
+}
+
+Status RequestHandler::check_signed(const rpc::Request& req, const swarm::AccountId& account, uint64_t ts,
+                                    const rpc::Auth& auth, uint64_t now) {
+  const uint64_t skew = options_.max_clock_skew_ms;
+  if (ts + skew < now || ts > now + skew)
+    return error(Code::kStale, "timestamp is more than " + std::to_string(skew / 1000) + " s off the node's clock");
+  if (account.is_user()) {
+    if (!keys_.matches(auth.pubkey, account))
+      return error(Code::kUnauthorized, "pubkey_ed25519 does not belong to the account");
+  } else if (auth.pubkey.bytes != account.key) {
+    return error(Code::kUnauthorized, "pubkey_ed25519 does not belong to the group");
+  }
+  if (!crypto::verify(auth.pubkey, rpc::signing_bytes(req), auth.signature))
+    return error(Code::kUnauthorized, "bad signature");
+  // Only a valid signature enters the replay cache, so forgeries cannot fill it.
+  return replays_.check_and_insert(crypto::hash(auth.signature.view()), ts, now);
+}
+
+void RequestHandler::handle(ByteView request, Done done) {
+  const uint64_t now = clock_();
+  auto parsed = rpc::parse_request(request);
+  if (!parsed.ok()) return done(rpc::error_response(parsed.status()));
+  rpc::Request& req = *parsed;
+
+  auto wrong_swarm = [&](const swarm::AccountId& account) {
+    size_t i = 0;
+    if (serves(account, &i)) return false;
+    auto s = swarms();
+    if (s->empty()) {
+      done(rpc::error_response(error(Code::kUnavailable, "node knows no swarms yet")));
+    } else {
+      done(rpc::wrong_swarm_response((*s)[i], "this node is not in the account's swarm"));
+    }
+    return true;
+  };
+
+  if (auto* store = std::get_if<rpc::StoreRequest>(&req)) {
+    if (wrong_swarm(store->account)) return;
+    const bool open_inbox = store->account.is_user() && store->ns == 0;
+    if (!open_inbox) {
+      if (!store->auth) return done(rpc::error_response(error(Code::kUnauthorized, "this namespace needs a signature")));
+      if (auto st = check_signed(req, store->account, store->timestamp_ms, *store->auth, now); !st.ok())
+        return done(rpc::error_response(st));
+    } else if (store->timestamp_ms + options_.max_clock_skew_ms < now ||
+               store->timestamp_ms > now + options_.max_clock_skew_ms) {
+      return done(rpc::error_response(error(Code::kStale, "timestamp is too far from the node's clock")));
+    }
+    return handle_store(std::move(*store), now, std::move(done));
+  }
+  if (auto* r = std::get_if<rpc::RetrieveRequest>(&req)) {
+    if (wrong_swarm(r->account)) return;
+    if (auto st = check_signed(req, r->account, r->timestamp_ms, r->auth, now); !st.ok())
+      return done(rpc::error_response(st));
+    bool more = false;
+    auto msgs = storage_.retrieve(r->account, r->ns, Cursor{r->after_timestamp_ms, r->after_hash}, r->limit, now, &more);
+    if (!msgs.ok()) return done(rpc::error_response(msgs.status()));
+    rpc::RetrieveAnswer a;
+    a.more = more;
+    a.now_ms = now;
+    for (auto& m : *msgs) a.messages.push_back({m.hash, m.timestamp_ms, m.expiry_ms, std::move(m.data)});
+    return done(rpc::retrieve_response(a));
+  }
+  if (auto* d = std::get_if<rpc::DeleteRequest>(&req)) {
+    if (wrong_swarm(d->account)) return;
+    if (auto st = check_signed(req, d->account, d->timestamp_ms, d->auth, now); !st.ok())
+      return done(rpc::error_response(st));
+    auto n = storage_.remove(d->account, d->ns, d->hashes);
+    if (!n.ok()) return done(rpc::error_response(n.status()));
+    return done(rpc::delete_response(*n));
+  }
+  if (std::holds_alternative<rpc::InfoRequest>(req)) {
+    rpc::InfoAnswer a;
+    a.version = options_.version;
+    a.network_id = options_.network_id;
+    a.nodes = directory_.snapshot()->size();
+    a.now_ms = now;
+    a.ed25519 = self_ed_;
+    a.x25519 = self_x_;
+    auto s = swarms();
+    if (auto i = swarm::swarm_index_of_node(*s, self_x_)) a.swarm_id = (*s)[*i].id;
+    return done(rpc::info_response(a));
+  }
+  if (auto* g = std::get_if<rpc::GetSwarmRequest>(&req)) {
+    auto s = swarms();
+    if (s->empty()) return done(rpc::error_response(error(Code::kUnavailable, "node knows no swarms yet")));
+    return done(rpc::get_swarm_response((*s)[swarm::swarm_index_for(*s, g->account)]));
+  }
+  done(rpc::error_response(error(Code::kInternal, "unhandled method")));
+}
+
+void RequestHandler::handle_store(rpc::StoreRequest r, uint64_t /*now*/, Done done) {
+  StoredMessage m;
+  m.account = r.account;
+  m.ns = r.ns;
+  m.timestamp_ms = r.timestamp_ms;
+  m.expiry_ms = r.timestamp_ms + r.ttl_ms;
+  m.hash = crypto::hash(r.data);
+  m.data = std::move(r.data);
+  auto copy = on_new_store_ ? std::make_shared<StoredMessage>(m) : nullptr;
+  const crypto::Hash hash = m.hash;
+  storage_.store_async(std::move(m), [this, copy, hash, done = std::move(done)](Result<StoreResult> res) {
+    if (!res.ok()) return done(rpc::error_response(res.status()));
+    switch (*res) {
+      case StoreResult::kFull:
+        return done(rpc::error_response(error(Code::kFull, "inbox full: the account's quota is reached")));
+      case StoreResult::kExists:
+        return done(rpc::store_response({true, hash}));
+      case StoreResult::kNew:
+        if (copy) on_new_store_(*copy);
+        return done(rpc::store_response({false, hash}));
+    }
+  });
+}
+
+void RequestHandler::accept_replica(StoredMessage message, std::function<void(Result<StoreResult>)> done) {
+  if (!serves(message.account)) {
+    return done(error(Code::kWrongSwarm, "replica for an account outside this node's swarm"));
+  }
+  storage_.store_async(std::move(message), std::move(done));
+}
+
+}  // namespace onionswarm::node

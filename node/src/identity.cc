@@ -1,0 +1,60 @@
+#include "node/identity.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "onion/encoding.h"
+
+namespace onionswarm::node {
+namespace {
+
+Status make_dir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) return {};
+  return error(Code::kIo, "cannot create " + dir + ": " + std::strerror(errno));
+}
+
+Result<NodeKeys> keys_from_seed(ByteView seed) {
+  auto ed = crypto::Ed25519KeyPair::from_seed(seed);
+  if (!ed.ok()) return ed.status();
+  auto x = ed->to_x25519();
+  return NodeKeys{std::move(*ed), std::move(x)};
+}
+
+}  // namespace
+
+Result<NodeKeys> load_or_create_node_keys(const std::string& data_dir) {
+  if (auto st = make_dir(data_dir); !st.ok()) return st;
+  const std::string path = data_dir + "/node.key";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char buf[130] = {};
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n < 64) return error(Code::kInvalidArgument, path + ": malformed key file");
+    auto seed = from_hex(std::string_view(buf, 64), 32);
+    sodium_memzero(buf, sizeof buf);
+    if (!seed.ok()) return error(Code::kInvalidArgument, path + ": malformed key file");
+    crypto::SecretBytes s(*seed);
+    sodium_memzero(seed->data(), seed->size());
+    return keys_from_seed(s.view());
+  }
+  if (errno != ENOENT) return error(Code::kIo, "cannot read " + path + ": " + std::strerror(errno));
+  auto ed = crypto::Ed25519KeyPair::generate();
+  std::string hex = to_hex(ed.seed()) + "\n";
+  fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return error(Code::kIo, "cannot create " + path + ": " + std::strerror(errno));
+  bool ok = ::write(fd, hex.data(), hex.size()) == ssize_t(hex.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  sodium_memzero(hex.data(), hex.size());
+  if (!ok) return error(Code::kIo, "cannot write " + path);
+  auto x = ed.to_x25519();
+  return NodeKeys{std::move(ed), std::move(x)};
+}
+
+}  // namespace onionswarm::node
