@@ -109,6 +109,10 @@ class Storage {
   Result<StorageStats> stats() const;
   uint32_t schema_version() const;
 
+  // Number of write transactions durably committed since open (diagnostics
+  // and tests: with group commit it is far below the number of writes).
+  uint64_t commits() const;
+
  private:
   Storage() = default;
   struct Impl;

@@ -1,0 +1,706 @@
+// LMDB message store. Layout and durability rules: node/include/node/storage.h
+// and docs/protocol/storage.md.
+//
+// Threading contract
+//   - One committer thread (Impl::run) owns every write transaction. Callers
+//     of store_async/store/remove/sweep_expired only push an Op onto queue_
+//     (guarded by mu_) and signal cv_; the committer takes up to max_batch
+//     ops, applies them in one write transaction, commits once (durably: the
+//     environment has none of MDB_NOSYNC/MDB_NOMETASYNC/MDB_WRITEMAP/
+//     MDB_MAPASYNC), then completes each op.
+//   - Readers (retrieve, get, stats) open their own MDB_RDONLY transaction on
+//     the calling thread; MDB_NOTLS lets any thread hold several of them.
+//     They never take mu_ and never wait for the committer.
+//   - The DBI handles are opened once in open() and are read-only afterwards.
+//   - Blocking writes (store, remove, sweep_expired) called from the
+//     committer thread (i.e. from a done callback) would deadlock; they
+//     return kInternal instead.
+//
+// Failure handling inside a batch: an LMDB error from a put/del (e.g.
+// MDB_MAP_FULL) poisons the whole write transaction. The committer then
+// aborts, commits the clean prefix of the batch on its own, and retries the
+// failing op first in a fresh transaction; an op that fails while first in
+// its transaction gets the error alone. So an op's outcome never depends on
+// an unrelated op failing, and nothing is half-applied.
+#include "node/storage.h"
+
+#include <lmdb.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <variant>
+
+namespace onionswarm::node {
+namespace {
+
+constexpr size_t kAccountSize = swarm::kAccountIdRawSize;                // 33
+constexpr size_t kPrefixSize = kAccountSize + 2;                          // account || ns
+constexpr size_t kMessageKeySize = kPrefixSize + 8 + crypto::kHashSize;   // 75
+constexpr size_t kExpiryKeySize = 8 + crypto::kHashSize;                  // 40
+constexpr size_t kAccountValueSize = 16;                                  // count || bytes
+constexpr size_t kMaxRetrieve = 1000;  // retrieve returns at most this many per call
+constexpr std::string_view kSchemaKey = "schema_version";
+
+using MessageKey = std::array<uint8_t, kMessageKeySize>;
+using ExpiryKey = std::array<uint8_t, kExpiryKeySize>;
+using AccountKey = std::array<uint8_t, kAccountSize>;
+
+void store_u16(uint8_t* p, uint16_t v) {
+  p[0] = uint8_t(v >> 8);
+  p[1] = uint8_t(v);
+}
+void store_u64(uint8_t* p, uint64_t v) {
+  for (int i = 7; i >= 0; --i) *p++ = uint8_t(v >> (8 * i));
+}
+
+MDB_val val_of(const void* p, size_t n) { return MDB_val{n, const_cast<void*>(p)}; }
+template <typename C>
+MDB_val val_of(const C& c) {
+  return val_of(c.data(), c.size());
+}
+const uint8_t* bytes_of(const MDB_val& v) { return static_cast<const uint8_t*>(v.mv_data); }
+
+MessageKey message_key(const AccountKey& account, uint16_t ns, uint64_t ts,
+                       const crypto::Hash& hash) {
+  MessageKey k{};
+  std::memcpy(k.data(), account.data(), kAccountSize);
+  store_u16(k.data() + kAccountSize, ns);
+  store_u64(k.data() + kPrefixSize, ts);
+  std::memcpy(k.data() + kPrefixSize + 8, hash.data(), crypto::kHashSize);
+  return k;
+}
+
+ExpiryKey expiry_key(uint64_t expiry_ms, const uint8_t* hash) {
+  ExpiryKey k{};
+  store_u64(k.data(), expiry_ms);
+  std::memcpy(k.data() + 8, hash, crypto::kHashSize);
+  return k;
+}
+
+Status lmdb_error(int rc, std::string_view what) {
+  std::string msg(what);
+  msg += ": ";
+  msg += mdb_strerror(rc);
+  switch (rc) {
+    case MDB_MAP_FULL:
+      return error(Code::kFull, "node storage is full (LMDB map_size reached); " + msg);
+    case MDB_READERS_FULL:
+      return error(Code::kBusy, msg);
+    default:
+      return error(Code::kIo, msg);
+  }
+}
+
+// Decodes a messages record; false when the lengths are wrong (corruption).
+bool decode_message(const MDB_val& key, const MDB_val& val, StoredMessage* out) {
+  if (key.mv_size != kMessageKeySize || val.mv_size < 8) return false;
+  const uint8_t* k = bytes_of(key);
+  out->account.prefix = k[0];
+  std::memcpy(out->account.key.data(), k + 1, out->account.key.size());
+  out->ns = get_u16(k + kAccountSize);
+  out->timestamp_ms = get_u64(k + kPrefixSize);
+  std::memcpy(out->hash.data(), k + kPrefixSize + 8, crypto::kHashSize);
+  const uint8_t* v = bytes_of(val);
+  out->expiry_ms = get_u64(v);
+  out->data.assign(v + 8, v + val.mv_size);
+  return true;
+}
+
+struct EnvCloser {
+  void operator()(MDB_env* env) const { mdb_env_close(env); }
+};
+using EnvPtr = std::unique_ptr<MDB_env, EnvCloser>;
+
+// A transaction that aborts unless committed. Any thread may own a read-only
+// one (MDB_NOTLS); write ones live only on the committer thread (and in open()).
+class Txn {
+ public:
+  Txn() = default;
+  ~Txn() { abort(); }
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+
+  int begin(MDB_env* env, unsigned flags) { return mdb_txn_begin(env, nullptr, flags, &txn_); }
+  int commit() {
+    int rc = mdb_txn_commit(txn_);  // frees the handle even on failure
+    txn_ = nullptr;
+    return rc;
+  }
+  void abort() {
+    if (txn_) mdb_txn_abort(txn_);
+    txn_ = nullptr;
+  }
+  MDB_txn* get() const { return txn_; }
+
+ private:
+  MDB_txn* txn_ = nullptr;
+};
+
+class CursorGuard {
+ public:
+  explicit CursorGuard(MDB_cursor* c) : c_(c) {}
+  ~CursorGuard() {
+    if (c_) mdb_cursor_close(c_);
+  }
+  CursorGuard(const CursorGuard&) = delete;
+  CursorGuard& operator=(const CursorGuard&) = delete;
+  MDB_cursor* get() const { return c_; }
+
+ private:
+  MDB_cursor* c_;
+};
+
+}  // namespace
+
+struct Storage::Impl {
+  struct StoreOp {
+    StoredMessage msg;
+  };
+  struct RemoveOp {
+    swarm::AccountId account;
+    uint16_t ns = 0;
+    std::vector<crypto::Hash> hashes;
+  };
+  struct SweepOp {
+    uint64_t now_ms = 0;
+    size_t max = 0;
+  };
+  // One queued write. The committer fills status/value, then calls done.
+  struct Op {
+    std::variant<StoreOp, RemoveOp, SweepOp> kind;
+    std::function<void(const Status&, uint64_t)> done;
+    bool resolved = false;  // outcome fixed before the committer saw it (bad input)
+    Status status;
+    uint64_t value = 0;  // StoreResult for stores, a count for remove/sweep
+  };
+
+  StorageOptions options;
+  EnvPtr env;
+  MDB_dbi meta = 0, messages = 0, by_hash = 0, expiry = 0, accounts = 0;
+  uint32_t schema = kSchemaVersion;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Op> queue;   // guarded by mu
+  bool stopping = false;  // guarded by mu
+  std::atomic<uint64_t> commit_count{0};
+  std::thread committer;  // started last in open(), joined in ~Storage
+  std::thread::id committer_id;
+
+  // --- caller side -------------------------------------------------------
+
+  // Queues op (moving from it); false, with op untouched, once the destructor
+  // has started.
+  bool enqueue(Op& op) {
+    {
+      std::lock_guard lk(mu);
+      if (stopping) return false;
+      queue.push_back(std::move(op));
+    }
+    cv.notify_one();
+    return true;
+  }
+
+  bool on_committer() const { return std::this_thread::get_id() == committer_id; }
+
+  // Runs op on the committer and waits for its outcome.
+  Result<size_t> run_blocking(Op op) {
+    if (on_committer()) {
+      return error(Code::kInternal, "blocking storage write called from the committer thread");
+    }
+    std::promise<Result<size_t>> promise;
+    auto future = promise.get_future();
+    op.done = [&promise](const Status& s, uint64_t v) {
+      if (s.ok()) {
+        promise.set_value(size_t(v));
+      } else {
+        promise.set_value(s);
+      }
+    };
+    if (!enqueue(op)) return error(Code::kUnavailable, "storage is shutting down");
+    return future.get();
+  }
+
+  // --- committer thread --------------------------------------------------
+
+  void run() {
+    std::vector<Op> batch;
+    const size_t max_batch = std::max<size_t>(1, options.max_batch);
+    for (;;) {
+      {
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] { return stopping || !queue.empty(); });
+        if (queue.empty()) return;  // stopping and drained
+        while (!queue.empty() && batch.size() < max_batch) {
+          batch.push_back(std::move(queue.front()));
+          queue.pop_front();
+        }
+      }
+      process(batch);
+      for (Op& op : batch) {
+        try {
+          op.done(op.status, op.value);
+        } catch (...) {
+          // A callback's exception must not kill the committer; nothing to
+          // report it to.
+        }
+      }
+      batch.clear();
+    }
+  }
+
+  // Gives every op of batch an outcome (see "Failure handling" above).
+  void process(std::vector<Op>& batch) {
+    size_t begin = 0;
+    size_t limit = batch.size();
+    while (begin < batch.size()) {
+      auto [stop, rc] = attempt(batch, begin, limit);
+      if (stop == limit) {  // [begin, limit) resolved
+        begin = limit;
+        limit = batch.size();
+      } else if (stop == begin) {  // the first op fails on its own
+        batch[stop].status = lmdb_error(rc, "write");
+        batch[stop].value = 0;
+        begin = stop + 1;
+        limit = batch.size();
+      } else {  // commit the clean prefix first, then retry batch[stop]
+        limit = stop;
+      }
+    }
+  }
+
+  // Applies batch[begin, limit) in one write transaction. Returns {limit, 0}
+  // when every op there has its outcome (committed, or all failed together
+  // because begin/commit failed), or {k, rc} when op k hit LMDB error rc and
+  // the transaction was aborted.
+  std::pair<size_t, int> attempt(std::vector<Op>& batch, size_t begin, size_t limit) {
+    auto fail_all = [&](const Status& s) {
+      for (size_t i = begin; i < limit; ++i) {
+        if (batch[i].resolved) continue;
+        batch[i].status = s;
+        batch[i].value = 0;
+      }
+      return std::pair<size_t, int>{limit, 0};
+    };
+    bool any = false;
+    for (size_t i = begin; i < limit; ++i) any = any || !batch[i].resolved;
+    if (!any) return {limit, 0};
+
+    Txn txn;
+    if (int rc = txn.begin(env.get(), 0)) return fail_all(lmdb_error(rc, "begin write txn"));
+    for (size_t i = begin; i < limit; ++i) {
+      Op& op = batch[i];
+      if (op.resolved) continue;
+      op.status = Status();
+      op.value = 0;
+      int rc = std::visit([&](auto& k) { return apply(txn.get(), k, &op.value); }, op.kind);
+      if (rc != 0) return {i, rc};  // ~Txn aborts
+    }
+    if (int rc = txn.commit()) return fail_all(lmdb_error(rc, "commit"));
+    commit_count.fetch_add(1, std::memory_order_relaxed);
+    return {limit, 0};
+  }
+
+  // The apply functions run inside the committer's write transaction. They
+  // return 0 or the LMDB error that poisoned the transaction (MDB_CORRUPTED
+  // for records with impossible lengths); *value gets the outcome. Reads come
+  // before writes so a failing op leaves nothing to undo beyond the abort.
+  // Pointers returned by mdb_get are copied before the next put/del.
+
+  int apply(MDB_txn* txn, StoreOp& op, uint64_t* value) {
+    const StoredMessage& m = op.msg;
+    MDB_val k = val_of(m.hash.bytes), v;
+    int rc = mdb_get(txn, by_hash, &k, &v);
+    if (rc == 0) {
+      *value = uint64_t(StoreResult::kExists);
+      return 0;
+    }
+    if (rc != MDB_NOTFOUND) return rc;
+
+    const AccountKey account = m.account.raw();
+    uint64_t count = 0, bytes = 0;
+    MDB_val ak = val_of(account);
+    rc = mdb_get(txn, accounts, &ak, &v);
+    if (rc == 0) {
+      if (v.mv_size != kAccountValueSize) return MDB_CORRUPTED;
+      count = get_u64(bytes_of(v));
+      bytes = get_u64(bytes_of(v) + 8);
+    } else if (rc != MDB_NOTFOUND) {
+      return rc;
+    }
+    if (count + 1 > options.quota_messages || bytes + m.data.size() > options.quota_bytes) {
+      *value = uint64_t(StoreResult::kFull);
+      return 0;
+    }
+
+    const MessageKey key = message_key(account, m.ns, m.timestamp_ms, m.hash);
+    MDB_val mk = val_of(key);
+    MDB_val mv{8 + m.data.size(), nullptr};
+    if ((rc = mdb_put(txn, messages, &mk, &mv, MDB_RESERVE))) return rc;
+    store_u64(static_cast<uint8_t*>(mv.mv_data), m.expiry_ms);
+    if (!m.data.empty()) std::memcpy(static_cast<uint8_t*>(mv.mv_data) + 8, m.data.data(), m.data.size());
+
+    MDB_val hv = val_of(key);
+    if ((rc = mdb_put(txn, by_hash, &k, &hv, 0))) return rc;
+    const ExpiryKey ek_bytes = expiry_key(m.expiry_ms, m.hash.data());
+    MDB_val ek = val_of(ek_bytes), empty{0, nullptr};
+    if ((rc = mdb_put(txn, expiry, &ek, &empty, 0))) return rc;
+    std::array<uint8_t, kAccountValueSize> acct{};
+    store_u64(acct.data(), count + 1);
+    store_u64(acct.data() + 8, bytes + m.data.size());
+    MDB_val av = val_of(acct);
+    if ((rc = mdb_put(txn, accounts, &ak, &av, 0))) return rc;
+    *value = uint64_t(StoreResult::kNew);
+    return 0;
+  }
+
+  int apply(MDB_txn* txn, RemoveOp& op, uint64_t* value) {
+    const AccountKey account = op.account.raw();
+    std::array<uint8_t, kPrefixSize> prefix{};
+    std::memcpy(prefix.data(), account.data(), kAccountSize);
+    store_u16(prefix.data() + kAccountSize, op.ns);
+    uint64_t removed = 0;
+    for (const crypto::Hash& h : op.hashes) {
+      MDB_val hk = val_of(h.bytes), v;
+      int rc = mdb_get(txn, by_hash, &hk, &v);
+      if (rc == MDB_NOTFOUND) continue;
+      if (rc) return rc;
+      if (v.mv_size != kMessageKeySize) return MDB_CORRUPTED;
+      if (std::memcmp(v.mv_data, prefix.data(), kPrefixSize) != 0) continue;  // not theirs
+      MessageKey key;
+      std::memcpy(key.data(), v.mv_data, kMessageKeySize);
+      if ((rc = delete_message(txn, key))) return rc;
+      ++removed;
+    }
+    *value = removed;
+    return 0;
+  }
+
+  int apply(MDB_txn* txn, SweepOp& op, uint64_t* value) {
+    uint64_t swept = 0;
+    while (swept < op.max) {
+      MDB_cursor* raw = nullptr;
+      int rc = mdb_cursor_open(txn, expiry, &raw);
+      if (rc) return rc;
+      CursorGuard cur(raw);
+      MDB_val k, v;
+      rc = mdb_cursor_get(cur.get(), &k, &v, MDB_FIRST);
+      if (rc == MDB_NOTFOUND) break;
+      if (rc) return rc;
+      if (k.mv_size != kExpiryKeySize) return MDB_CORRUPTED;
+      if (get_u64(bytes_of(k)) > op.now_ms) break;
+      ExpiryKey ek;
+      std::memcpy(ek.data(), k.mv_data, kExpiryKeySize);
+      MDB_val hk = val_of(ek.data() + 8, crypto::kHashSize);
+      rc = mdb_get(txn, by_hash, &hk, &v);
+      if (rc == 0) {
+        if (v.mv_size != kMessageKeySize) return MDB_CORRUPTED;
+        MessageKey key;
+        std::memcpy(key.data(), v.mv_data, kMessageKeySize);
+        if ((rc = delete_message(txn, key))) return rc;  // also deletes ek
+      } else if (rc == MDB_NOTFOUND) {
+        // Dangling index entry (should not happen): drop it so the sweep
+        // always makes progress.
+        MDB_val ekv = val_of(ek);
+        if ((rc = mdb_del(txn, expiry, &ekv, nullptr))) return rc;
+      } else {
+        return rc;
+      }
+      ++swept;
+    }
+    *value = swept;
+    return 0;
+  }
+
+  // Deletes the message under key and its by_hash, expiry and accounts
+  // entries. MDB_NOTFOUND from a missing index entry is tolerated.
+  int delete_message(MDB_txn* txn, const MessageKey& key) {
+    MDB_val mk = val_of(key), v;
+    int rc = mdb_get(txn, messages, &mk, &v);
+    if (rc == MDB_NOTFOUND) {
+      // Index without message: drop the by_hash entry only.
+      MDB_val hk = val_of(key.data() + kPrefixSize + 8, crypto::kHashSize);
+      rc = mdb_del(txn, by_hash, &hk, nullptr);
+      return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    if (rc) return rc;
+    if (v.mv_size < 8) return MDB_CORRUPTED;
+    const uint64_t expiry_ms = get_u64(bytes_of(v));
+    const uint64_t size = v.mv_size - 8;
+    const uint8_t* hash = key.data() + kPrefixSize + 8;
+
+    MDB_val ak = val_of(key.data(), kAccountSize);
+    uint64_t count = 0, bytes = 0;
+    rc = mdb_get(txn, accounts, &ak, &v);
+    if (rc == 0) {
+      if (v.mv_size != kAccountValueSize) return MDB_CORRUPTED;
+      count = get_u64(bytes_of(v));
+      bytes = get_u64(bytes_of(v) + 8);
+    } else if (rc != MDB_NOTFOUND) {
+      return rc;
+    }
+
+    if ((rc = mdb_del(txn, messages, &mk, nullptr))) return rc;
+    MDB_val hk = val_of(hash, crypto::kHashSize);
+    if ((rc = mdb_del(txn, by_hash, &hk, nullptr)) && rc != MDB_NOTFOUND) return rc;
+    const ExpiryKey ek_bytes = expiry_key(expiry_ms, hash);
+    MDB_val ek = val_of(ek_bytes);
+    if ((rc = mdb_del(txn, expiry, &ek, nullptr)) && rc != MDB_NOTFOUND) return rc;
+
+    count = count > 0 ? count - 1 : 0;
+    bytes = bytes > size ? bytes - size : 0;
+    if (count == 0) {
+      rc = mdb_del(txn, accounts, &ak, nullptr);
+      return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    std::array<uint8_t, kAccountValueSize> acct{};
+    store_u64(acct.data(), count);
+    store_u64(acct.data() + 8, bytes);
+    MDB_val av = val_of(acct);
+    return mdb_put(txn, accounts, &ak, &av, 0);
+  }
+};
+
+// --- open / close ----------------------------------------------------------
+
+Result<std::unique_ptr<Storage>> Storage::open(const StorageOptions& options) {
+  if (options.path.empty()) return error(Code::kInvalidArgument, "storage path is empty");
+  std::error_code ec;
+  const std::filesystem::path dir(options.path);
+  if (!std::filesystem::exists(dir, ec)) {
+    if (dir.has_parent_path()) std::filesystem::create_directories(dir.parent_path(), ec);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return error(Code::kIo, "cannot create storage directory " + options.path + ": " +
+                                  std::strerror(errno));
+    }
+  }
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return error(Code::kIo, "storage path is not a directory: " + options.path);
+  }
+
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  MDB_env* raw_env = nullptr;
+  if (int rc = mdb_env_create(&raw_env)) return lmdb_error(rc, "mdb_env_create");
+  impl->env.reset(raw_env);
+  MDB_env* env = raw_env;
+  if (int rc = mdb_env_set_maxdbs(env, 8)) return lmdb_error(rc, "mdb_env_set_maxdbs");
+  if (int rc = mdb_env_set_mapsize(env, options.map_size)) {
+    return lmdb_error(rc, "mdb_env_set_mapsize");
+  }
+  if (int rc = mdb_env_open(env, options.path.c_str(), MDB_NOTLS, 0600)) {
+    return lmdb_error(rc, "mdb_env_open " + options.path);
+  }
+
+  Txn txn;
+  if (int rc = txn.begin(env, 0)) return lmdb_error(rc, "begin open txn");
+  struct Named {
+    const char* name;
+    MDB_dbi* dbi;
+  };
+  for (Named n : {Named{"meta", &impl->meta}, Named{"messages", &impl->messages},
+                  Named{"by_hash", &impl->by_hash}, Named{"expiry", &impl->expiry},
+                  Named{"accounts", &impl->accounts}}) {
+    if (int rc = mdb_dbi_open(txn.get(), n.name, MDB_CREATE, n.dbi)) {
+      return lmdb_error(rc, std::string("mdb_dbi_open ") + n.name);
+    }
+  }
+  MDB_val k = val_of(kSchemaKey), v;
+  int rc = mdb_get(txn.get(), impl->meta, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    Bytes version;
+    put_u32(version, kSchemaVersion);
+    MDB_val vv = val_of(version);
+    if ((rc = mdb_put(txn.get(), impl->meta, &k, &vv, 0))) {
+      return lmdb_error(rc, "write schema_version");
+    }
+    impl->schema = kSchemaVersion;
+  } else if (rc) {
+    return lmdb_error(rc, "read schema_version");
+  } else {
+    if (v.mv_size != 4) return error(Code::kIo, "data dir has a corrupt schema_version record");
+    impl->schema = get_u32(bytes_of(v));
+    if (impl->schema > kSchemaVersion) {
+      return error(Code::kInvalidArgument, "data dir schema version " +
+                                               std::to_string(impl->schema) +
+                                               " is newer than this build's " +
+                                               std::to_string(kSchemaVersion));
+    }
+    if (impl->schema < 1) return error(Code::kIo, "data dir has an invalid schema version 0");
+  }
+  if ((rc = txn.commit())) return lmdb_error(rc, "commit open txn");
+
+  // The constructor is private, so make_unique cannot reach it; the pointer
+  // is owned from the first moment.
+  std::unique_ptr<Storage> storage(new Storage());
+  storage->impl_ = std::move(impl);
+  Impl* p = storage->impl_.get();
+  try {
+    p->committer = std::thread([p] { p->run(); });
+  } catch (const std::system_error& e) {
+    return error(Code::kInternal, std::string("cannot start the storage committer: ") + e.what());
+  }
+  p->committer_id = p->committer.get_id();
+  return storage;
+}
+
+Storage::~Storage() {
+  if (!impl_) return;
+  {
+    std::lock_guard lk(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  if (impl_->committer.joinable()) impl_->committer.join();
+  impl_->env.reset();  // mdb_env_close; all transactions are finished
+}
+
+// --- writes ----------------------------------------------------------------
+
+void Storage::store_async(StoredMessage message, StoreDone done) {
+  Impl::Op op;
+  op.done = [done = std::move(done)](const Status& s, uint64_t v) {
+    if (s.ok()) {
+      done(StoreResult(v));
+    } else {
+      done(s);
+    }
+  };
+  // Validation (hashing) runs here, off the committer thread; a bad message
+  // still travels through the queue so done always runs on the committer.
+  if (message.data.size() > impl_->options.max_message_bytes) {
+    op.resolved = true;
+    op.status = error(Code::kInvalidArgument,
+                      "message of " + std::to_string(message.data.size()) +
+                          " bytes exceeds the limit of " +
+                          std::to_string(impl_->options.max_message_bytes));
+  } else if (crypto::hash(message.data) != message.hash) {
+    op.resolved = true;
+    op.status = error(Code::kInvalidArgument, "message hash does not match its data");
+  }
+  op.kind = Impl::StoreOp{std::move(message)};
+  if (!impl_->enqueue(op)) op.done(error(Code::kUnavailable, "storage is shutting down"), 0);
+}
+
+Result<StoreResult> Storage::store(StoredMessage message) {
+  if (impl_->on_committer()) {
+    return error(Code::kInternal, "blocking storage write called from the committer thread");
+  }
+  std::promise<Result<StoreResult>> promise;
+  auto future = promise.get_future();
+  store_async(std::move(message),
+              [&promise](Result<StoreResult> r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+Result<size_t> Storage::remove(const swarm::AccountId& account, uint16_t ns,
+                               const std::vector<crypto::Hash>& hashes) {
+  if (hashes.empty()) return size_t(0);
+  Impl::Op op;
+  op.kind = Impl::RemoveOp{account, ns, hashes};
+  return impl_->run_blocking(std::move(op));
+}
+
+Result<size_t> Storage::sweep_expired(uint64_t now_ms, size_t max) {
+  if (max == 0) return size_t(0);
+  Impl::Op op;
+  op.kind = Impl::SweepOp{now_ms, max};
+  return impl_->run_blocking(std::move(op));
+}
+
+// --- reads -----------------------------------------------------------------
+
+Result<std::vector<StoredMessage>> Storage::retrieve(const swarm::AccountId& account,
+                                                     uint16_t ns, const Cursor& after,
+                                                     size_t limit, uint64_t now_ms,
+                                                     bool* more) const {
+  if (more) *more = false;
+  limit = std::min(limit, kMaxRetrieve);
+  Txn txn;
+  if (int rc = txn.begin(impl_->env.get(), MDB_RDONLY)) return lmdb_error(rc, "begin read txn");
+  MDB_cursor* raw = nullptr;
+  if (int rc = mdb_cursor_open(txn.get(), impl_->messages, &raw)) {
+    return lmdb_error(rc, "mdb_cursor_open");
+  }
+  CursorGuard cur(raw);
+
+  const MessageKey start = message_key(account.raw(), ns, after.timestamp_ms, after.hash);
+  MDB_val k = val_of(start), v;
+  int rc = mdb_cursor_get(cur.get(), &k, &v, MDB_SET_RANGE);
+  std::vector<StoredMessage> out;
+  for (; rc == 0; rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT)) {
+    if (k.mv_size < kPrefixSize || std::memcmp(k.mv_data, start.data(), kPrefixSize) != 0) {
+      break;  // past this account and namespace
+    }
+    if (k.mv_size == kMessageKeySize &&
+        std::memcmp(k.mv_data, start.data(), kMessageKeySize) == 0) {
+      continue;  // the cursor itself: exclusive
+    }
+    if (v.mv_size < 8) return error(Code::kIo, "corrupt message record");
+    if (get_u64(bytes_of(v)) <= now_ms) continue;  // expired, not yet swept
+    if (out.size() == limit) {
+      if (more) *more = true;
+      break;
+    }
+    StoredMessage m;
+    if (!decode_message(k, v, &m)) return error(Code::kIo, "corrupt message record");
+    out.push_back(std::move(m));
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "retrieve scan");
+  return out;
+}
+
+Result<std::optional<StoredMessage>> Storage::get(const crypto::Hash& hash,
+                                                  uint64_t now_ms) const {
+  Txn txn;
+  if (int rc = txn.begin(impl_->env.get(), MDB_RDONLY)) return lmdb_error(rc, "begin read txn");
+  MDB_val hk = val_of(hash.bytes), mk;
+  int rc = mdb_get(txn.get(), impl_->by_hash, &hk, &mk);
+  if (rc == MDB_NOTFOUND) return std::optional<StoredMessage>();
+  if (rc) return lmdb_error(rc, "get by_hash");
+  MDB_val v;
+  rc = mdb_get(txn.get(), impl_->messages, &mk, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<StoredMessage>();
+  if (rc) return lmdb_error(rc, "get message");
+  StoredMessage m;
+  if (!decode_message(mk, v, &m)) return error(Code::kIo, "corrupt message record");
+  if (m.expiry_ms <= now_ms) return std::optional<StoredMessage>();
+  return std::optional<StoredMessage>(std::move(m));
+}
+
+Result<StorageStats> Storage::stats() const {
+  Txn txn;
+  if (int rc = txn.begin(impl_->env.get(), MDB_RDONLY)) return lmdb_error(rc, "begin read txn");
+  MDB_cursor* raw = nullptr;
+  if (int rc = mdb_cursor_open(txn.get(), impl_->accounts, &raw)) {
+    return lmdb_error(rc, "mdb_cursor_open");
+  }
+  CursorGuard cur(raw);
+  StorageStats s;
+  MDB_val k, v;
+  int rc = mdb_cursor_get(cur.get(), &k, &v, MDB_FIRST);
+  for (; rc == 0; rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT)) {
+    if (v.mv_size != kAccountValueSize) return error(Code::kIo, "corrupt account record");
+    s.messages += get_u64(bytes_of(v));
+    s.data_bytes += get_u64(bytes_of(v) + 8);
+  }
+  if (rc != MDB_NOTFOUND) return lmdb_error(rc, "stats scan");
+  return s;
+}
+
+uint32_t Storage::schema_version() const { return impl_->schema; }
+
+uint64_t Storage::commits() const { return impl_->commit_count.load(std::memory_order_relaxed); }
+
+}  // namespace onionswarm::node
