@@ -30,7 +30,7 @@ swarm::AccountId account_of(const crypto::Ed25519KeyPair& k) {
 }
 
 TEST_F(Envelope, RoundTrip) {
-  for (const std::string text :
+  for (const std::string& text :
        {std::string(), std::string("hi"), std::string(252, 'a'), std::string(253, 'b'),
         std::string("\0\xff binary", 9), std::string(kMaxTextBytes, 'z')}) {
     auto sealed = seal_message(alice_, bob_.public_key(), 1700000000123, text);

@@ -80,8 +80,16 @@ TEST_F(Mnemonic, ParsingIsCaseInsensitiveAndToleratesSeparators) {
   }
 }
 
+Bytes fixed_seed() {
+  Bytes seed(32);
+  for (size_t i = 0; i < seed.size(); ++i) seed[i] = uint8_t(0xa0 + i);
+  return seed;
+}
+
+// Fixed seeds below: with a random seed a changed word would match the
+// 16-bit checksum once in 65536 runs.
 TEST_F(Mnemonic, RejectsBadChecksumWhenOneWordChanged) {
-  const Bytes seed = crypto::random_bytes(32);
+  const Bytes seed = fixed_seed();
   auto words = split(seed_to_phrase(seed));
   // Change the last consonant of word 3 to another valid consonant: still a
   // valid word, so only the checksum can catch it.
@@ -94,7 +102,7 @@ TEST_F(Mnemonic, RejectsBadChecksumWhenOneWordChanged) {
 }
 
 TEST_F(Mnemonic, RejectsSwappedWords) {
-  Bytes seed = crypto::random_bytes(32);
+  Bytes seed = fixed_seed();
   seed[0] = 0x00;
   seed[1] = 0x01;
   seed[2] = 0x02;
