@@ -1,0 +1,33 @@
+# Entry points. Each target installs the Debian packages it needs (see
+# scripts/install-deps) and builds what is out of date first, so `make test`
+# and `make demo` work from a fresh clone.
+
+BUILD_DIR  ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+# Test processes run in parallel; integration tests start ~10 node processes
+# each, so keep this low enough that they do not starve each other.
+TEST_JOBS  ?= 2
+
+BIN_ENV = ONIONSWARM_NODE_BIN=$(abspath $(BUILD_DIR))/node/onionswarm-node \
+          ONIONSWARM_CLI_BIN=$(abspath $(BUILD_DIR))/cli/onionswarm
+
+.PHONY: all deps build test demo clean
+
+all: build
+
+deps:
+	bash scripts/install-deps
+
+build: deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(TEST_JOBS)
+
+demo: build
+	$(BIN_ENV) bash scripts/demo
+
+clean:
+	rm -rf $(BUILD_DIR)
