@@ -78,8 +78,8 @@ Result<Bytes> seal_message(const crypto::Ed25519KeyPair& sender,
                            std::string_view text) {
   auto inner = build_inner(sender, recipient, timestamp_ms, text);
   if (!inner.ok()) return inner.status();
+  // inner is a SecretBytes: zeroed when it goes out of scope.
   return crypto::seal(recipient, inner->view());
-  // inner (a SecretBytes) is zeroed when it goes out of scope.
 }
 
 Result<OpenedMessage> open_message(const crypto::X25519KeyPair& recipient, ByteView sealed) {
