@@ -1,0 +1,134 @@
+// The client: an account's identity and local state, and requests to the
+// network through onion paths. The CLI is a thin layer over this.
+//
+// A request travels guard -> middle -> exit -> destination, where the
+// destination is a member of the target account's swarm (client/paths.h).
+// The path is kept for the life of the Client; the guard is also kept
+// across runs (LocalStore setting "guard", x25519 hex).
+//
+// Failure handling in request():
+//   - the destination answers kWrongSwarm: ask a member of the swarm named in
+//     the answer (at most kMaxRedirects times);
+//   - the guard does not answer or rejects the link: new path with a new
+//     guard, retry once;
+//   - a later hop reports an error (timeout, unreachable next hop) or the
+//     answer does not unwrap: new middle and exit (same guard), retry once.
+//   Stores are retried unchanged: the message hash is the same, so a store
+//   that had in fact arrived answers "exists" and is never duplicated.
+//   Signed requests (retrieve, delete) are re-signed with a fresh timestamp
+//   on every attempt, because a node refuses a replayed signature.
+//
+// Thread safety: not thread-safe; use a Client from one thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "client/identity.h"
+#include "client/local_store.h"
+#include "client/paths.h"
+#include "onion/crypto.h"
+#include "onion/status.h"
+#include "swarm/account.h"
+#include "swarm/directory.h"
+#include "swarm/rpc.h"
+
+namespace onionswarm::client {
+
+inline constexpr int kMaxRedirects = 2;
+// Retrieve pages fetched by one fetch() at most (each up to
+// rpc::kDefaultRetrieveLimit messages).
+inline constexpr int kMaxFetchPages = 1000;
+
+struct ClientOptions {
+  std::string home;                          // holds identity.key and state/
+  std::vector<swarm::NodeDescriptor> nodes;  // the directory
+  std::string network_id;
+  size_t swarm_size = 5;                     // target swarm size of the network
+  uint64_t timeout_ms = 15000;               // per request attempt
+  // Short status lines ("building path…"); may be empty. Never carries keys
+  // or message text.
+  std::function<void(std::string_view)> progress;
+  // Randomness for path choices; empty means secure_random().
+  Random random;
+  // Polled between attempts and after an interrupted wait; when it returns
+  // true the request stops with kUnavailable "cancelled". May be empty.
+  std::function<bool()> cancelled;
+};
+
+// The four nodes one request went through.
+struct Route {
+  Path path;
+  swarm::NodeDescriptor destination;
+};
+
+struct SendResult {
+  crypto::Hash hash;     // BLAKE2b-256 of the stored blob
+  bool existed = false;  // the swarm already had it (a retry of an earlier send)
+  Route route;
+};
+
+// The retrieve cursor to keep after a fetch. last_seen_ms is the timestamp
+// of the last message the fetch returned (none: the previous cursor stays);
+// node_now_ms the answering node's clock. See the comment in client.cc.
+RetrieveCursor next_cursor(const RetrieveCursor& previous, std::optional<uint64_t> last_seen_ms,
+                           uint64_t node_now_ms);
+
+class Client {
+ public:
+  // Loads HOME's identity (kNotFound without one) and opens its LocalStore.
+  // kInvalidArgument for an empty node list.
+  static Result<std::unique_ptr<Client>> open(ClientOptions options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  const swarm::AccountId& account_id() const;
+  LocalStore& store();
+
+  // Seals text to `recipient` (a 05 account) and stores it in its swarm's
+  // inbox (namespace 0). Ok only when a swarm member acknowledged it (new or
+  // already stored).
+  Result<SendResult> send(const swarm::AccountId& recipient, std::string_view text);
+
+  // Retrieves this account's inbox after the stored cursor, opens and
+  // verifies every message, keeps the new ones in the LocalStore and returns
+  // them (unverified ones with verified == false and the reason).
+  Result<std::vector<InboxEntry>> fetch();
+
+  // The current path, building one (and choosing the guard) if there is none.
+  Result<Path> path();
+
+  // The route of the last request that got an answer, if any.
+  const std::optional<Route>& last_route() const;
+
+  // One request to a member of target's swarm (see the header comment).
+  // Returns the destination's "ok" answer; an error answer becomes a Status.
+  Result<nlohmann::json> request(const swarm::AccountId& target, swarm::rpc::Request req);
+
+  // Sends `info` to node directly as a one-hop onion (no path, no identity).
+  static Result<swarm::rpc::InfoAnswer> ping(const swarm::NodeDescriptor& node,
+                                             uint64_t timeout_ms);
+
+ private:
+  // Construction only through open() (the key type is private).
+  struct Key {
+    explicit Key() = default;
+  };
+
+ public:
+  explicit Client(Key);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace onionswarm::client

@@ -1,0 +1,393 @@
+#include "client/client.h"
+
+#include <algorithm>
+#include <chrono>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include <zmq.hpp>
+
+#include "client/envelope.h"
+#include "client/transport.h"
+#include "onion/encoding.h"
+#include "onion/layer.h"
+#include "swarm/json.h"
+#include "swarm/swarms.h"
+
+namespace onionswarm::client {
+namespace {
+
+namespace rpc = swarm::rpc;
+using swarm::NodeDescriptor;
+using Keys = std::vector<crypto::X25519PublicKey>;
+
+constexpr const char* kGuardSetting = "guard";
+
+uint64_t now_ms() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count());
+}
+
+// The Status a hop reports in a kHopError body ({"code","message"}).
+Status hop_error_status(ByteView body, const std::string& who) {
+  auto j = swarm::parse_json(as_chars(body));
+  if (!j.ok() || !j->is_object() || !j->contains("code") || !(*j)["code"].is_string()) {
+    return error(Code::kInvalidArgument, who + ": malformed error answer");
+  }
+  Code code = code_from_name((*j)["code"].get<std::string>());
+  if (code == Code::kOk) code = Code::kInternal;
+  std::string message = (*j)["code"].get<std::string>();
+  if (j->contains("message") && (*j)["message"].is_string()) {
+    message = (*j)["message"].get<std::string>();
+  }
+  return error(code, who + ": " + message);
+}
+
+const char* hop_name(size_t hop, size_t hops) {
+  if (hop + 1 == hops) return "swarm node";
+  switch (hop) {
+    case 0:
+      return "guard";
+    case 1:
+      return "middle";
+    default:
+      return "exit";
+  }
+}
+
+// Codes after which another destination may well succeed.
+bool transient(Code code) {
+  return code == Code::kUnavailable || code == Code::kTimeout || code == Code::kBusy;
+}
+
+}  // namespace
+
+// Why the stored cursor lags behind what was fetched:
+//
+// Nodes order an inbox by (timestamp, hash), and the timestamp is the
+// sender's clock, accepted by a node only within rpc::kMaxClockSkewMs of its
+// own clock. So a message can still arrive, at this or at another replica
+// (replication is not instantaneous, and replicas store in different
+// orders), with a timestamp earlier than the last message we saw, but never
+// earlier than (node clock - kMaxClockSkewMs), and we allow the same again
+// for the difference between the clocks of the swarm's members. Resuming
+// from min(last seen, node now - 2 * kMaxClockSkewMs), inclusive (hash
+// zero), therefore never skips a message, whichever member answers next.
+// The price is that the last two minutes of messages are fetched again;
+// LocalStore::add drops them by hash, so nothing is shown twice.
+// Within one fetch, pages follow the exact (timestamp, hash) of the last
+// item instead, so paging always makes progress.
+RetrieveCursor next_cursor(const RetrieveCursor& previous, std::optional<uint64_t> last_seen_ms,
+                           uint64_t node_now_ms) {
+  if (!last_seen_ms) return previous;
+  constexpr uint64_t kLag = 2 * rpc::kMaxClockSkewMs;
+  const uint64_t safe = node_now_ms > kLag ? node_now_ms - kLag : 0;
+  RetrieveCursor next;
+  next.timestamp_ms = std::min(*last_seen_ms, safe);
+  return next;
+}
+
+struct Client::Impl {
+  Impl(ClientOptions o, Identity id, std::unique_ptr<LocalStore> s)
+      : options(std::move(o)), identity(std::move(id)), store(std::move(s)) {
+    rng = options.random ? options.random : secure_random();
+    swarms = swarm::compute_swarms(options.nodes, options.swarm_size);
+  }
+
+  ClientOptions options;
+  Identity identity;
+  std::unique_ptr<LocalStore> store;
+  std::vector<swarm::Swarm> swarms;
+  Random rng;
+  zmq::context_t context;          // declared before channel: outlives it
+  std::optional<Path> path;
+  std::optional<Channel> channel;  // the DEALER of the current path
+  std::optional<Route> last_route;
+
+  void progress(std::string_view line) const {
+    if (options.progress) options.progress(line);
+  }
+  bool cancelled() const { return options.cancelled && options.cancelled(); }
+
+  std::optional<crypto::X25519PublicKey> kept_guard() const {
+    auto s = store->get_setting(kGuardSetting);
+    if (!s.ok() || !s->has_value()) return std::nullopt;
+    auto raw = from_hex(**s, crypto::kKeySize);
+    if (!raw.ok()) return std::nullopt;
+    auto key = crypto::X25519PublicKey::from(*raw);
+    if (!key.ok()) return std::nullopt;
+    return *key;
+  }
+
+  // A new path (and socket). guard_failed: replace the guard as well.
+  Status build_path(const Keys& avoid, const Keys& failed, bool guard_failed) {
+    progress("building path…");
+    auto kept = kept_guard();
+    if (guard_failed && path) kept = path->guard.x25519;
+    auto guard = choose_guard(options.nodes, kept, guard_failed, rng);
+    if (!guard.ok()) return guard.status();
+    auto p = choose_path(options.nodes, *guard, avoid, failed, rng);
+    if (!p.ok()) return p.status();
+    if (!kept || *kept != guard->x25519 || guard_failed) {
+      if (Status s = store->set_setting(kGuardSetting, to_hex(guard->x25519.view())); !s.ok()) {
+        return s;
+      }
+    }
+    channel.reset();
+    auto c = Channel::open(context, p->guard);
+    if (!c.ok()) return c.status();
+    channel.emplace(std::move(c).value());
+    path = std::move(p).value();
+    return Status();
+  }
+
+  // Signed requests get a fresh timestamp and signature per attempt: nodes
+  // refuse a replayed signature, and an attempt may have arrived.
+  void refresh_signature(rpc::Request& req) const {
+    std::visit(
+        [&](auto& r) {
+          using T = std::decay_t<decltype(r)>;
+          if constexpr (std::is_same_v<T, rpc::RetrieveRequest> ||
+                        std::is_same_v<T, rpc::DeleteRequest>) {
+            r.timestamp_ms = now_ms();
+          }
+        },
+        req);
+    if (std::holds_alternative<rpc::RetrieveRequest>(req) ||
+        std::holds_alternative<rpc::DeleteRequest>(req)) {
+      rpc::sign_request(req, identity.ed25519());
+    }
+  }
+
+  Result<nlohmann::json> request(const swarm::AccountId& target, rpc::Request req) {
+    if (swarms.empty()) return error(Code::kUnavailable, "the directory has no nodes");
+    swarm::Swarm target_swarm = swarms[swarm::swarm_index_for(swarms, target)];
+    int redirects = 0;
+    bool retried = false;
+    bool rebuild = false;
+    bool guard_failed = false;
+    Keys failed;  // nodes that failed during this request
+    Status last_failure = error(Code::kInternal, "no attempt made");
+
+    // Bounded: one first attempt, kMaxRedirects redirects, one retry.
+    for (int attempt = 0; attempt < 2 + kMaxRedirects; ++attempt) {
+      if (cancelled()) return error(Code::kUnavailable, "cancelled");
+      const Keys avoid = member_keys(target_swarm);
+      if (!path || !channel || rebuild || path_should_avoid(*path, options.nodes, avoid)) {
+        if (Status s = build_path(avoid, failed, guard_failed); !s.ok()) return s;
+        rebuild = false;
+        guard_failed = false;
+      }
+      auto dest = choose_destination(target_swarm, path, failed, rng);
+      if (!dest.ok()) return dest.status();
+      refresh_signature(req);
+      const Bytes payload = rpc::serialize_request(req);
+      if (payload.size() > onion::kMaxPayload) {
+        return error(Code::kInvalidArgument, "request too large");
+      }
+      const std::vector<crypto::X25519PublicKey> hops = {path->guard.x25519, path->middle.x25519,
+                                                          path->exit.x25519, dest->x25519};
+      auto built = onion::build(hops, payload, now_ms());
+      if (!built.ok()) return built.status();
+
+      progress("waiting for the swarm…");
+      auto blob = channel->round_trip(built->blob, options.timeout_ms);
+
+      // What failed, if anything, and how to retry.
+      if (!blob.ok()) {
+        if (cancelled()) return error(Code::kUnavailable, "cancelled");
+        last_failure = blob.status();
+        if (blob.status().code() == Code::kTimeout) {
+          failed.push_back(path->middle.x25519);
+          failed.push_back(path->exit.x25519);
+        } else {
+          guard_failed = true;  // unreachable, or refused our link
+        }
+      } else {
+        auto answer = onion::unwrap_response(built->response_keys, *blob);
+        if (!answer.ok()) {
+          last_failure = error(answer.status().code(),
+                               "the answer did not unwrap: " + answer.status().message());
+        } else if (answer->kind == onion::ResponseKind::kHopError) {
+          const size_t hop = answer->hop;
+          last_failure = hop_error_status(answer->body, hop_name(hop, hops.size()));
+          if (hop + 1 == hops.size()) {
+            // The destination itself refused the request at the layer level.
+            if (!transient(last_failure.code())) return last_failure;
+            failed.push_back(hops[hop]);
+          } else {
+            failed.push_back(hops[hop + 1]);  // the hop that could not be reached
+          }
+        } else {
+          last_route = Route{*path, *dest};
+          auto parsed = rpc::parse_response(answer->body);
+          if (!parsed.ok()) {
+            return error(parsed.status().code(),
+                         "swarm node sent a malformed answer: " + parsed.status().message());
+          }
+          if (auto* ok = std::get_if<nlohmann::json>(&*parsed)) return std::move(*ok);
+          auto& err = std::get<rpc::ErrorAnswer>(*parsed);
+          if (err.status.code() == Code::kWrongSwarm && err.swarm && !err.swarm->members.empty() &&
+              redirects < kMaxRedirects) {
+            ++redirects;
+            target_swarm = *err.swarm;
+            continue;
+          }
+          return error(err.status.code(), "swarm node: " + err.status.message());
+        }
+      }
+      if (retried) return last_failure;
+      retried = true;
+      rebuild = true;
+      progress("rebuilding path…");
+    }
+    return last_failure;
+  }
+};
+
+Client::Client(Key) {}
+Client::~Client() = default;
+
+Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
+  crypto::init();
+  if (options.nodes.empty()) return error(Code::kInvalidArgument, "the network has no nodes");
+  if (options.swarm_size == 0) return error(Code::kInvalidArgument, "swarm size must be positive");
+  auto identity = Identity::load(options.home);
+  if (!identity.ok()) return identity.status();
+  auto store = LocalStore::open(options.home);
+  if (!store.ok()) return store.status();
+  auto client = std::make_unique<Client>(Key{});
+  client->impl_ = std::make_unique<Impl>(std::move(options), std::move(identity).value(),
+                                         std::move(store).value());
+  return client;
+}
+
+const swarm::AccountId& Client::account_id() const { return impl_->identity.account_id(); }
+
+LocalStore& Client::store() { return *impl_->store; }
+
+const std::optional<Route>& Client::last_route() const { return impl_->last_route; }
+
+Result<nlohmann::json> Client::request(const swarm::AccountId& target, rpc::Request req) {
+  return impl_->request(target, std::move(req));
+}
+
+Result<Path> Client::path() {
+  if (!impl_->path) {
+    if (Status s = impl_->build_path({}, {}, false); !s.ok()) return s;
+  }
+  return *impl_->path;
+}
+
+Result<SendResult> Client::send(const swarm::AccountId& recipient, std::string_view text) {
+  if (!recipient.is_user()) {
+    return error(Code::kInvalidArgument, "messages can only be sent to 05 accounts");
+  }
+  const uint64_t now = now_ms();
+  auto sealed = seal_message(impl_->identity.ed25519(), recipient.x25519(), now, text);
+  if (!sealed.ok()) return sealed.status();
+  if (sealed->size() > rpc::kMaxDataBytes) return error(Code::kInvalidArgument, "message too large");
+  const crypto::Hash hash = crypto::hash(*sealed);
+
+  rpc::StoreRequest store;
+  store.account = recipient;
+  store.ns = 0;
+  store.timestamp_ms = now;
+  store.ttl_ms = rpc::kDefaultTtlMs;
+  store.data = std::move(sealed).value();
+  impl_->progress("sending…");
+  auto json = impl_->request(recipient, std::move(store));
+  if (!json.ok()) return json.status();
+  auto answer = rpc::parse_store_answer(*json);
+  if (!answer.ok()) return answer.status();
+  if (answer->hash != hash) {
+    return error(Code::kInternal, "the swarm acknowledged a different message hash");
+  }
+  SendResult result;
+  result.hash = hash;
+  result.existed = answer->existed;
+  result.route = *impl_->last_route;
+  return result;
+}
+
+Result<std::vector<InboxEntry>> Client::fetch() {
+  const swarm::AccountId& me = impl_->identity.account_id();
+  const std::string account = me.to_string();
+  auto stored = impl_->store->cursor(account, 0);
+  if (!stored.ok()) return stored.status();
+
+  RetrieveCursor page = *stored;
+  std::optional<uint64_t> last_seen;
+  uint64_t node_now = 0;
+  std::vector<InboxEntry> fresh;
+  impl_->progress("fetching inbox…");
+  for (int n = 0; n < kMaxFetchPages; ++n) {
+    rpc::RetrieveRequest r;
+    r.account = me;
+    r.ns = 0;
+    r.after_timestamp_ms = page.timestamp_ms;
+    r.after_hash = page.hash;
+    r.limit = rpc::kDefaultRetrieveLimit;
+    auto json = impl_->request(me, std::move(r));  // signs it
+    if (!json.ok()) return json.status();
+    auto answer = rpc::parse_retrieve_answer(*json);
+    if (!answer.ok()) return answer.status();
+    node_now = answer->now_ms;
+    for (const auto& item : answer->messages) {
+      last_seen = item.timestamp_ms;
+      page = RetrieveCursor{item.timestamp_ms, item.hash};
+      InboxEntry entry;
+      entry.hash = crypto::hash(item.data);  // our own hash, not the node's word
+      auto seen = impl_->store->seen(entry.hash);
+      if (!seen.ok()) return seen.status();
+      if (*seen) continue;
+      entry.received_ms = now_ms();
+      auto opened = open_message(impl_->identity.x25519(), item.data);
+      if (opened.ok()) {
+        entry.timestamp_ms = opened->timestamp_ms;
+        entry.from = opened->sender.to_string();
+        entry.text = std::move(opened->text);
+        entry.verified = true;
+      } else {
+        entry.timestamp_ms = item.timestamp_ms;
+        entry.verified = false;
+        entry.error = opened.status().message();
+      }
+      auto added = impl_->store->add(entry);
+      if (!added.ok()) return added.status();
+      if (*added) fresh.push_back(std::move(entry));
+    }
+    if (!answer->more || answer->messages.empty()) break;
+  }
+  if (Status s = impl_->store->set_cursor(account, 0, next_cursor(*stored, last_seen, node_now));
+      !s.ok()) {
+    return s;
+  }
+  return fresh;
+}
+
+Result<rpc::InfoAnswer> Client::ping(const NodeDescriptor& node, uint64_t timeout_ms) {
+  crypto::init();
+  zmq::context_t context;
+  auto channel = Channel::open(context, node);
+  if (!channel.ok()) return channel.status();
+  const Bytes payload = rpc::serialize_request(rpc::InfoRequest{});
+  const std::vector<crypto::X25519PublicKey> hops = {node.x25519};
+  auto built = onion::build(hops, payload, now_ms());
+  if (!built.ok()) return built.status();
+  auto blob = channel->round_trip(built->blob, timeout_ms);
+  if (!blob.ok()) return blob.status();
+  auto answer = onion::unwrap_response(built->response_keys, *blob);
+  if (!answer.ok()) return answer.status();
+  if (answer->kind == onion::ResponseKind::kHopError) {
+    return hop_error_status(answer->body, "node");
+  }
+  auto parsed = rpc::parse_response(answer->body);
+  if (!parsed.ok()) return parsed.status();
+  if (auto* err = std::get_if<rpc::ErrorAnswer>(&*parsed)) return err->status;
+  return rpc::parse_info_answer(std::get<nlohmann::json>(*parsed));
+}
+
+}  // namespace onionswarm::client

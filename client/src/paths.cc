@@ -1,0 +1,134 @@
+#include "client/paths.h"
+
+#include <algorithm>
+
+namespace onionswarm::client {
+namespace {
+
+using swarm::NodeDescriptor;
+using Keys = std::vector<crypto::X25519PublicKey>;
+
+bool contains(const Keys& keys, const crypto::X25519PublicKey& k) {
+  return std::find(keys.begin(), keys.end(), k) != keys.end();
+}
+
+// Nodes with distinct x25519 keys (a directory may list a node twice).
+std::vector<NodeDescriptor> distinct(const std::vector<NodeDescriptor>& nodes) {
+  std::vector<NodeDescriptor> out;
+  out.reserve(nodes.size());
+  for (const auto& n : nodes) {
+    bool dup = std::any_of(out.begin(), out.end(),
+                           [&](const NodeDescriptor& o) { return o.x25519 == n.x25519; });
+    if (!dup) out.push_back(n);
+  }
+  return out;
+}
+
+// Picks from the first non-empty candidate set, in order of preference.
+// Each set is `pool` filtered by a predicate; the last set is the
+// must-have rule alone.
+template <typename... Preds>
+std::optional<NodeDescriptor> pick_preferring(const std::vector<NodeDescriptor>& pool,
+                                              const Random& rng, Preds... preds) {
+  std::optional<NodeDescriptor> chosen;
+  auto try_one = [&](const auto& pred) {
+    if (chosen) return;
+    std::vector<const NodeDescriptor*> candidates;
+    for (const auto& n : pool) {
+      if (pred(n)) candidates.push_back(&n);
+    }
+    if (!candidates.empty()) chosen = *candidates[random_index(rng, candidates.size())];
+  };
+  (try_one(preds), ...);
+  return chosen;
+}
+
+}  // namespace
+
+Random secure_random() {
+  return [] {
+    uint8_t b[8];
+    crypto::random_fill(b, sizeof b);
+    return get_u64(b);
+  };
+}
+
+size_t random_index(const Random& rng, size_t n) {
+  // Multiply-shift maps 64 random bits onto [0, n); the bias is below
+  // n / 2^64, negligible for any directory size.
+  unsigned __int128 wide = static_cast<unsigned __int128>(rng()) * n;
+  return static_cast<size_t>(wide >> 64);
+}
+
+Result<NodeDescriptor> choose_guard(const std::vector<NodeDescriptor>& nodes,
+                                    const std::optional<crypto::X25519PublicKey>& kept,
+                                    bool kept_failed, const Random& rng) {
+  const auto pool = distinct(nodes);
+  if (pool.empty()) return error(Code::kUnavailable, "the directory has no nodes");
+  if (kept && !kept_failed) {
+    for (const auto& n : pool) {
+      if (n.x25519 == *kept) return n;
+    }
+  }
+  auto chosen = pick_preferring(
+      pool, rng, [&](const NodeDescriptor& n) { return !kept || n.x25519 != *kept; },
+      [](const NodeDescriptor&) { return true; });
+  return *chosen;
+}
+
+Result<Path> choose_path(const std::vector<NodeDescriptor>& nodes, const NodeDescriptor& guard,
+                         const Keys& avoid, const Keys& failed, const Random& rng) {
+  auto pool = distinct(nodes);
+  std::erase_if(pool, [&](const NodeDescriptor& n) { return n.x25519 == guard.x25519; });
+  if (pool.size() < 2) {
+    return error(Code::kUnavailable, "a path needs at least three nodes in the directory");
+  }
+  auto clean = [&](const NodeDescriptor& n) {
+    return !contains(avoid, n.x25519) && !contains(failed, n.x25519);
+  };
+  auto not_in_swarm = [&](const NodeDescriptor& n) { return !contains(avoid, n.x25519); };
+  auto any = [](const NodeDescriptor&) { return true; };
+
+  Path path;
+  path.guard = guard;
+  path.middle = *pick_preferring(pool, rng, clean, not_in_swarm, any);
+  std::erase_if(pool, [&](const NodeDescriptor& n) { return n.x25519 == path.middle.x25519; });
+  path.exit = *pick_preferring(pool, rng, clean, not_in_swarm, any);
+  return path;
+}
+
+bool path_should_avoid(const Path& path, const std::vector<NodeDescriptor>& nodes,
+                       const Keys& avoid) {
+  bool in_swarm = contains(avoid, path.middle.x25519) || contains(avoid, path.exit.x25519);
+  if (!in_swarm) return false;
+  size_t outside = 0;
+  for (const auto& n : distinct(nodes)) {
+    if (n.x25519 != path.guard.x25519 && !contains(avoid, n.x25519)) ++outside;
+  }
+  return outside >= 2;
+}
+
+Result<NodeDescriptor> choose_destination(const swarm::Swarm& target,
+                                          const std::optional<Path>& path, const Keys& failed,
+                                          const Random& rng) {
+  const auto pool = distinct(target.members);
+  if (pool.empty()) return error(Code::kUnavailable, "the target swarm has no members");
+  auto on_path = [&](const NodeDescriptor& n) {
+    return path && (n.x25519 == path->guard.x25519 || n.x25519 == path->middle.x25519 ||
+                    n.x25519 == path->exit.x25519);
+  };
+  auto off_path = [&](const NodeDescriptor& n) { return !on_path(n); };
+  auto clean = [&](const NodeDescriptor& n) { return !on_path(n) && !contains(failed, n.x25519); };
+  auto not_failed = [&](const NodeDescriptor& n) { return !contains(failed, n.x25519); };
+  auto any = [](const NodeDescriptor&) { return true; };
+  return *pick_preferring(pool, rng, clean, off_path, not_failed, any);
+}
+
+Keys member_keys(const swarm::Swarm& swarm) {
+  Keys keys;
+  keys.reserve(swarm.members.size());
+  for (const auto& m : swarm.members) keys.push_back(m.x25519);
+  return keys;
+}
+
+}  // namespace onionswarm::client
