@@ -1,0 +1,110 @@
+// Micro-benchmarks for the onion layer: what a client pays to build a request
+// and what every hop pays to peel one layer.
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include "onion/crypto.h"
+#include "onion/layer.h"
+
+namespace {
+
+using namespace onionswarm;
+using crypto::X25519KeyPair;
+using crypto::X25519PublicKey;
+
+constexpr uint64_t kTs = 1700000000000ull;
+constexpr size_t kPayload = 1024;
+
+struct Path {
+  std::vector<X25519KeyPair> keys;
+  std::vector<X25519PublicKey> pks;
+  explicit Path(size_t n) {
+    crypto::init();
+    for (size_t i = 0; i < n; ++i) {
+      keys.push_back(X25519KeyPair::generate());
+      pks.push_back(keys.back().public_key());
+    }
+  }
+};
+
+// 3 relays + destination, 1 KiB payload.
+void BM_BuildOnion4Hops(benchmark::State& state) {
+  Path path(4);
+  Bytes payload = crypto::random_bytes(kPayload);
+  for (auto _ : state) {
+    auto built = onion::build(path.pks, payload, kTs);
+    if (!built.ok()) state.SkipWithError("build failed");
+    benchmark::DoNotOptimize(built);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BuildOnion4Hops);
+
+// The outer layer of the same onion, as peeled by the first relay.
+void BM_PeelOuterLayer(benchmark::State& state) {
+  Path path(4);
+  auto built = onion::build(path.pks, crypto::random_bytes(kPayload), kTs);
+  if (!built.ok()) {
+    state.SkipWithError("build failed");
+    return;
+  }
+  for (auto _ : state) {
+    auto layer = onion::peel(path.keys[0], built->blob);
+    if (!layer.ok()) state.SkipWithError("peel failed");
+    benchmark::DoNotOptimize(layer);
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(built->blob.size()));
+}
+BENCHMARK(BM_PeelOuterLayer);
+
+void BM_X25519(benchmark::State& state) {
+  crypto::init();
+  auto a = X25519KeyPair::generate();
+  auto b = X25519KeyPair::generate();
+  for (auto _ : state) {
+    auto shared = crypto::x25519(a.secret(), b.public_key());
+    benchmark::DoNotOptimize(shared);
+  }
+}
+BENCHMARK(BM_X25519);
+
+void BM_Ed25519ToX25519(benchmark::State& state) {
+  auto kp = crypto::Ed25519KeyPair::generate();
+  for (auto _ : state) {
+    auto x = crypto::ed25519_to_x25519(kp.public_key());
+    benchmark::DoNotOptimize(x);
+  }
+}
+BENCHMARK(BM_Ed25519ToX25519);
+
+void BM_AeadEncrypt1KiB(benchmark::State& state) {
+  crypto::init();
+  crypto::SecretBytes key(crypto::random_bytes(crypto::kKeySize));
+  Bytes nonce = crypto::random_bytes(crypto::kNonceSize);
+  Bytes pt = crypto::random_bytes(kPayload);
+  for (auto _ : state) {
+    Bytes ct = crypto::aead_encrypt(key, nonce, pt);
+    benchmark::DoNotOptimize(ct);
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(kPayload));
+}
+BENCHMARK(BM_AeadEncrypt1KiB);
+
+void BM_AeadDecrypt1KiB(benchmark::State& state) {
+  crypto::init();
+  crypto::SecretBytes key(crypto::random_bytes(crypto::kKeySize));
+  Bytes nonce = crypto::random_bytes(crypto::kNonceSize);
+  Bytes ct = crypto::aead_encrypt(key, nonce, crypto::random_bytes(kPayload));
+  for (auto _ : state) {
+    auto pt = crypto::aead_decrypt(key, nonce, ct);
+    if (!pt.ok()) state.SkipWithError("decrypt failed");
+    benchmark::DoNotOptimize(pt);
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(kPayload));
+}
+BENCHMARK(BM_AeadDecrypt1KiB);
+
+}  // namespace
+
+BENCHMARK_MAIN();
