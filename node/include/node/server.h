@@ -1,0 +1,159 @@
+// The node's network side: one public ROUTER socket (CURVE server), outgoing
+// DEALER links to other nodes, a ZAP handler, and a pool of worker threads.
+//
+// Threading contract:
+//   - The reactor thread (the one calling run()) owns every socket except the
+//     ZAP handler's. It only moves frames: no crypto, no disk.
+//   - Worker threads peel layers, handle requests and wrap answers; they
+//     never touch a socket. They hand results back through the Mailbox.
+//   - The storage committer thread completes stores and also posts to the
+//     Mailbox.
+//   - The ZAP thread owns the inproc ZAP socket and answers handshakes.
+//
+// Frames: docs/PROTOCOL.md, "Frames". Relayed requests are remembered by
+// request id with a deadline; the answer (or a hop error on timeout) goes
+// back to whoever asked.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "node/handler.h"
+#include "node/identity.h"
+#include "node/storage.h"
+#include "onion/bytes.h"
+#include "onion/wire.h"
+#include "swarm/directory.h"
+
+namespace onionswarm::node {
+
+struct ServerOptions {
+  std::string listen = "tcp://127.0.0.1:4500";  // port 0 or * : the kernel picks one
+  unsigned workers = 0;                          // 0: one per core
+  uint64_t relay_timeout_ms = 10'000;            // waiting for the next hop's answer
+  uint64_t layer_max_skew_ms = 30ull * 60 * 1000;  // layer timestamps further off are refused
+  uint64_t sweep_interval_ms = 10'000;           // TTL sweep period
+  size_t max_in_flight = 20'000;                 // relayed requests awaiting answers
+  HandlerOptions handler;
+};
+
+// Work and results between threads. Thread-safe.
+class WorkQueue {
+ public:
+  void push(std::function<void()> job);
+  // Blocks until a job is available or close(); false when closed and empty.
+  bool pop(std::function<void()>& job);
+  void close();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;  // GUARDED_BY(mu_)
+  bool closed_ = false;                     // GUARDED_BY(mu_)
+};
+
+class Server {
+ public:
+  // storage is owned: the server drains it on shutdown before its own
+  // completion paths go away.
+  Server(ServerOptions options, NodeKeys keys, std::shared_ptr<swarm::Directory> directory,
+         std::unique_ptr<Storage> storage, Clock clock = system_clock_ms);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the public socket and starts the ZAP and worker threads.
+  Status start();
+  // The bound endpoint, e.g. "tcp://127.0.0.1:45123" (after start()).
+  const std::string& endpoint() const { return endpoint_; }
+
+  // Runs the reactor on the calling thread until stop is set. on_tick runs
+  // on the reactor thread about every 100 ms (for signal handling).
+  void run(const std::atomic<bool>& stop, const std::function<void()>& on_tick = {});
+
+  RequestHandler& handler() { return *handler_; }
+
+ private:
+  struct Pending {
+    std::string from;          // routing id of whoever asked
+    uint64_t from_request_id;  // their request id
+    std::shared_ptr<crypto::SecretBytes> response_key;
+    uint64_t deadline_ms;
+  };
+  struct Link {
+    std::string address;
+    std::unique_ptr<zmq::socket_t> socket;
+  };
+  // What workers and the committer hand to the reactor.
+  struct Outgoing {
+    enum Kind { kReply, kForward, kReplicate } kind = kReply;
+    std::string to;  // kReply: routing id
+    wire::Header header;
+    Bytes body;
+    crypto::X25519PublicKey next_hop;                   // kForward
+    std::shared_ptr<crypto::SecretBytes> response_key;  // kForward
+    swarm::AccountId account;                           // kReplicate: whose swarm
+  };
+
+  class Mailbox {
+   public:
+    Mailbox();
+    ~Mailbox();
+    void post(Outgoing o);  // any thread
+    std::deque<Outgoing> drain();
+    int fd() const { return fd_; }
+
+   private:
+    int fd_ = -1;  // eventfd, readable while items are queued
+    std::mutex mu_;
+    std::deque<Outgoing> items_;  // GUARDED_BY(mu_)
+  };
+
+  void zap_loop_on(zmq::socket_t& rep);
+  void worker_loop();
+  void on_public_message(std::vector<zmq::message_t>& frames, size_t total);
+  void on_link_message(const crypto::X25519PublicKey& peer, zmq::socket_t& s);
+  void on_outgoing(Outgoing o);
+  void reply_error(const std::string& to, uint64_t request_id, const Status& st);
+  void answer_hop_error(Pending p, const Status& st);
+  void expire_pending(uint64_t now);
+  zmq::socket_t* link_to(const swarm::NodeDescriptor& node);
+
+  // worker-side jobs
+  void job_onion(std::string from, uint64_t request_id, Bytes blob);
+  void job_replica(std::string from, uint64_t request_id, Bytes body);
+
+  const ServerOptions options_;
+  const NodeKeys keys_;
+  std::shared_ptr<swarm::Directory> directory_;
+  const Clock clock_;
+  std::unique_ptr<Storage> storage_;
+  std::unique_ptr<RequestHandler> handler_;
+
+  zmq::context_t ctx_;
+  std::unique_ptr<zmq::socket_t> router_;   // reactor thread only
+  std::map<crypto::X25519PublicKey, Link> links_;  // reactor thread only
+  std::map<uint64_t, Pending> pending_;     // reactor thread only; ids grow with time
+  uint64_t next_request_id_ = 1;            // reactor thread only
+  std::string endpoint_;
+
+  Mailbox mailbox_;
+  WorkQueue work_;
+  std::vector<std::thread> workers_;
+  std::thread zap_thread_;
+  std::atomic<bool> zap_stop_{false};
+  std::atomic<bool> sweeping_{false};
+};
+
+}  // namespace onionswarm::node

@@ -1,0 +1,502 @@
+#include "node/server.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+
+#include <nlohmann/json.hpp>
+#include <zmq_addon.hpp>
+
+#include "node/log.h"
+#include "onion/encoding.h"
+#include "onion/layer.h"
+#include "swarm/json.h"
+#include "swarm/rpc.h"
+
+namespace onionswarm::node {
+
+namespace rpc = swarm::rpc;
+using nlohmann::json;
+
+namespace {
+
+constexpr size_t kMaxFrames = 4;           // more than this is malformed; extra frames are dropped
+constexpr size_t kMaxDrainPerPoll = 1024;  // fairness between sockets
+
+ByteView view(const zmq::message_t& m) { return {static_cast<const uint8_t*>(m.data()), m.size()}; }
+
+// Reads one multipart message without blocking; at most kMaxFrames kept.
+// Returns false when nothing was waiting.
+bool recv_frames(zmq::socket_t& s, std::vector<zmq::message_t>& frames, size_t* total_frames) {
+  frames.clear();
+  *total_frames = 0;
+  for (;;) {
+    zmq::message_t m;
+    auto r = s.recv(m, zmq::recv_flags::dontwait);
+    if (!r) return *total_frames > 0;
+    ++*total_frames;
+    bool more = m.more();
+    if (frames.size() < kMaxFrames) frames.push_back(std::move(m));
+    if (!more) return true;
+  }
+}
+
+void configure_common(zmq::socket_t& s) {
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::maxmsgsize, wire::kMaxFrameSize);
+  s.set(zmq::sockopt::sndhwm, 10'000);
+  s.set(zmq::sockopt::rcvhwm, 10'000);
+}
+
+std::string peer_key_hex(zmq::message_t& m) {
+  try {
+    const char* v = m.gets("User-Id");
+    return v ? std::string(v) : std::string();
+  } catch (const zmq::error_t&) {
+    return {};
+  }
+}
+
+}  // namespace
+
+// ---- WorkQueue -----------------------------------------------------------------
+
+void WorkQueue::push(std::function<void()> job) {
+  {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+bool WorkQueue::pop(std::function<void()>& job) {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return closed_ || !jobs_.empty(); });
+  if (jobs_.empty()) return false;
+  job = std::move(jobs_.front());
+  jobs_.pop_front();
+  return true;
+}
+
+void WorkQueue::close() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+  cv_.notify_all();
+}
+
+// ---- Mailbox -------------------------------------------------------------------
+
+Server::Mailbox::Mailbox() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+Server::Mailbox::~Mailbox() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void Server::Mailbox::post(Outgoing o) {
+  {
+    std::lock_guard lock(mu_);
+    items_.push_back(std::move(o));
+  }
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
+}
+
+std::deque<Server::Outgoing> Server::Mailbox::drain() {
+  uint64_t count;
+  [[maybe_unused]] auto n = ::read(fd_, &count, sizeof count);
+  std::lock_guard lock(mu_);
+  return std::exchange(items_, {});
+}
+
+// ---- Server --------------------------------------------------------------------
+
+Server::Server(ServerOptions options, NodeKeys keys, std::shared_ptr<swarm::Directory> directory,
+               std::unique_ptr<Storage> storage, Clock clock)
+    : options_(std::move(options)),
+      keys_(std::move(keys)),
+      directory_(std::move(directory)),
+      clock_(std::move(clock)),
+      storage_(std::move(storage)) {
+  handler_ = std::make_unique<RequestHandler>(
+      *storage_, *directory_, keys_.ed25519.public_key(), keys_.x25519.public_key(), options_.handler, clock_,
+      [this](const StoredMessage& m) {
+        // Committer thread: hand the new message to the reactor for replication.
+        json body = {{"account", m.account.to_string()}, {"namespace", m.ns},    {"timestamp", m.timestamp_ms},
+                     {"expiry", m.expiry_ms},            {"data", to_base64(m.data)}};
+        Outgoing o;
+        o.kind = Outgoing::kReplicate;
+        o.account = m.account;
+        o.header = {wire::kVersion, wire::Type::kReplicate, 0};
+        auto s = body.dump();
+        o.body.assign(s.begin(), s.end());
+        mailbox_.post(std::move(o));
+      });
+}
+
+Server::~Server() {
+  // Order matters: no new work, workers finish their jobs, then storage
+  // drains its queued commits (whose callbacks post into the mailbox, which
+  // is still alive), then sockets close before the context.
+  work_.close();
+  for (auto& t : workers_) t.join();
+  storage_.reset();
+  zap_stop_ = true;
+  if (zap_thread_.joinable()) zap_thread_.join();
+  links_.clear();
+  router_.reset();
+}
+
+Status Server::start() {
+  try {
+    std::promise<Status> zap_ready;
+    auto ready = zap_ready.get_future();
+    zap_thread_ = std::thread([this, &zap_ready] {
+      zmq::socket_t rep(ctx_, zmq::socket_type::rep);
+      try {
+        rep.set(zmq::sockopt::linger, 0);
+        rep.bind("inproc://zeromq.zap.01");
+      } catch (const zmq::error_t& e) {
+        zap_ready.set_value(error(Code::kInternal, std::string("ZAP handler: ") + e.what()));
+        return;
+      }
+      zap_ready.set_value(Status());
+      zap_loop_on(rep);
+    });
+    if (auto st = ready.get(); !st.ok()) return st;
+
+    router_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::router);
+    configure_common(*router_);
+    router_->set(zmq::sockopt::curve_server, true);
+    router_->set(zmq::sockopt::curve_secretkey, zmq::const_buffer(keys_.x25519.secret().data(), 32));
+    router_->set(zmq::sockopt::zap_domain, "onionswarm");
+    std::string listen = options_.listen;
+    // Port 0 means "any free port" to us; ZeroMQ spells that '*'.
+    if (listen.size() > 2 && listen.compare(listen.size() - 2, 2, ":0") == 0)
+      listen.replace(listen.size() - 1, 1, "*");
+    router_->bind(listen);
+    endpoint_ = router_->get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return error(Code::kIo, "cannot listen on " + options_.listen + ": " + e.what());
+  }
+  unsigned n = options_.workers ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { worker_loop(); });
+  return {};
+}
+
+void Server::zap_loop_on(zmq::socket_t& rep) {
+  // ZAP (ZeroMQ RFC 27). Every CURVE client is admitted (clients are
+  // anonymous); the client's public key becomes the connection's User-Id,
+  // which tells this node which node, if any, is at the other end.
+  while (!zap_stop_) {
+    zmq::pollitem_t item{rep.handle(), 0, ZMQ_POLLIN, 0};
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(100));
+      if (!(item.revents & ZMQ_POLLIN)) continue;
+      // Requests come from libzmq itself: version, request id, domain,
+      // address, identity, mechanism, credentials...
+      std::vector<zmq::message_t> f;
+      if (!zmq::recv_multipart(rep, std::back_inserter(f))) continue;
+      std::string user_id;
+      bool ok = f.size() >= 7 && f[5].to_string_view() == "CURVE" && f[6].size() == crypto::kKeySize;
+      if (ok) user_id = to_hex(view(f[6]));
+      std::array<zmq::const_buffer, 6> reply = {
+          zmq::str_buffer("1.0"),
+          zmq::buffer(f.size() > 1 ? f[1].data() : nullptr, f.size() > 1 ? f[1].size() : 0),
+          ok ? zmq::str_buffer("200") : zmq::str_buffer("400"),
+          ok ? zmq::str_buffer("OK") : zmq::str_buffer("CURVE required"),
+          zmq::buffer(user_id),
+          zmq::const_buffer()};
+      zmq::send_multipart(rep, reply);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == ETERM) return;
+      log_warn("zap", std::string("handler error: ") + e.what());
+    }
+  }
+}
+
+void Server::worker_loop() {
+  std::function<void()> job;
+  while (work_.pop(job)) {
+    job();
+    job = nullptr;
+  }
+}
+
+void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_tick) {
+  uint64_t last_tick = clock_(), last_sweep = clock_();
+  std::vector<zmq::pollitem_t> items;
+  std::vector<std::pair<crypto::X25519PublicKey, zmq::socket_t*>> polled_links;
+  while (!stop.load()) {
+    items.clear();
+    polled_links.clear();
+    items.push_back({router_->handle(), 0, ZMQ_POLLIN, 0});
+    items.push_back({nullptr, mailbox_.fd(), ZMQ_POLLIN, 0});
+    for (auto& [pk, link] : links_) {
+      items.push_back({link.socket->handle(), 0, ZMQ_POLLIN, 0});
+      polled_links.emplace_back(pk, link.socket.get());
+    }
+    try {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      log_error("reactor", std::string("poll failed: ") + e.what());
+      continue;
+    }
+    if (items[0].revents & ZMQ_POLLIN) {
+      for (size_t i = 0; i < kMaxDrainPerPoll; ++i) {
+        std::vector<zmq::message_t> frames;
+        size_t total = 0;
+        if (!recv_frames(*router_, frames, &total)) break;
+        on_public_message(frames, total);
+      }
+    }
+    for (size_t i = 0; i < polled_links.size(); ++i) {
+      if (!(items[2 + i].revents & ZMQ_POLLIN)) continue;
+      on_link_message(polled_links[i].first, *polled_links[i].second);
+    }
+    if (items[1].revents & ZMQ_POLLIN) {
+      for (auto& o : mailbox_.drain()) on_outgoing(std::move(o));
+    }
+    const uint64_t now = clock_();
+    expire_pending(now);
+    if (now - last_sweep >= options_.sweep_interval_ms && !sweeping_.exchange(true)) {
+      last_sweep = now;
+      work_.push([this] {
+        auto n = storage_->sweep_expired(clock_());
+        if (!n.ok()) log_warn("storage", "expiry sweep failed: " + n.status().to_string());
+        else if (*n) log_debug("storage", "expired " + std::to_string(*n) + " messages");
+        sweeping_ = false;
+      });
+    }
+    if (now - last_tick >= 100) {
+      last_tick = now;
+      if (on_tick) on_tick();
+    }
+  }
+}
+
+void Server::reply_error(const std::string& to, uint64_t request_id, const Status& st) {
+  Outgoing o;
+  o.to = to;
+  o.header = {wire::kVersion, wire::Type::kError, request_id};
+  o.body = rpc::error_response(st);
+  on_outgoing(std::move(o));
+}
+
+void Server::on_public_message(std::vector<zmq::message_t>& frames, size_t total) {
+  const std::string from = frames[0].to_string();
+  if (total != 3) {
+    return reply_error(from, 0, error(Code::kInvalidArgument,
+                                      "expected 2 frames (header, body), got " + std::to_string(total - 1)));
+  }
+  auto header = wire::decode_header(view(frames[1]));
+  if (!header.ok()) return reply_error(from, 0, header.status());
+  const uint64_t id = header->request_id;
+  switch (header->type) {
+    case wire::Type::kOnionRequest: {
+      Bytes blob(static_cast<const uint8_t*>(frames[2].data()),
+                 static_cast<const uint8_t*>(frames[2].data()) + frames[2].size());
+      work_.push([this, from, id, blob = std::move(blob)]() mutable { job_onion(from, id, std::move(blob)); });
+      return;
+    }
+    case wire::Type::kReplicate: {
+      // Only a node of this node's directory may push replicas; the link's
+      // CURVE key (checked by the ZAP handshake) says which node it is.
+      auto key = from_hex(peer_key_hex(frames[1]), crypto::kKeySize);
+      std::optional<swarm::NodeDescriptor> peer;
+      if (key.ok() && key->size() == crypto::kKeySize) peer = directory_->find(*crypto::X25519PublicKey::from(*key));
+      if (!peer) return reply_error(from, id, error(Code::kUnauthorized, "replication only from known nodes"));
+      Bytes body(static_cast<const uint8_t*>(frames[2].data()),
+                 static_cast<const uint8_t*>(frames[2].data()) + frames[2].size());
+      work_.push([this, from, id, body = std::move(body)]() mutable { job_replica(from, id, std::move(body)); });
+      return;
+    }
+    default:
+      return reply_error(from, id, error(Code::kInvalidArgument, "unexpected frame type on the public socket"));
+  }
+}
+
+void Server::job_onion(std::string from, uint64_t request_id, Bytes blob) {
+  auto peeled = onion::peel(keys_.x25519, blob);
+  if (!peeled.ok()) {
+    log_debug("relay", "refused a layer: " + peeled.status().to_string());
+    Outgoing o;
+    o.to = std::move(from);
+    o.header = {wire::kVersion, wire::Type::kError, request_id};
+    o.body = rpc::error_response(peeled.status());
+    return mailbox_.post(std::move(o));
+  }
+  auto key = std::make_shared<crypto::SecretBytes>(std::move(peeled->response_key));
+  const uint64_t now = clock_();
+  const uint64_t ts = peeled->timestamp_ms;
+  if (ts + options_.layer_max_skew_ms < now || ts > now + options_.layer_max_skew_ms) {
+    Outgoing o;
+    o.to = std::move(from);
+    o.header = {wire::kVersion, wire::Type::kOnionResponse, request_id};
+    o.body = onion::wrap_response(*key, onion::ResponseKind::kHopError,
+                                  rpc::error_response(error(Code::kStale, "layer timestamp out of range")));
+    return mailbox_.post(std::move(o));
+  }
+  if (peeled->kind == onion::LayerKind::kRelay) {
+    Outgoing o;
+    o.kind = Outgoing::kForward;
+    o.to = std::move(from);
+    o.header = {wire::kVersion, wire::Type::kOnionRequest, request_id};
+    o.body = std::move(peeled->payload);
+    o.next_hop = peeled->next_hop;
+    o.response_key = std::move(key);
+    return mailbox_.post(std::move(o));
+  }
+  handler_->handle(peeled->payload, [this, from = std::move(from), request_id, key](Bytes answer) {
+    Outgoing o;
+    o.to = from;
+    o.header = {wire::kVersion, wire::Type::kOnionResponse, request_id};
+    o.body = onion::wrap_response(*key, onion::ResponseKind::kFinal, answer);
+    mailbox_.post(std::move(o));
+  });
+}
+
+void Server::job_replica(std::string from, uint64_t request_id, Bytes body) {
+  auto reply = [this, from, request_id](const Status& st, std::string_view result) {
+    Outgoing o;
+    o.to = from;
+    o.header = {wire::kVersion, st.ok() ? wire::Type::kReplicateAck : wire::Type::kError, request_id};
+    o.body = st.ok() ? Bytes(result.begin(), result.end()) : rpc::error_response(st);
+    mailbox_.post(std::move(o));
+  };
+  auto j = swarm::parse_json(as_chars(body), 4, wire::kMaxBodySize);
+  if (!j.ok()) return reply(j.status(), "");
+  StoredMessage m;
+  try {
+    auto account = swarm::AccountId::parse(j->at("account").get<std::string>());
+    auto data = from_base64(j->at("data").get<std::string>(), rpc::kMaxDataBytes);
+    if (!account.ok() || !data.ok()) return reply(error(Code::kInvalidArgument, "bad replica"), "");
+    m.account = *account;
+    m.ns = j->at("namespace").get<uint16_t>();
+    m.timestamp_ms = j->at("timestamp").get<uint64_t>();
+    m.expiry_ms = j->at("expiry").get<uint64_t>();
+    m.data = std::move(*data);
+    m.hash = crypto::hash(m.data);
+  } catch (const nlohmann::json::exception& e) {
+    return reply(error(Code::kInvalidArgument, std::string("bad replica: ") + e.what()), "");
+  }
+  handler_->accept_replica(std::move(m), [reply](Result<StoreResult> r) {
+    if (!r.ok()) return reply(r.status(), "");
+    reply(Status(), *r == StoreResult::kNew ? R"({"status":"ok","result":"new"})" : R"({"status":"ok","result":"exists"})");
+  });
+}
+
+zmq::socket_t* Server::link_to(const swarm::NodeDescriptor& node) {
+  auto it = links_.find(node.x25519);
+  if (it != links_.end() && it->second.address == node.address) return it->second.socket.get();
+  auto s = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
+  configure_common(*s);
+  s->set(zmq::sockopt::curve_serverkey, zmq::const_buffer(node.x25519.data(), 32));
+  s->set(zmq::sockopt::curve_publickey, zmq::const_buffer(keys_.x25519.public_key().data(), 32));
+  s->set(zmq::sockopt::curve_secretkey, zmq::const_buffer(keys_.x25519.secret().data(), 32));
+  s->connect(node.address);
+  auto* raw = s.get();
+  links_[node.x25519] = Link{node.address, std::move(s)};
+  return raw;
+}
+
+void Server::answer_hop_error(Pending p, const Status& st) {
+  work_.push([this, p = std::move(p), st] {
+    Outgoing o;
+    o.to = p.from;
+    o.header = {wire::kVersion, wire::Type::kOnionResponse, p.from_request_id};
+    o.body = onion::wrap_response(*p.response_key, onion::ResponseKind::kHopError, rpc::error_response(st));
+    mailbox_.post(std::move(o));
+  });
+}
+
+void Server::on_outgoing(Outgoing o) {
+  try {
+    switch (o.kind) {
+      case Outgoing::kReply: {
+        std::array<zmq::const_buffer, 3> frames = {zmq::buffer(o.to), zmq::buffer(wire::encode_header(o.header)),
+                                                   zmq::buffer(o.body)};
+        // A vanished peer or a full queue drops the reply, as ROUTER does.
+        zmq::send_multipart(*router_, frames, zmq::send_flags::dontwait);
+        return;
+      }
+      case Outgoing::kForward: {
+        Pending p{o.to, o.header.request_id, o.response_key, clock_() + options_.relay_timeout_ms};
+        auto node = directory_->find(o.next_hop);
+        if (!node) return answer_hop_error(std::move(p), error(Code::kUnavailable, "next hop is not in this node's directory"));
+        if (pending_.size() >= options_.max_in_flight)
+          return answer_hop_error(std::move(p), error(Code::kBusy, "relay is at its in-flight limit"));
+        const uint64_t id = next_request_id_++;
+        auto* s = link_to(*node);
+        Bytes header = wire::encode_header({wire::kVersion, wire::Type::kOnionRequest, id});
+        std::array<zmq::const_buffer, 2> frames = {zmq::buffer(header), zmq::buffer(o.body)};
+        if (!zmq::send_multipart(*s, frames, zmq::send_flags::dontwait))
+          return answer_hop_error(std::move(p), error(Code::kBusy, "link to next hop is congested"));
+        pending_.emplace(id, std::move(p));
+        return;
+      }
+      case Outgoing::kReplicate: {
+        auto swarms = handler_->swarms();
+        if (swarms->empty()) return;
+        const auto& members = (*swarms)[swarm::swarm_index_for(*swarms, o.account)].members;
+        for (const auto& m : members) {
+          if (m.x25519 == keys_.x25519.public_key()) continue;
+          Bytes header = wire::encode_header({wire::kVersion, wire::Type::kReplicate, next_request_id_++});
+          std::array<zmq::const_buffer, 2> frames = {zmq::buffer(header), zmq::buffer(o.body)};
+          if (!zmq::send_multipart(*link_to(m), frames, zmq::send_flags::dontwait))
+            log_warn("replication", "link to a swarm peer is congested; replica not sent");
+        }
+        return;
+      }
+    }
+  } catch (const zmq::error_t& e) {
+    log_warn("reactor", std::string("send failed: ") + e.what());
+  }
+}
+
+void Server::on_link_message(const crypto::X25519PublicKey& /*peer*/, zmq::socket_t& s) {
+  for (size_t i = 0; i < kMaxDrainPerPoll; ++i) {
+    std::vector<zmq::message_t> frames;
+    size_t total = 0;
+    if (!recv_frames(s, frames, &total)) return;
+    if (total != 2) continue;
+    auto header = wire::decode_header(view(frames[0]));
+    if (!header.ok()) continue;
+    if (header->type == wire::Type::kReplicateAck) continue;
+    auto it = pending_.find(header->request_id);
+    if (it == pending_.end()) continue;  // late answer after a timeout, or a replication error
+    Pending p = std::move(it->second);
+    pending_.erase(it);
+    Bytes body(static_cast<const uint8_t*>(frames[1].data()),
+               static_cast<const uint8_t*>(frames[1].data()) + frames[1].size());
+    if (header->type == wire::Type::kOnionResponse) {
+      work_.push([this, p = std::move(p), body = std::move(body)] {
+        Outgoing o;
+        o.to = p.from;
+        o.header = {wire::kVersion, wire::Type::kOnionResponse, p.from_request_id};
+        o.body = onion::wrap_response(*p.response_key, onion::ResponseKind::kForwarded, body);
+        mailbox_.post(std::move(o));
+      });
+    } else {
+      // The next hop refused the layer at link level.
+      std::string why = "next hop refused the request";
+      if (auto e = rpc::parse_response(body); e.ok() && std::holds_alternative<rpc::ErrorAnswer>(*e))
+        why += ": " + std::get<rpc::ErrorAnswer>(*e).status.message();
+      answer_hop_error(std::move(p), error(Code::kUnavailable, why));
+    }
+  }
+}
+
+void Server::expire_pending(uint64_t now) {
+  // Every request waits the same relay_timeout_ms and ids grow with time, so
+  // the oldest deadlines are at the front.
+  while (!pending_.empty() && pending_.begin()->second.deadline_ms <= now) {
+    answer_hop_error(std::move(pending_.begin()->second), error(Code::kTimeout, "next hop did not answer in time"));
+    pending_.erase(pending_.begin());
+  }
+}
+
+}  // namespace onionswarm::node
