@@ -96,7 +96,7 @@ Result<Bytes> Channel::round_trip(ByteView onion_blob, uint64_t timeout_ms) {
       writable = (item.revents & ZMQ_POLLOUT) != 0;
     }
     if (!writable) {
-      return error(Code::kUnavailable, "cannot reach guard " + node_.address + " within " +
+      return error(Code::kUnavailable, "cannot reach " + node_.address + " within " +
                                            std::to_string(connect_ms) + " ms");
     }
     Bytes header = wire::encode_header({wire::kVersion, wire::Type::kOnionRequest, request_id});
@@ -148,8 +148,7 @@ Result<Bytes> Channel::round_trip(ByteView onion_blob, uint64_t timeout_ms) {
       }
     }
     return error(Code::kTimeout,
-                 "no answer within " + std::to_string(timeout_ms) + " ms through guard " +
-                     node_.address);
+                 "no answer within " + std::to_string(timeout_ms) + " ms through " + node_.address);
   } catch (const zmq::error_t& e) {
     return zmq_failure(e, "request to " + node_.address);
   }

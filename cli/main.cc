@@ -1,0 +1,454 @@
+// onionswarm: the command line client. Argument parsing and printing only;
+// everything else is the client library (client/client.h).
+//
+// Exit codes: 0 success, 1 error ("onionswarm: error: ..." on stderr),
+// 2 usage error.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
+
+#include "client/client.h"
+#include "client/envelope.h"
+#include "client/identity.h"
+#include "client/local_store.h"
+#include "client/mnemonic.h"
+#include "config/network_file.h"
+#include "onion/encoding.h"
+#include "swarm/account.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace onionswarm;
+
+constexpr uint64_t kDefaultTimeoutMs = 15000;
+constexpr uint64_t kDefaultPingTimeoutMs = 5000;
+constexpr int kWatchIntervalMs = 2000;
+constexpr int kWatchStepMs = 100;
+constexpr size_t kMaxPhraseLine = 4096;
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+const char* kUsage = R"(usage: onionswarm [--home DIR] [--network FILE] COMMAND [ARGS]
+
+commands:
+  init --network FILE [--restore]   create an account (--restore: recovery phrase on stdin)
+  id                                print this account's ID
+  send ACCOUNT_ID [TEXT]            send TEXT (or stdin) through a 3-hop onion path
+  inbox [--json] [--watch] [--all]  fetch and print new messages (--all: everything
+                                    stored locally, without fetching)
+  path [--json]                     show the current path's guard, middle and exit
+  ping --network FILE [--expect-nodes N]
+                                    ask every node of FILE for `info` directly
+
+global options:
+  --home DIR        account directory (default $ONIONSWARM_HOME, else
+                    ~/.local/share/onionswarm)
+  --network FILE    network file (default HOME/network.json)
+  --timeout-ms T    per-attempt timeout in ms (default 15000; ping 5000)
+  -h, --help        this help
+  --version         print the version
+)";
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "onionswarm: error: %s\n", message.c_str());
+  return 1;
+}
+int fail(const Status& s) { return fail(s.message()); }
+
+// The status line on a terminal: "\r<text>" while working, erased when done.
+// Does nothing when stderr is not a terminal.
+class StatusLine {
+ public:
+  StatusLine() : tty_(::isatty(STDERR_FILENO) == 1) {}
+  ~StatusLine() { clear(); }
+  StatusLine(const StatusLine&) = delete;
+  StatusLine& operator=(const StatusLine&) = delete;
+
+  void show(std::string_view text) {
+    if (!tty_) return;
+    std::fprintf(stderr, "\r\033[K%.*s", int(text.size()), text.data());
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  void clear() {
+    if (!shown_) return;
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+    shown_ = false;
+  }
+
+ private:
+  bool tty_;
+  bool shown_ = false;
+};
+
+std::string default_home() {
+  if (const char* h = std::getenv("ONIONSWARM_HOME"); h && *h) return h;
+  const char* home = std::getenv("HOME");
+  if (!home || !*home) throw UsageError("set --home, $ONIONSWARM_HOME or $HOME");
+  return (fs::path(home) / ".local" / "share" / "onionswarm").string();
+}
+
+std::string short_key(const crypto::X25519PublicKey& k) { return to_hex(k.view()).substr(0, 8); }
+
+std::string format_time(uint64_t ms) {
+  std::time_t t = std::time_t(ms / 1000);
+  std::tm tm{};
+  ::localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+// Message text for a terminal: control characters (other than newline and
+// tab) are shown as '?', so a message cannot drive the terminal.
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    out.push_back((u < 0x20 && c != '\n' && c != '\t') || u == 0x7f ? '?' : c);
+  }
+  return out;
+}
+
+std::string dump_line(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void print_entry(const client::InboxEntry& e, bool json) {
+  const std::string hash = to_hex(e.hash.view());
+  if (json) {
+    nlohmann::json j = {{"from", e.from}, {"timestamp", e.timestamp_ms}, {"hash", hash},
+                        {"text", e.text}};
+    if (!e.verified) {
+      j["verified"] = false;
+      j["error"] = e.error;
+    }
+    std::printf("%s\n", dump_line(j).c_str());
+  } else if (e.verified) {
+    std::printf("[%s] %s: %s\n", format_time(e.timestamp_ms).c_str(), e.from.c_str(),
+                printable(e.text).c_str());
+  } else {
+    std::printf("[%s] UNVERIFIED message %s: %s\n", format_time(e.timestamp_ms).c_str(),
+                hash.c_str(), printable(e.error).c_str());
+  }
+  std::fflush(stdout);
+}
+
+// Reads all of stdin, at most max bytes (kInvalidArgument beyond).
+Result<std::string> read_stdin(size_t max) {
+  std::string out;
+  char buf[4096];
+  // Bounded: stops after max + 1 bytes or at end of input.
+  while (out.size() <= max) {
+    size_t n = std::fread(buf, 1, sizeof buf, stdin);
+    out.append(buf, n);
+    if (n < sizeof buf) break;
+  }
+  if (std::ferror(stdin)) return error(Code::kIo, "cannot read standard input");
+  if (out.size() > max) return error(Code::kInvalidArgument, "input too long");
+  return out;
+}
+
+struct Globals {
+  std::string home;
+  std::optional<std::string> network;
+  uint64_t timeout_ms = kDefaultTimeoutMs;
+};
+
+Result<config::NetworkFile> load_network(const Globals& g) {
+  const std::string path = g.network ? *g.network : (fs::path(g.home) / "network.json").string();
+  if (!g.network && !fs::exists(path)) {
+    return error(Code::kNotFound, "no network file at " + path +
+                                      " (run `onionswarm init --network FILE` or pass --network)");
+  }
+  return config::load_network_file(path);
+}
+
+Result<std::unique_ptr<client::Client>> open_client(const Globals& g, StatusLine& status) {
+  auto net = load_network(g);
+  if (!net.ok()) return net.status();
+  client::ClientOptions o;
+  o.home = g.home;
+  o.nodes = std::move(net->nodes);
+  o.network_id = net->network_id;
+  o.swarm_size = net->swarm_size;
+  o.timeout_ms = g.timeout_ms;
+  o.progress = [&status](std::string_view line) { status.show(line); };
+  o.cancelled = [] { return g_stop != 0; };
+  return client::Client::open(std::move(o));
+}
+
+int cmd_init(const Globals& g, bool restore) {
+  if (!g.network) throw UsageError("init needs --network FILE");
+  if (client::Identity::exists(g.home)) {
+    return fail("an identity already exists in " + g.home);
+  }
+  auto net = config::load_network_file(*g.network);
+  if (!net.ok()) return fail(net.status());
+  std::optional<crypto::SecretBytes> seed;
+  if (restore) {
+    std::string line;
+    // One line, bounded.
+    int c;
+    while (line.size() <= kMaxPhraseLine && (c = std::getchar()) != EOF && c != '\n') {
+      line.push_back(char(c));
+    }
+    if (line.size() > kMaxPhraseLine) return fail("recovery phrase line too long");
+    auto s = client::phrase_to_seed(line);
+    if (!s.ok()) return fail("recovery phrase: " + s.status().message());
+    seed = std::move(s).value();
+  }
+  if (Status s = client::ensure_home(g.home); !s.ok()) return fail(s);
+  const std::string net_path = (fs::path(g.home) / "network.json").string();
+  if (Status s = config::write_network_file_atomic(net_path, *net); !s.ok()) return fail(s);
+  auto id = seed ? client::Identity::restore(g.home, seed->view()) : client::Identity::create(g.home);
+  if (!id.ok()) return fail(id.status());
+  std::printf("account: %s\n", id->account_id().to_string().c_str());
+  if (!restore) {
+    std::printf("recovery phrase: %s\n", client::seed_to_phrase(id->ed25519().seed()).c_str());
+  }
+  return 0;
+}
+
+int cmd_id(const Globals& g) {
+  auto id = client::Identity::load(g.home);
+  if (!id.ok()) return fail(id.status());
+  std::printf("%s\n", id->account_id().to_string().c_str());
+  return 0;
+}
+
+int cmd_send(const Globals& g, const std::vector<std::string>& args) {
+  if (args.empty() || args.size() > 2) throw UsageError("usage: send ACCOUNT_ID [TEXT]");
+  auto to = swarm::AccountId::parse(args[0]);
+  if (!to.ok()) throw UsageError("bad account ID: " + to.status().message());
+  std::string text;
+  if (args.size() == 2) {
+    text = args[1];
+  } else {
+    auto in = read_stdin(client::kMaxTextBytes + 2);
+    if (!in.ok()) return fail(in.status());
+    text = std::move(in).value();
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+  }
+  StatusLine status;
+  auto c = open_client(g, status);
+  if (!c.ok()) return fail(c.status());
+  auto sent = (*c)->send(*to, text);
+  status.clear();
+  if (!sent.ok()) return fail("message not stored: " + sent.status().message());
+  const auto& r = sent->route;
+  std::printf("hash: %s\n", to_hex(sent->hash.view()).c_str());
+  std::printf("path: guard %s → middle %s → exit %s → swarm node %s\n",
+              short_key(r.path.guard.x25519).c_str(), short_key(r.path.middle.x25519).c_str(),
+              short_key(r.path.exit.x25519).c_str(), short_key(r.destination.x25519).c_str());
+  return 0;
+}
+
+int cmd_inbox(const Globals& g, bool json, bool watch, bool all) {
+  if (all && watch) throw UsageError("--all and --watch do not go together");
+  StatusLine status;
+  auto c = open_client(g, status);
+  if (!c.ok()) return fail(c.status());
+  client::Client& cl = **c;
+  if (all) {
+    auto entries = cl.store().list();
+    if (!entries.ok()) return fail(entries.status());
+    for (const auto& e : *entries) print_entry(e, json);
+    return 0;
+  }
+  if (!watch) {
+    auto fresh = cl.fetch();
+    status.clear();
+    if (!fresh.ok()) return fail(fresh.status());
+    for (const auto& e : *fresh) print_entry(e, json);
+    return 0;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  // Runs until SIGINT/SIGTERM; each wait is bounded.
+  while (!g_stop) {
+    auto fresh = cl.fetch();
+    status.clear();
+    if (g_stop) break;
+    if (!fresh.ok()) {
+      std::fprintf(stderr, "onionswarm: error: %s (retrying)\n", fresh.status().message().c_str());
+    } else {
+      for (const auto& e : *fresh) print_entry(e, json);
+    }
+    for (int waited = 0; waited < kWatchIntervalMs && !g_stop; waited += kWatchStepMs) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(kWatchStepMs));
+    }
+  }
+  return 0;
+}
+
+int cmd_path(const Globals& g, bool json) {
+  StatusLine status;
+  auto c = open_client(g, status);
+  if (!c.ok()) return fail(c.status());
+  auto p = (*c)->path();
+  status.clear();
+  if (!p.ok()) return fail(p.status());
+  const std::pair<const char*, const swarm::NodeDescriptor*> hops[] = {
+      {"guard", &p->guard}, {"middle", &p->middle}, {"exit", &p->exit}};
+  if (json) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& [name, node] : hops) {
+      j[name] = {{"address", node->address},
+                 {"x25519", to_hex(node->x25519.view())},
+                 {"ed25519", to_hex(node->ed25519.view())}};
+    }
+    std::printf("%s\n", dump_line(j).c_str());
+  } else {
+    for (const auto& [name, node] : hops) {
+      std::printf("%-7s %-24s %s\n", name, node->address.c_str(),
+                  to_hex(node->x25519.view()).c_str());
+    }
+  }
+  return 0;
+}
+
+int cmd_ping(const Globals& g, std::optional<uint64_t> expect_nodes) {
+  if (!g.network) throw UsageError("ping needs --network FILE");
+  auto net = config::load_network_file(*g.network);
+  if (!net.ok()) return fail(net.status());
+  bool all_ok = true;
+  for (const auto& node : net->nodes) {
+    auto info = client::Client::ping(node, g.timeout_ms);
+    if (!info.ok()) {
+      all_ok = false;
+      std::printf("fail %s %s\n", node.address.c_str(), info.status().message().c_str());
+    } else if (expect_nodes && info->nodes != *expect_nodes) {
+      all_ok = false;
+      std::printf("fail %s nodes=%llu, expected %llu\n", node.address.c_str(),
+                  static_cast<unsigned long long>(info->nodes),
+                  static_cast<unsigned long long>(*expect_nodes));
+    } else {
+      std::printf("ok %s nodes=%llu\n", node.address.c_str(),
+                  static_cast<unsigned long long>(info->nodes));
+    }
+    std::fflush(stdout);
+  }
+  return all_ok ? 0 : 1;
+}
+
+int run(int argc, char** argv) {
+  cxxopts::Options opts("onionswarm", "onion-routed private messaging");
+  // clang-format off
+  opts.add_options()
+    ("home", "account directory", cxxopts::value<std::string>())
+    ("network", "network file", cxxopts::value<std::string>())
+    ("timeout-ms", "per-attempt timeout", cxxopts::value<uint64_t>())
+    ("h,help", "help")
+    ("version", "version")
+    ("restore", "init: restore from a recovery phrase")
+    ("json", "JSON output")
+    ("watch", "inbox: keep fetching")
+    ("all", "inbox: print every stored message")
+    ("expect-nodes", "ping: expected directory size", cxxopts::value<uint64_t>())
+    ("command", "command", cxxopts::value<std::string>())
+    ("args", "arguments", cxxopts::value<std::vector<std::string>>());
+  // clang-format on
+  opts.parse_positional({"command", "args"});
+  auto res = opts.parse(argc, argv);
+
+  if (res.count("help")) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (res.count("version")) {
+    std::printf("onionswarm %s\n", ONIONSWARM_VERSION);
+    return 0;
+  }
+  if (!res.count("command")) throw UsageError("no command given");
+  const std::string command = res["command"].as<std::string>();
+  std::vector<std::string> args;
+  if (res.count("args")) args = res["args"].as<std::vector<std::string>>();
+
+  static const std::map<std::string, std::set<std::string>> kAllowed = {
+      {"init", {"restore"}},
+      {"id", {}},
+      {"send", {}},
+      {"inbox", {"json", "watch", "all"}},
+      {"path", {"json"}},
+      {"ping", {"expect-nodes"}},
+  };
+  auto allowed = kAllowed.find(command);
+  if (allowed == kAllowed.end()) throw UsageError("unknown command '" + command + "'");
+  for (const char* o : {"restore", "json", "watch", "all", "expect-nodes"}) {
+    if (res.count(o) && !allowed->second.count(o)) {
+      throw UsageError("--" + std::string(o) + " is not an option of '" + command + "'");
+    }
+  }
+  if (command != "send" && !args.empty()) {
+    throw UsageError("unexpected argument '" + args[0] + "' for '" + command + "'");
+  }
+
+  Globals g;
+  g.home = res.count("home") ? res["home"].as<std::string>() : default_home();
+  if (g.home.empty()) throw UsageError("--home must not be empty");
+  if (res.count("network")) g.network = res["network"].as<std::string>();
+  g.timeout_ms = command == "ping" ? kDefaultPingTimeoutMs : kDefaultTimeoutMs;
+  if (res.count("timeout-ms")) {
+    g.timeout_ms = res["timeout-ms"].as<uint64_t>();
+    if (g.timeout_ms == 0 || g.timeout_ms > 600000) {
+      throw UsageError("--timeout-ms must be 1..600000");
+    }
+  }
+
+  if (command == "init") return cmd_init(g, res.count("restore") > 0);
+  if (command == "id") return cmd_id(g);
+  if (command == "send") return cmd_send(g, args);
+  if (command == "inbox") {
+    return cmd_inbox(g, res.count("json") > 0, res.count("watch") > 0, res.count("all") > 0);
+  }
+  if (command == "path") return cmd_path(g, res.count("json") > 0);
+  std::optional<uint64_t> expect;
+  if (res.count("expect-nodes")) expect = res["expect-nodes"].as<uint64_t>();
+  return cmd_ping(g, expect);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "onionswarm: error: %s\n(see onionswarm --help)\n", e.what());
+    return 2;
+  } catch (const cxxopts::exceptions::exception& e) {
+    std::fprintf(stderr, "onionswarm: error: %s\n(see onionswarm --help)\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "onionswarm: error: %s\n", e.what());
+    return 1;
+  }
+}
