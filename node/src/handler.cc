@@ -8,6 +8,11 @@ namespace onionswarm::node {
 
 namespace rpc = swarm::rpc;
 
+namespace {
+// The largest answer body that fits the biggest padding bucket, with room to spare.
+constexpr size_t kMaxRetrieveAnswerBytes = 120 * 1024;
+}  // namespace
+
 uint64_t system_clock_ms() {
   return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
@@ -145,7 +150,17 @@ void RequestHandler::handle(ByteView request, Done done) {
     rpc::RetrieveAnswer a;
     a.more = more;
     a.now_ms = now;
-    for (auto& m : *msgs) a.messages.push_back({m.hash, m.timestamp_ms, m.expiry_ms, std::move(m.data)});
+    // An answer must fit the largest padding bucket: stop early and say "more".
+    size_t budget = kMaxRetrieveAnswerBytes;
+    for (auto& m : *msgs) {
+      const size_t cost = (m.data.size() + 2) / 3 * 4 + 200;  // base64 + JSON framing
+      if (cost > budget && !a.messages.empty()) {
+        a.more = true;
+        break;
+      }
+      budget -= std::min(budget, cost);
+      a.messages.push_back({m.hash, m.timestamp_ms, m.expiry_ms, std::move(m.data)});
+    }
     return done(rpc::retrieve_response(a));
   }
   if (auto* d = std::get_if<rpc::DeleteRequest>(&req)) {

@@ -1,0 +1,266 @@
+// Requests at real onionswarm-node processes on loopback, through real
+// onion paths: signatures, staleness, replays, redirects, idempotent stores,
+// the retrieve cursor across replicas, TTL.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "onion/encoding.h"
+#include "swarm/rpc.h"
+#include "swarm/swarms.h"
+#include "test_support.h"
+
+namespace onionswarm {
+namespace {
+
+namespace rpc = swarm::rpc;
+using nlohmann::json;
+using test::Devnet;
+using test::RawClient;
+
+struct Account {
+  crypto::Ed25519KeyPair ed = crypto::Ed25519KeyPair::generate();
+  swarm::AccountId id = swarm::AccountId::user(ed.to_x25519().public_key());
+};
+
+class NodeProtocol : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    crypto::init();
+    net_ = new Devnet(10, 5);
+  }
+  static void TearDownTestSuite() {
+    delete net_;
+    net_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_TRUE(net_->ok()) << net_->start_output();
+    nodes_ = net_->nodes();
+    ASSERT_EQ(nodes_.size(), 10u);
+    swarms_ = swarm::compute_swarms(nodes_, 5);
+    ASSERT_EQ(swarms_.size(), 2u);
+  }
+
+  const swarm::Swarm& swarm_of(const swarm::AccountId& a) { return swarms_[swarm::swarm_index_for(swarms_, a)]; }
+  const swarm::Swarm& other_swarm(const swarm::AccountId& a) {
+    return swarms_[1 - swarm::swarm_index_for(swarms_, a)];
+  }
+  // Three relays outside the account's swarm, then the destination.
+  std::vector<swarm::NodeDescriptor> path_to(const swarm::AccountId& a, const swarm::NodeDescriptor& dest) {
+    const auto& relays = other_swarm(a).members;
+    return {relays[0], relays[1], relays[2], dest};
+  }
+
+  static rpc::Request store_req(const swarm::AccountId& a, Bytes data, uint64_t ttl = rpc::kDefaultTtlMs,
+                                uint64_t ts = test::now_ms()) {
+    rpc::StoreRequest r;
+    r.account = a;
+    r.ns = 0;
+    r.timestamp_ms = ts;
+    r.ttl_ms = ttl;
+    r.data = std::move(data);
+    return r;
+  }
+  static rpc::Request retrieve_req(const Account& a, uint64_t ts = test::now_ms(), rpc::RetrieveRequest base = {}) {
+    base.account = a.id;
+    base.ns = 0;
+    base.timestamp_ms = ts;
+    rpc::Request r = base;
+    rpc::sign_request(r, a.ed);
+    return r;
+  }
+  // Sends through a fresh client connection to path[0].
+  static Result<json> send(const std::vector<swarm::NodeDescriptor>& path, const rpc::Request& req) {
+    RawClient c(path[0]);
+    return c.request(path, req);
+  }
+
+  static Devnet* net_;
+  std::vector<swarm::NodeDescriptor> nodes_;
+  std::vector<swarm::Swarm> swarms_;
+};
+
+Devnet* NodeProtocol::net_ = nullptr;
+
+TEST_F(NodeProtocol, InfoAnswersThroughFourHops) {
+  Account a;
+  const auto& dest = swarm_of(a.id).members[0];
+  auto r = send(path_to(a.id, dest), rpc::InfoRequest{});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ((*r)["status"], "ok");
+  EXPECT_EQ((*r)["nodes"], 10);
+  EXPECT_EQ((*r)["x25519"], to_hex(dest.x25519.view()));
+}
+
+TEST_F(NodeProtocol, StoreThenSignedRetrieveReturnsTheMessage) {
+  Account a;
+  const auto& s = swarm_of(a.id).members;
+  Bytes data = crypto::random_bytes(300);
+  auto stored = send(path_to(a.id, s[0]), store_req(a.id, data));
+  ASSERT_TRUE(stored.ok()) << stored.status().to_string();
+  ASSERT_EQ((*stored)["status"], "ok") << stored->dump();
+  EXPECT_EQ((*stored)["result"], "new");
+  EXPECT_EQ((*stored)["hash"], to_hex(crypto::hash(data).view()));
+
+  auto got = send(path_to(a.id, s[0]), retrieve_req(a));
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  ASSERT_EQ((*got)["status"], "ok") << got->dump();
+  ASSERT_EQ((*got)["messages"].size(), 1u);
+  EXPECT_EQ((*got)["messages"][0]["data"], to_base64(data));
+}
+
+TEST_F(NodeProtocol, RetrieveWithWrongSignatureIsRefused) {
+  Account a, mallory;
+  const auto& dest = swarm_of(a.id).members[1];
+  // Signed by mallory's key but for a's account.
+  rpc::RetrieveRequest base;
+  base.account = a.id;
+  base.timestamp_ms = test::now_ms();
+  rpc::Request r = base;
+  rpc::sign_request(r, mallory.ed);
+  auto got = send(path_to(a.id, dest), r);
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ((*got)["code"], "unauthorized") << got->dump();
+
+  // Right key, signature over different bytes.
+  rpc::Request r2 = retrieve_req(a);
+  std::get<rpc::RetrieveRequest>(r2).limit = 7;  // changes the signed bytes after signing
+  auto got2 = send(path_to(a.id, dest), r2);
+  ASSERT_TRUE(got2.ok());
+  EXPECT_EQ((*got2)["code"], "unauthorized") << got2->dump();
+  EXPECT_EQ((*got2)["message"], "bad signature");
+}
+
+TEST_F(NodeProtocol, RetrieveWithStaleTimestampIsRefused) {
+  Account a;
+  const auto& dest = swarm_of(a.id).members[2];
+  auto got = send(path_to(a.id, dest), retrieve_req(a, test::now_ms() - 5 * 60 * 1000));
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ((*got)["code"], "stale") << got->dump();
+  auto future = send(path_to(a.id, dest), retrieve_req(a, test::now_ms() + 5 * 60 * 1000));
+  ASSERT_TRUE(future.ok());
+  EXPECT_EQ((*future)["code"], "stale") << future->dump();
+}
+
+TEST_F(NodeProtocol, ReplayedSignedRequestIsRefused) {
+  Account a;
+  const auto& dest = swarm_of(a.id).members[0];
+  auto req = retrieve_req(a);
+  auto first = send(path_to(a.id, dest), req);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ((*first)["status"], "ok") << first->dump();
+  // The same signed bytes again, on a fresh path (new onion layers).
+  auto second = send(path_to(a.id, dest), req);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ((*second)["code"], "replay") << second->dump();
+}
+
+TEST_F(NodeProtocol, StoreAtNodeOutsideSwarmIsRedirectedAndSucceeds) {
+  Account a;
+  const auto& wrong = other_swarm(a.id).members[4];
+  Bytes data = crypto::random_bytes(200);
+  std::vector<swarm::NodeDescriptor> path = {swarm_of(a.id).members[0], swarm_of(a.id).members[1],
+                                             other_swarm(a.id).members[0], wrong};
+  auto r = send(path, store_req(a.id, data));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  ASSERT_EQ((*r)["code"], "wrong_swarm") << r->dump();
+  auto s = rpc::swarm_from_json((*r)["swarm"]);
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(s->members, swarm_of(a.id).members);
+  // Follow the answer: store at a member of the named swarm.
+  auto again = send(path_to(a.id, s->members[3]), store_req(a.id, data));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)["status"], "ok") << again->dump();
+  EXPECT_EQ((*again)["result"], "new");
+}
+
+TEST_F(NodeProtocol, StoreSentTwiceAnswersExistsAndIsKeptOnce) {
+  Account a;
+  const auto& dest = swarm_of(a.id).members[1];
+  Bytes data = crypto::random_bytes(500);
+  const uint64_t ts = test::now_ms();
+  auto first = send(path_to(a.id, dest), store_req(a.id, data, rpc::kDefaultTtlMs, ts));
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ((*first)["result"], "new") << first->dump();
+  auto second = send(path_to(a.id, dest), store_req(a.id, data, rpc::kDefaultTtlMs, ts));
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ((*second)["result"], "exists") << second->dump();
+  EXPECT_EQ((*second)["hash"], (*first)["hash"]);
+  auto got = send(path_to(a.id, dest), retrieve_req(a));
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ((*got)["messages"].size(), 1u) << got->dump();
+}
+
+TEST_F(NodeProtocol, AlternatingSwarmMembersNeitherSkipsNorRepeats) {
+  Account a;
+  const auto& members = swarm_of(a.id).members;
+  constexpr int kMessages = 20;
+  std::set<std::string> sent;
+  // Each message enters at a different member, so replicas receive them in
+  // different orders.
+  for (int i = 0; i < kMessages; ++i) {
+    Bytes data = crypto::random_bytes(64 + size_t(i));
+    auto r = send(path_to(a.id, members[size_t(i) % members.size()]), store_req(a.id, data));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    ASSERT_EQ((*r)["status"], "ok") << r->dump();
+    sent.insert((*r)["hash"].get<std::string>());
+  }
+  // Replication is pushed after each commit: wait (bounded) until every
+  // member holds all of them.
+  for (const auto& m : members) {
+    size_t have = 0;
+    for (int attempt = 0; attempt < 100 && have != sent.size(); ++attempt) {
+      rpc::RetrieveRequest base;
+      base.limit = 100;
+      auto got = send(path_to(a.id, m), retrieve_req(a, test::now_ms(), base));
+      ASSERT_TRUE(got.ok());
+      have = (*got)["messages"].size();
+      if (have != sent.size()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_EQ(have, sent.size()) << "a swarm member did not receive every replica";
+  }
+  // Page through with limit 3, asking a different member for every page.
+  std::vector<std::string> seen;
+  uint64_t after_ts = 0;
+  std::string after_hash(64, '0');
+  for (int page = 0; page < 50; ++page) {
+    rpc::RetrieveRequest base;
+    base.limit = 3;
+    base.after_timestamp_ms = after_ts;
+    base.after_hash = *crypto::Hash::from(*from_hex(after_hash));
+    auto got = send(path_to(a.id, members[size_t(page) % members.size()]), retrieve_req(a, test::now_ms(), base));
+    ASSERT_TRUE(got.ok());
+    ASSERT_EQ((*got)["status"], "ok") << got->dump();
+    for (const auto& m : (*got)["messages"]) {
+      seen.push_back(m["hash"].get<std::string>());
+      after_ts = m["timestamp"].get<uint64_t>();
+      after_hash = m["hash"].get<std::string>();
+    }
+    if (!(*got)["more"].get<bool>()) break;
+  }
+  EXPECT_EQ(seen.size(), sent.size()) << "skipped or repeated messages";
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), sent);
+}
+
+TEST_F(NodeProtocol, MessagePastItsTtlIsGone) {
+  Account a;
+  const auto& dest = swarm_of(a.id).members[3];
+  auto r = send(path_to(a.id, dest), store_req(a.id, crypto::random_bytes(100), /*ttl=*/1500));
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ((*r)["status"], "ok") << r->dump();
+  auto before = send(path_to(a.id, dest), retrieve_req(a));
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ((*before)["messages"].size(), 1u);
+  size_t left = 1;
+  for (int attempt = 0; attempt < 100 && left != 0; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto after = send(path_to(a.id, dest), retrieve_req(a));
+    ASSERT_TRUE(after.ok());
+    left = (*after)["messages"].size();
+  }
+  EXPECT_EQ(left, 0u) << "message still served after its TTL";
+}
+
+}  // namespace
+}  // namespace onionswarm

@@ -1,0 +1,244 @@
+#include "test_support.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <zmq_addon.hpp>
+
+#include "onion/encoding.h"
+#include "onion/layer.h"
+
+extern char** environ;
+
+namespace onionswarm::test {
+
+uint64_t now_ms() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count());
+}
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/onionswarm-test-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (!::mkdtemp(buf.data())) std::abort();
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string node_bin() { return ONIONSWARM_NODE_BIN; }
+std::string cli_bin() { return ONIONSWARM_CLI_BIN; }
+std::string source_dir() { return ONIONSWARM_SOURCE_DIR; }
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_data,
+                          std::chrono::milliseconds timeout, const std::vector<std::string>& extra_env) {
+  CommandResult result;
+  int in[2], out[2], err[2];
+  if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC)) return result;
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+  for (const auto& e : extra_env) env_strings.push_back(e);
+  std::vector<char*> envp, args;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_copy = argv;
+  for (auto& s : argv_copy) args.push_back(s.data());
+  args.push_back(nullptr);
+
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(in[0], 0);
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    ::setpgid(0, 0);  // own process group, so a timeout kills its children too
+    ::execve(args[0], args.data(), envp.data());
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  ::close(out[1]);
+  ::close(err[1]);
+  if (!stdin_data.empty()) {
+    [[maybe_unused]] auto n = ::write(in[1], stdin_data.data(), stdin_data.size());
+  }
+  ::close(in[1]);
+
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool out_open = true, err_open = true;
+  char buf[65536];
+  while (out_open || err_open) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::kill(-pid, SIGKILL);
+      break;
+    }
+    pollfd fds[2] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0}};
+    if (::poll(fds, 2, int(std::min<int64_t>(left.count(), 200))) < 0 && errno != EINTR) break;
+    if (out_open && (fds[0].revents & (POLLIN | POLLHUP))) {
+      ssize_t n = ::read(out[0], buf, sizeof buf);
+      if (n <= 0) out_open = false;
+      else result.out.append(buf, size_t(n));
+    }
+    if (err_open && (fds[1].revents & (POLLIN | POLLHUP))) {
+      ssize_t n = ::read(err[0], buf, sizeof buf);
+      if (n <= 0) err_open = false;
+      else result.err.append(buf, size_t(n));
+    }
+  }
+  ::close(out[0]);
+  ::close(err[0]);
+  int status = 0;
+  // After both pipes closed the process is exiting; bound the wait anyway.
+  for (int i = 0; i < 100; ++i) {
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      return result;
+    }
+    if (std::chrono::steady_clock::now() > deadline) ::kill(-pid, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(-pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return result;
+}
+
+CommandResult cli(const std::string& home, const std::vector<std::string>& args, const std::string& stdin_data) {
+  std::vector<std::string> argv = {cli_bin(), "--home", home};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, stdin_data, std::chrono::seconds(90));
+}
+
+Devnet::Devnet(int nodes, int swarm_size) {
+  auto r = run_command({"/bin/bash", source_dir() + "/scripts/devnet", "start", "--nodes", std::to_string(nodes),
+                        "--dir", dir_.path() + "/net", "--swarm-size", std::to_string(swarm_size)},
+                       "", std::chrono::seconds(150),
+                       {"ONIONSWARM_NODE_BIN=" + node_bin(), "ONIONSWARM_CLI_BIN=" + cli_bin()});
+  start_output_ = r.out + r.err;
+  ok_ = r.exit_code == 0;
+  network_file_ = dir_.path() + "/net/network.json";
+}
+
+Devnet::~Devnet() {
+  run_command({"/bin/bash", source_dir() + "/scripts/devnet", "stop", "--dir", dir_.path() + "/net"}, "",
+              std::chrono::seconds(120));
+}
+
+std::string Devnet::node_dir(int i) const { return dir_.path() + "/net/node" + std::to_string(i); }
+
+std::vector<swarm::NodeDescriptor> Devnet::nodes() const {
+  std::vector<swarm::NodeDescriptor> out;
+  auto j = nlohmann::json::parse(read_file(network_file_), nullptr, false);
+  if (j.is_discarded()) return out;
+  for (const auto& n : j["nodes"]) {
+    swarm::NodeDescriptor d;
+    d.address = n["address"].get<std::string>();
+    auto ed = from_hex(n["ed25519"].get<std::string>());
+    auto x = from_hex(n["x25519"].get<std::string>());
+    d.ed25519 = *crypto::Ed25519PublicKey::from(*ed);
+    d.x25519 = *crypto::X25519PublicKey::from(*x);
+    out.push_back(d);
+  }
+  return out;
+}
+
+RawClient::RawClient(const swarm::NodeDescriptor& first_hop) : sock_(ctx_, zmq::socket_type::dealer) {
+  auto kp = crypto::X25519KeyPair::generate();
+  sock_.set(zmq::sockopt::linger, 0);
+  sock_.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(first_hop.x25519.data(), 32));
+  sock_.set(zmq::sockopt::curve_publickey, zmq::const_buffer(kp.public_key().data(), 32));
+  sock_.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(kp.secret().data(), 32));
+  sock_.connect(first_hop.address);
+}
+
+RawClient::~RawClient() = default;
+
+void RawClient::send_frames(const std::vector<Bytes>& frames) {
+  std::vector<zmq::const_buffer> bufs;
+  for (const auto& f : frames) bufs.push_back(zmq::buffer(f));
+  zmq::send_multipart(sock_, bufs);
+}
+
+std::optional<std::vector<Bytes>> RawClient::recv_frames(std::chrono::milliseconds timeout) {
+  zmq::pollitem_t item{sock_.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, timeout);
+  if (!(item.revents & ZMQ_POLLIN)) return std::nullopt;
+  std::vector<zmq::message_t> msgs;
+  if (!zmq::recv_multipart(sock_, std::back_inserter(msgs))) return std::nullopt;
+  std::vector<Bytes> out;
+  for (auto& m : msgs) out.emplace_back(static_cast<uint8_t*>(m.data()), static_cast<uint8_t*>(m.data()) + m.size());
+  return out;
+}
+
+Result<RawClient::OnionAnswer> RawClient::send_onion(const std::vector<swarm::NodeDescriptor>& hops, ByteView payload,
+                                                std::optional<uint64_t> layer_timestamp_ms) {
+  std::vector<crypto::X25519PublicKey> keys;
+  for (const auto& h : hops) keys.push_back(h.x25519);
+  auto built = onion::build(keys, payload, layer_timestamp_ms.value_or(now_ms()));
+  if (!built.ok()) return built.status();
+  const uint64_t id = next_id_++;
+  send_frames({wire::encode_header({wire::kVersion, wire::Type::kOnionRequest, id}), built->blob});
+  for (int tries = 0; tries < 10; ++tries) {
+    auto frames = recv_frames();
+    if (!frames) return error(Code::kTimeout, "no answer");
+    if (frames->size() != 2) return error(Code::kInvalidArgument, "answer has wrong frame count");
+    auto h = wire::decode_header((*frames)[0]);
+    if (!h.ok()) return h.status();
+    if (h->request_id != id) continue;  // a late answer to an earlier request
+    OnionAnswer a;
+    a.type = h->type;
+    if (h->type != wire::Type::kOnionResponse) {
+      a.body = (*frames)[1];
+      return a;
+    }
+    auto un = onion::unwrap_response(built->response_keys, (*frames)[1]);
+    if (!un.ok()) return un.status();
+    a.kind = un->kind;
+    a.hop = un->hop;
+    a.body = std::move(un->body);
+    return a;
+  }
+  return error(Code::kTimeout, "no matching answer");
+}
+
+Result<nlohmann::json> RawClient::request_raw(const std::vector<swarm::NodeDescriptor>& hops,
+                                              std::string_view json_text) {
+  auto a = send_onion(hops, as_bytes(json_text));
+  if (!a.ok()) return a.status();
+  if (a->type != wire::Type::kOnionResponse) return error(Code::kUnavailable, "link error: " + std::string(as_chars(a->body)));
+  if (a->kind != onion::ResponseKind::kFinal)
+    return error(Code::kUnavailable, "hop error at hop " + std::to_string(a->hop) + ": " + std::string(as_chars(a->body)));
+  auto j = nlohmann::json::parse(as_chars(a->body), nullptr, false);
+  if (j.is_discarded()) return error(Code::kInvalidArgument, "answer is not JSON");
+  return j;
+}
+
+Result<nlohmann::json> RawClient::request(const std::vector<swarm::NodeDescriptor>& hops,
+                                          const swarm::rpc::Request& req) {
+  auto bytes = swarm::rpc::serialize_request(req);
+  return request_raw(hops, as_chars(bytes));
+}
+
+}  // namespace onionswarm::test
