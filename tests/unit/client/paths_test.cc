@@ -1,0 +1,184 @@
+#include "client/paths.h"
+
+#include <algorithm>
+#include <random>
+#include <set>
+
+#include <gtest/gtest.h>
+
+namespace onionswarm::client {
+namespace {
+
+using swarm::NodeDescriptor;
+
+NodeDescriptor node(uint8_t i) {
+  NodeDescriptor n;
+  n.ed25519.bytes.fill(i);
+  n.x25519.bytes.fill(uint8_t(i + 100));
+  n.address = "tcp://127.0.0.1:" + std::to_string(4500 + i);
+  return n;
+}
+
+std::vector<NodeDescriptor> nodes(uint8_t count) {
+  std::vector<NodeDescriptor> out;
+  for (uint8_t i = 0; i < count; ++i) out.push_back(node(i));
+  return out;
+}
+
+Random seeded(uint64_t seed) {
+  auto engine = std::make_shared<std::mt19937_64>(seed);
+  return [engine] { return (*engine)(); };
+}
+
+swarm::Swarm swarm_of(std::vector<NodeDescriptor> members) {
+  swarm::Swarm s;
+  s.members = std::move(members);
+  return s;
+}
+
+TEST(Paths, RandomIndexStaysInRange) {
+  auto rng = seeded(1);
+  for (size_t n : {1u, 2u, 3u, 7u, 1000u}) {
+    for (int i = 0; i < 200; ++i) EXPECT_LT(random_index(rng, n), n);
+  }
+  Random max = [] { return ~uint64_t(0); };
+  EXPECT_EQ(random_index(max, 10), 9u);
+  Random zero = [] { return uint64_t(0); };
+  EXPECT_EQ(random_index(zero, 10), 0u);
+}
+
+TEST(Paths, GuardIsKeptWhileInDirectory) {
+  auto all = nodes(10);
+  auto rng = seeded(2);
+  for (int i = 0; i < 20; ++i) {
+    auto g = choose_guard(all, all[7].x25519, false, rng);
+    ASSERT_TRUE(g.ok());
+    EXPECT_EQ(g->x25519, all[7].x25519);
+  }
+}
+
+TEST(Paths, GuardIsReplacedWhenFailedOrGone) {
+  auto all = nodes(10);
+  auto rng = seeded(3);
+  for (int i = 0; i < 50; ++i) {
+    auto g = choose_guard(all, all[7].x25519, true, rng);
+    ASSERT_TRUE(g.ok());
+    EXPECT_NE(g->x25519, all[7].x25519);
+  }
+  auto gone = node(42).x25519;
+  auto g = choose_guard(all, gone, false, rng);
+  ASSERT_TRUE(g.ok());
+  EXPECT_NE(g->x25519, gone);
+}
+
+TEST(Paths, FailedGuardIsReusedOnlyWhenItIsTheOnlyNode) {
+  auto one = nodes(1);
+  auto rng = seeded(4);
+  auto g = choose_guard(one, one[0].x25519, true, rng);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->x25519, one[0].x25519);
+  EXPECT_EQ(choose_guard({}, std::nullopt, false, rng).status().code(), Code::kUnavailable);
+}
+
+TEST(Paths, GuardChoiceIsDeterministicForSeed) {
+  auto all = nodes(20);
+  auto a = seeded(99), b = seeded(99);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(choose_guard(all, std::nullopt, false, a)->x25519,
+              choose_guard(all, std::nullopt, false, b)->x25519);
+  }
+}
+
+TEST(Paths, RelaysAreDistinctAndNotInTargetSwarm) {
+  auto all = nodes(10);
+  std::vector<crypto::X25519PublicKey> avoid;
+  for (int i = 5; i < 10; ++i) avoid.push_back(all[i].x25519);
+  auto rng = seeded(5);
+  std::set<crypto::X25519PublicKey> middles;
+  for (int i = 0; i < 100; ++i) {
+    auto p = choose_path(all, all[0], avoid, {}, rng);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->guard, all[0]);
+    EXPECT_NE(p->middle.x25519, p->guard.x25519);
+    EXPECT_NE(p->exit.x25519, p->guard.x25519);
+    EXPECT_NE(p->middle.x25519, p->exit.x25519);
+    EXPECT_EQ(std::count(avoid.begin(), avoid.end(), p->middle.x25519), 0);
+    EXPECT_EQ(std::count(avoid.begin(), avoid.end(), p->exit.x25519), 0);
+    middles.insert(p->middle.x25519);
+    EXPECT_FALSE(path_should_avoid(*p, all, avoid));
+  }
+  EXPECT_EQ(middles.size(), 4u);  // every allowed node gets picked (random, not fixed)
+}
+
+TEST(Paths, TargetSwarmIsUsedWhenUnavoidable) {
+  auto all = nodes(4);
+  std::vector<crypto::X25519PublicKey> avoid = {all[1].x25519, all[2].x25519, all[3].x25519};
+  auto rng = seeded(6);
+  auto p = choose_path(all, all[0], avoid, {}, rng);
+  ASSERT_TRUE(p.ok());
+  EXPECT_NE(p->middle.x25519, p->exit.x25519);
+  EXPECT_FALSE(path_should_avoid(*p, all, avoid));
+}
+
+TEST(Paths, PathShouldAvoidWhenAlternativesExist) {
+  auto all = nodes(10);
+  Path p{all[0], all[6], all[1]};
+  EXPECT_TRUE(path_should_avoid(p, all, {all[6].x25519}));
+  EXPECT_FALSE(path_should_avoid(p, all, {all[9].x25519}));
+}
+
+TEST(Paths, FailedNodesAreAvoidedWhenPossible) {
+  auto all = nodes(6);
+  std::vector<crypto::X25519PublicKey> failed = {all[1].x25519, all[2].x25519, all[3].x25519};
+  auto rng = seeded(7);
+  for (int i = 0; i < 50; ++i) {
+    auto p = choose_path(all, all[0], {}, failed, rng);
+    ASSERT_TRUE(p.ok());
+    std::set<crypto::X25519PublicKey> got = {p->middle.x25519, p->exit.x25519};
+    EXPECT_EQ(got, (std::set<crypto::X25519PublicKey>{all[4].x25519, all[5].x25519}));
+  }
+}
+
+TEST(Paths, PathNeedsThreeDistinctNodes) {
+  auto rng = seeded(8);
+  auto two = nodes(2);
+  EXPECT_EQ(choose_path(two, two[0], {}, {}, rng).status().code(), Code::kUnavailable);
+  auto dup = nodes(3);
+  dup[2] = dup[1];
+  EXPECT_EQ(choose_path(dup, dup[0], {}, {}, rng).status().code(), Code::kUnavailable);
+  EXPECT_TRUE(choose_path(nodes(3), node(0), {}, {}, rng).ok());
+}
+
+TEST(Paths, DestinationIsSwarmMemberOffPath) {
+  auto all = nodes(10);
+  auto target = swarm_of({all[3], all[4], all[5]});
+  Path p{all[3], all[4], all[7]};
+  auto rng = seeded(9);
+  for (int i = 0; i < 30; ++i) {
+    auto d = choose_destination(target, p, {}, rng);
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d->x25519, all[5].x25519);
+  }
+}
+
+TEST(Paths, DestinationAvoidsFailedAndCoversSwarm) {
+  auto all = nodes(10);
+  auto target = swarm_of({all[5], all[6], all[7], all[8], all[9]});
+  auto rng = seeded(10);
+  std::set<crypto::X25519PublicKey> seen;
+  for (int i = 0; i < 200; ++i) {
+    auto d = choose_destination(target, std::nullopt, {all[9].x25519}, rng);
+    ASSERT_TRUE(d.ok());
+    EXPECT_NE(d->x25519, all[9].x25519);
+    seen.insert(d->x25519);
+  }
+  EXPECT_EQ(seen.size(), 4u);
+  // Only failed members left: still answers (a retry may work).
+  auto lone = swarm_of({all[9]});
+  EXPECT_TRUE(choose_destination(lone, std::nullopt, {all[9].x25519}, rng).ok());
+  EXPECT_EQ(choose_destination(swarm_of({}), std::nullopt, {}, rng).status().code(),
+            Code::kUnavailable);
+}
+
+}  // namespace
+}  // namespace onionswarm::client
