@@ -417,8 +417,8 @@ void Server::on_outgoing(Outgoing o) {
   try {
     switch (o.kind) {
       case Outgoing::kReply: {
-        std::array<zmq::const_buffer, 3> frames = {zmq::buffer(o.to), zmq::buffer(wire::encode_header(o.header)),
-                                                   zmq::buffer(o.body)};
+        const Bytes header = wire::encode_header(o.header);
+        std::array<zmq::const_buffer, 3> frames = {zmq::buffer(o.to), zmq::buffer(header), zmq::buffer(o.body)};
         // A vanished peer or a full queue drops the reply, as ROUTER does.
         zmq::send_multipart(*router_, frames, zmq::send_flags::dontwait);
         return;
