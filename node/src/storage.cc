@@ -22,6 +22,13 @@
 // failing op first in a fresh transaction; an op that fails while first in
 // its transaction gets the error alone. So an op's outcome never depends on
 // an unrelated op failing, and nothing is half-applied.
+//
+// Map reserve: LMDB needs free pages even to delete (copy-on-write), so a map
+// filled to the last page could never be emptied again. Each store is charged
+// a pessimistic page cost against the room measured at the start of its
+// transaction; the last 1/kReserveDivisor of the map is left for deletes and
+// sweeps. A store that does not fit ends the transaction (the ops before it
+// commit) and is re-measured first in the next one; only then is it kFull.
 #include "node/storage.h"
 
 #include <lmdb.h>
@@ -50,6 +57,7 @@ constexpr size_t kMessageKeySize = kPrefixSize + 8 + crypto::kHashSize;   // 75
 constexpr size_t kExpiryKeySize = 8 + crypto::kHashSize;                  // 40
 constexpr size_t kAccountValueSize = 16;                                  // count || bytes
 constexpr size_t kMaxRetrieve = 1000;  // retrieve returns at most this many per call
+constexpr uint64_t kReserveDivisor = 16;  // this fraction of the map is kept for deletes
 constexpr std::string_view kSchemaKey = "schema_version";
 
 using MessageKey = std::array<uint8_t, kMessageKeySize>;
@@ -188,6 +196,7 @@ struct Storage::Impl {
   StorageOptions options;
   EnvPtr env;
   MDB_dbi meta = 0, messages = 0, by_hash = 0, expiry = 0, accounts = 0;
+  size_t page_size = 0;
   uint32_t schema = kSchemaVersion;
 
   std::mutex mu;
@@ -265,33 +274,36 @@ struct Storage::Impl {
     size_t begin = 0;
     size_t limit = batch.size();
     while (begin < batch.size()) {
-      auto [stop, rc] = attempt(batch, begin, limit);
-      if (stop == limit) {  // [begin, limit) resolved
-        begin = limit;
+      auto [next, rc] = attempt(batch, begin, limit);
+      if (rc == 0) {  // [begin, next) resolved
+        begin = next;
         limit = batch.size();
-      } else if (stop == begin) {  // the first op fails on its own
-        batch[stop].status = lmdb_error(rc, "write");
-        batch[stop].value = 0;
-        begin = stop + 1;
+      } else if (next == begin) {  // the first op fails on its own
+        batch[next].status = lmdb_error(rc, "write");
+        batch[next].value = 0;
+        begin = next + 1;
         limit = batch.size();
-      } else {  // commit the clean prefix first, then retry batch[stop]
-        limit = stop;
+      } else {  // commit the clean prefix first, then retry batch[next]
+        limit = next;
       }
     }
   }
 
-  // Applies batch[begin, limit) in one write transaction. Returns {limit, 0}
-  // when every op there has its outcome (committed, or all failed together
-  // because begin/commit failed), or {k, rc} when op k hit LMDB error rc and
-  // the transaction was aborted.
+  // Applies batch[begin, limit) in one write transaction. Returns:
+  //   {k, 0}   ops [begin, k) have their outcome (committed, or all failed
+  //            together because begin/commit failed); k > begin. k < limit
+  //            when op k did not fit in the room left in this transaction
+  //            and should be retried first in the next one.
+  //   {k, rc}  op k hit LMDB error rc and the transaction was aborted.
   std::pair<size_t, int> attempt(std::vector<Op>& batch, size_t begin, size_t limit) {
+    size_t end = limit;  // ops [begin, end) belong to this transaction
     auto fail_all = [&](const Status& s) {
-      for (size_t i = begin; i < limit; ++i) {
+      for (size_t i = begin; i < end; ++i) {
         if (batch[i].resolved) continue;
         batch[i].status = s;
         batch[i].value = 0;
       }
-      return std::pair<size_t, int>{limit, 0};
+      return std::pair<size_t, int>{end, 0};
     };
     bool any = false;
     for (size_t i = begin; i < limit; ++i) any = any || !batch[i].resolved;
@@ -299,17 +311,72 @@ struct Storage::Impl {
 
     Txn txn;
     if (int rc = txn.begin(env.get(), 0)) return fail_all(lmdb_error(rc, "begin write txn"));
+    uint64_t room = room_bytes();
+    size_t applied = 0;
     for (size_t i = begin; i < limit; ++i) {
       Op& op = batch[i];
       if (op.resolved) continue;
       op.status = Status();
       op.value = 0;
+      if (auto* store = std::get_if<StoreOp>(&op.kind)) {
+        // Pessimistic page cost: the record and its index entries at half
+        // fill, plus copy-on-write of a couple of pages.
+        const uint64_t cost = 2 * (store->msg.data.size() + 300) + 2 * page_size;
+        if (cost > room) {
+          if (applied > 0) {
+            end = i;  // commit what fits, re-measure, retry op i first
+            break;
+          }
+          op.status = error(Code::kFull, "node storage is nearly full (the last 1/" +
+                                             std::to_string(kReserveDivisor) +
+                                             " of map_size is kept for deletes and sweeps)");
+          continue;
+        }
+        room -= cost;
+      }
       int rc = std::visit([&](auto& k) { return apply(txn.get(), k, &op.value); }, op.kind);
       if (rc != 0) return {i, rc};  // ~Txn aborts
+      ++applied;
     }
     if (int rc = txn.commit()) return fail_all(lmdb_error(rc, "commit"));
     commit_count.fetch_add(1, std::memory_order_relaxed);
-    return {limit, 0};
+    return {end, 0};
+  }
+
+  // Bytes that stores may still use outside the reserve, measured (on the
+  // committer, between write transactions' begin and first op) at the start
+  // of a write transaction from the last committed high-water page
+  // and, only when that is close to the reserve, the free pages in LMDB's
+  // freelist (FREE_DBI, as mdb_stat counts them). Approximate: pages freed
+  // but still pinned by old readers count as free.
+  uint64_t room_bytes() {
+    MDB_envinfo info;
+    if (mdb_env_info(env.get(), &info) != 0 || page_size == 0) return 0;
+    const uint64_t total = info.me_mapsize / page_size;
+    const uint64_t reserve = total / kReserveDivisor;
+    const uint64_t high_water = uint64_t(info.me_last_pgno) + 1;
+    if (high_water + reserve < total &&
+        (total - reserve - high_water) * page_size > (uint64_t(256) << 20)) {
+      return (total - reserve - high_water) * page_size;  // far from full: no scan
+    }
+    // LMDB allows a FREE_DBI cursor only in a read-only transaction; one
+    // begun now sees the same committed state as the write transaction.
+    uint64_t free_pages = 0;
+    Txn read;
+    MDB_cursor* raw = nullptr;
+    if (read.begin(env.get(), MDB_RDONLY) == 0 &&
+        mdb_cursor_open(read.get(), 0 /* FREE_DBI */, &raw) == 0) {
+      CursorGuard cur(raw);
+      MDB_val k, v;
+      for (int rc = mdb_cursor_get(cur.get(), &k, &v, MDB_FIRST); rc == 0;
+           rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT)) {
+        size_t n = 0;  // an IDL: count, then that many page numbers
+        if (v.mv_size >= sizeof(n)) std::memcpy(&n, v.mv_data, sizeof(n));
+        free_pages += n;
+      }
+    }
+    const uint64_t used = high_water > free_pages ? high_water - free_pages : 0;
+    return used + reserve < total ? (total - reserve - used) * page_size : 0;
   }
 
   // The apply functions run inside the committer's write transaction. They
@@ -502,6 +569,10 @@ Result<std::unique_ptr<Storage>> Storage::open(const StorageOptions& options) {
   if (int rc = mdb_env_open(env, options.path.c_str(), MDB_NOTLS, 0600)) {
     return lmdb_error(rc, "mdb_env_open " + options.path);
   }
+
+  MDB_stat env_stat;
+  if (int rc = mdb_env_stat(env, &env_stat)) return lmdb_error(rc, "mdb_env_stat");
+  impl->page_size = env_stat.ms_psize;
 
   Txn txn;
   if (int rc = txn.begin(env, 0)) return lmdb_error(rc, "begin open txn");
