@@ -4,10 +4,11 @@
 // Each node has a ring position: the first 8 bytes (big-endian) of
 // BLAKE2b-256(ed25519 public key). Nodes are sorted by position and cut into
 // k = max(1, n / target_size) contiguous runs whose sizes differ by at most
-// one. A swarm's id is the ring position of its first node; swarm i covers
-// the ring from its id up to (excluding) the id of swarm i+1, and the last
-// swarm wraps around to cover everything before the first id. An account
-// belongs to the swarm covering ring_position(account).
+// one; run i is swarm i. The 64-bit ring is cut into k equal arcs: swarm i's
+// id is floor(i * 2^64 / k) and it covers the ring from its id up to
+// (excluding) the id of swarm i+1 (the last swarm up to 2^64). An account
+// belongs to the swarm covering ring_position(account), so every swarm
+// serves the same share of the ring.
 #pragma once
 
 #include <cstdint>
