@@ -202,6 +202,7 @@ struct Client::Impl {
         if (blob.status().code() == Code::kTimeout) {
           failed.push_back(path->middle.x25519);
           failed.push_back(path->exit.x25519);
+          failed.push_back(dest->x25519);
         } else {
           guard_failed = true;  // unreachable, or refused our link
         }
@@ -217,8 +218,13 @@ struct Client::Impl {
             // The destination itself refused the request at the layer level.
             if (!transient(last_failure.code())) return last_failure;
             failed.push_back(hops[hop]);
+          } else if (last_failure.code() == Code::kUnavailable) {
+            failed.push_back(hops[hop + 1]);  // named as unknown or unreachable
           } else {
-            failed.push_back(hops[hop + 1]);  // the hop that could not be reached
+            // A timeout reported by hop h may come from any node after it:
+            // every hop waits for the rest of the path, and the hop closest
+            // to us gives up first.
+            for (size_t i = hop + 1; i < hops.size(); ++i) failed.push_back(hops[i]);
           }
         } else {
           last_route = Route{*path, *dest};

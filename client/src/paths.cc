@@ -86,14 +86,16 @@ Result<Path> choose_path(const std::vector<NodeDescriptor>& nodes, const NodeDes
   auto clean = [&](const NodeDescriptor& n) {
     return !contains(avoid, n.x25519) && !contains(failed, n.x25519);
   };
+  // A node that just failed is worse than one in the target swarm.
+  auto not_failed = [&](const NodeDescriptor& n) { return !contains(failed, n.x25519); };
   auto not_in_swarm = [&](const NodeDescriptor& n) { return !contains(avoid, n.x25519); };
   auto any = [](const NodeDescriptor&) { return true; };
 
   Path path;
   path.guard = guard;
-  path.middle = *pick_preferring(pool, rng, clean, not_in_swarm, any);
+  path.middle = *pick_preferring(pool, rng, clean, not_failed, not_in_swarm, any);
   std::erase_if(pool, [&](const NodeDescriptor& n) { return n.x25519 == path.middle.x25519; });
-  path.exit = *pick_preferring(pool, rng, clean, not_in_swarm, any);
+  path.exit = *pick_preferring(pool, rng, clean, not_failed, not_in_swarm, any);
   return path;
 }
 

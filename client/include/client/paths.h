@@ -10,8 +10,9 @@
 // Rules (each "when avoidable" means: relaxed only if the directory is too
 // small to satisfy it):
 //   - guard, middle and exit are three distinct nodes (required);
-//   - middle and exit are not members of the target swarm, when avoidable;
 //   - middle and exit avoid nodes the caller lists as failed, when avoidable;
+//   - middle and exit are not members of the target swarm, when avoidable
+//     (this rule gives way first: a failed node is worse);
 //   - the destination is not one of the three relays, when avoidable, and
 //     not a node listed as failed, when avoidable.
 #pragma once

@@ -139,6 +139,20 @@ TEST(Paths, FailedNodesAreAvoidedWhenPossible) {
   }
 }
 
+TEST(Paths, FailedNodesAreAvoidedBeforeTargetSwarm) {
+  auto all = nodes(6);
+  // Outside the swarm only failed nodes remain: take swarm members instead.
+  std::vector<crypto::X25519PublicKey> avoid = {all[3].x25519, all[4].x25519, all[5].x25519};
+  std::vector<crypto::X25519PublicKey> failed = {all[1].x25519, all[2].x25519};
+  auto rng = seeded(11);
+  for (int i = 0; i < 50; ++i) {
+    auto p = choose_path(all, all[0], avoid, failed, rng);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(std::count(failed.begin(), failed.end(), p->middle.x25519), 0);
+    EXPECT_EQ(std::count(failed.begin(), failed.end(), p->exit.x25519), 0);
+  }
+}
+
 TEST(Paths, PathNeedsThreeDistinctNodes) {
   auto rng = seeded(8);
   auto two = nodes(2);
