@@ -69,7 +69,10 @@ RequestHandler::RequestHandler(Storage& storage, const swarm::Directory& directo
       self_x_(self_x),
       options_(std::move(options)),
       clock_(std::move(clock)),
-      on_new_store_(std::move(on_new_store)) {}
+      on_new_store_(std::move(on_new_store)),
+      // A signed request is accepted while its timestamp is within
+      // max_clock_skew_ms of now, so it must be remembered exactly as long.
+      replays_(1'000'000, options_.max_clock_skew_ms) {}
 
 std::shared_ptr<const std::vector<swarm::Swarm>> RequestHandler::swarms() const {
   auto nodes = directory_.snapshot();
@@ -115,15 +118,19 @@ void RequestHandler::handle(ByteView request, Done done) {
   if (!parsed.ok()) return done(rpc::error_response(parsed.status()));
   rpc::Request& req = *parsed;
 
+  // One snapshot for the check and the answer: the directory may be replaced
+  // between two calls to swarms(), and an index into the first is not valid
+  // in the second.
   auto wrong_swarm = [&](const swarm::AccountId& account) {
-    size_t i = 0;
-    if (serves(account, &i)) return false;
     auto s = swarms();
     if (s->empty()) {
       done(rpc::error_response(error(Code::kUnavailable, "node knows no swarms yet")));
-    } else {
-      done(rpc::wrong_swarm_response((*s)[i], "this node is not in the account's swarm"));
+      return true;
     }
+    const swarm::Swarm& own = (*s)[swarm::swarm_index_for(*s, account)];
+    for (const auto& m : own.members)
+      if (m.x25519 == self_x_) return false;
+    done(rpc::wrong_swarm_response(own, "this node is not in the account's swarm"));
     return true;
   };
 

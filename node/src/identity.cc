@@ -36,7 +36,15 @@ Result<NodeKeys> load_or_create_node_keys(const std::string& data_dir) {
     char buf[130] = {};
     ssize_t n = ::read(fd, buf, sizeof buf - 1);
     ::close(fd);
-    if (n < 64) return error(Code::kInvalidArgument, path + ": malformed key file");
+    // Exactly 64 hex characters, optionally followed by whitespace (the
+    // trailing newline). Anything else is not a file this code wrote.
+    bool well_formed = n >= 64 && size_t(n) < sizeof buf - 1;
+    for (ssize_t i = 64; well_formed && i < n; ++i)
+      well_formed = buf[i] == '\n' || buf[i] == '\r' || buf[i] == ' ' || buf[i] == '\t';
+    if (!well_formed) {
+      sodium_memzero(buf, sizeof buf);
+      return error(Code::kInvalidArgument, path + ": malformed key file");
+    }
     auto seed = from_hex(std::string_view(buf, 64), 32);
     sodium_memzero(buf, sizeof buf);
     if (!seed.ok()) return error(Code::kInvalidArgument, path + ": malformed key file");

@@ -1,0 +1,579 @@
+// RequestHandler against a real LMDB Storage in a fresh temp dir, a static
+// directory of 10 nodes (2 swarms of 5) and an injected clock.
+#include "node/handler.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "onion/encoding.h"
+#include "test_support.h"
+
+namespace onionswarm::node {
+namespace {
+
+namespace rpc = swarm::rpc;
+using nlohmann::json;
+
+constexpr uint64_t kNow = 1'700'000'000'000;
+constexpr auto kWait = std::chrono::seconds(10);
+
+crypto::Ed25519KeyPair key_from(uint8_t tag, uint32_t i) {
+  crypto::init();
+  Bytes seed(crypto::kSeedSize, tag);
+  seed[0] = uint8_t(i);
+  seed[1] = uint8_t(i >> 8);
+  return std::move(crypto::Ed25519KeyPair::from_seed(seed)).value();
+}
+
+swarm::NodeDescriptor node_descriptor(uint32_t i) {
+  auto ed = key_from(0xA5, i);
+  swarm::NodeDescriptor d;
+  d.ed25519 = ed.public_key();
+  d.x25519 = ed.to_x25519().public_key();
+  d.address = "tcp://127.0.0.1:" + std::to_string(4500 + i);
+  return d;
+}
+
+swarm::AccountId user_of(const crypto::Ed25519KeyPair& k) {
+  return swarm::AccountId::user(k.to_x25519().public_key());
+}
+
+Bytes bytes_of(std::string_view s) { return Bytes(s.begin(), s.end()); }
+
+// A parsed answer: the ok object, or the error's code, message and swarm.
+struct Answer {
+  bool ok = false;
+  json body;
+  Code code = Code::kOk;
+  std::string message;
+  std::optional<swarm::Swarm> swarm;
+};
+
+class HandlerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    crypto::init();
+    for (uint32_t i = 0; i < 10; ++i) nodes_.push_back(node_descriptor(i));
+    directory_ = std::make_unique<swarm::StaticDirectory>(nodes_);
+    swarms_ = swarm::compute_swarms(nodes_, 5);
+    ASSERT_EQ(swarms_.size(), 2u);
+    own_index_ = swarm::swarm_index_for(swarms_, account_);
+    storage_ = open_storage(storage_options());
+    ASSERT_NE(storage_, nullptr);
+    handler_ = make_handler(swarms_[own_index_].members[0]);
+  }
+
+  StorageOptions storage_options() const {
+    StorageOptions o;
+    o.path = dir_ / "db";
+    o.map_size = size_t(64) << 20;
+    return o;
+  }
+  static std::unique_ptr<Storage> open_storage(const StorageOptions& o) {
+    auto s = Storage::open(o);
+    EXPECT_TRUE(s.ok()) << s.status().to_string();
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+
+  std::unique_ptr<RequestHandler> make_handler(const swarm::NodeDescriptor& self, HandlerOptions o = {},
+                                               RequestHandler::OnNewStore on_new = nullptr) {
+    o.network_id = "unit";
+    o.swarm_size = 5;
+    return std::make_unique<RequestHandler>(*storage_, *directory_, self.ed25519, self.x25519, o,
+                                            [this] { return now_.load(); }, std::move(on_new));
+  }
+
+  const swarm::Swarm& own_swarm() const { return swarms_[own_index_]; }
+  const swarm::Swarm& other_swarm() const { return swarms_[1 - own_index_]; }
+
+  static Answer call(RequestHandler& h, const Bytes& request) {
+    auto promise = std::make_shared<std::promise<Bytes>>();
+    auto future = promise->get_future();
+    h.handle(request, [promise](Bytes answer) { promise->set_value(std::move(answer)); });
+    Answer a;
+    if (future.wait_for(kWait) != std::future_status::ready) {
+      ADD_FAILURE() << "handler did not answer within 10 s";
+      a.code = Code::kTimeout;
+      return a;
+    }
+    Bytes raw = future.get();
+    auto parsed = rpc::parse_response(raw);
+    EXPECT_TRUE(parsed.ok()) << parsed.status().to_string();
+    if (!parsed.ok()) {
+      a.code = Code::kInternal;
+      return a;
+    }
+    if (auto* j = std::get_if<json>(&*parsed)) {
+      a.ok = true;
+      a.body = *j;
+    } else {
+      auto& e = std::get<rpc::ErrorAnswer>(*parsed);
+      a.code = e.status.code();
+      a.message = e.status.message();
+      a.swarm = e.swarm;
+    }
+    return a;
+  }
+  Answer call(const rpc::Request& r) { return call(*handler_, rpc::serialize_request(r)); }
+
+  rpc::StoreRequest store_req(std::string_view data, uint16_t ns = 0, uint64_t ts = kNow,
+                              uint64_t ttl = rpc::kDefaultTtlMs) const {
+    return rpc::StoreRequest{account_, ns, ts, ttl, bytes_of(data), std::nullopt};
+  }
+  rpc::Request signed_retrieve(uint64_t ts = kNow, uint16_t ns = 0,
+                               const crypto::Ed25519KeyPair* key = nullptr) const {
+    rpc::RetrieveRequest q;
+    q.account = account_;
+    q.ns = ns;
+    q.timestamp_ms = ts;
+    rpc::Request r(q);
+    rpc::sign_request(r, key ? *key : owner_);
+    return r;
+  }
+  std::vector<std::string> retrieve_all(uint64_t ts = kNow, uint16_t ns = 0) {
+    auto a = call(signed_retrieve(ts, ns));
+    EXPECT_TRUE(a.ok) << a.message;
+    std::vector<std::string> out;
+    if (!a.ok) return out;
+    auto parsed = rpc::parse_retrieve_answer(a.body);
+    EXPECT_TRUE(parsed.ok());
+    if (!parsed.ok()) return out;
+    for (const auto& m : parsed->messages) out.emplace_back(m.data.begin(), m.data.end());
+    return out;
+  }
+
+  test::TempDir dir_;
+  std::atomic<uint64_t> now_{kNow};
+  std::vector<swarm::NodeDescriptor> nodes_;
+  std::unique_ptr<swarm::StaticDirectory> directory_;
+  std::vector<swarm::Swarm> swarms_;
+  crypto::Ed25519KeyPair owner_ = key_from(0x0B, 1);
+  crypto::Ed25519KeyPair stranger_ = key_from(0x0B, 2);
+  swarm::AccountId account_ = user_of(owner_);
+  size_t own_index_ = 0;
+  std::unique_ptr<Storage> storage_;
+  std::unique_ptr<RequestHandler> handler_;
+};
+
+// ---- store ----------------------------------------------------------------
+
+TEST_F(HandlerTest, UnsignedStoreToOpenInboxIsNewThenExists) {
+  auto first = call(store_req("hello"));
+  ASSERT_TRUE(first.ok) << first.message;
+  EXPECT_EQ(first.body["result"], "new");
+  EXPECT_EQ(first.body["hash"], to_hex(crypto::hash(bytes_of("hello")).view()));
+  auto second = call(store_req("hello"));
+  ASSERT_TRUE(second.ok) << second.message;
+  EXPECT_EQ(second.body["result"], "exists");
+  EXPECT_EQ(retrieve_all(), std::vector<std::string>{"hello"});
+}
+
+TEST_F(HandlerTest, UnsignedStoreToOtherNamespaceOfUserIsUnauthorized) {
+  auto a = call(store_req("x", 1));
+  EXPECT_FALSE(a.ok);
+  EXPECT_EQ(a.code, Code::kUnauthorized);
+  EXPECT_TRUE(retrieve_all(kNow, 1).empty());
+}
+
+TEST_F(HandlerTest, SignedStoreToOwnNamespaceIsAccepted) {
+  rpc::Request r(store_req("private", 5));
+  rpc::sign_request(r, owner_);
+  auto a = call(r);
+  ASSERT_TRUE(a.ok) << a.message;
+  EXPECT_EQ(a.body["result"], "new");
+  now_ += 1;
+  EXPECT_EQ(retrieve_all(kNow + 1, 5), std::vector<std::string>{"private"});
+}
+
+TEST_F(HandlerTest, StoreSignedByAnotherKeyIsUnauthorized) {
+  rpc::Request r(store_req("forged", 5));
+  rpc::sign_request(r, stranger_);
+  auto a = call(r);
+  EXPECT_EQ(a.code, Code::kUnauthorized);
+}
+
+TEST_F(HandlerTest, StoreWithTimestampTwoMinutesOffIsStale) {
+  for (uint64_t ts : {kNow - 120'000, kNow + 120'000}) {
+    auto a = call(store_req("late", 0, ts));
+    EXPECT_FALSE(a.ok);
+    EXPECT_EQ(a.code, Code::kStale) << ts;
+  }
+  now_ = kNow + 60'000;
+  EXPECT_TRUE(call(store_req("edge", 0, kNow)).ok);  // exactly 60 s old is still accepted
+}
+
+TEST_F(HandlerTest, GroupNamespaceZeroNeedsTheGroupKey) {
+  const auto group_key = key_from(0x0C, 0);
+  // Pick a group key whose account lands in this handler's swarm.
+  crypto::Ed25519KeyPair chosen = group_key.clone();
+  for (uint32_t i = 0; i < 64; ++i) {
+    auto k = key_from(0x0C, i);
+    if (swarm::swarm_index_for(swarms_, swarm::AccountId::group(k.public_key())) == own_index_) {
+      chosen = std::move(k);
+      break;
+    }
+  }
+  const auto group = swarm::AccountId::group(chosen.public_key());
+  ASSERT_EQ(swarm::swarm_index_for(swarms_, group), own_index_);
+  rpc::StoreRequest s{group, 0, kNow, rpc::kDefaultTtlMs, bytes_of("to group"), std::nullopt};
+  EXPECT_EQ(call(rpc::Request(s)).code, Code::kUnauthorized);
+  rpc::Request by_member(s);
+  rpc::sign_request(by_member, owner_);
+  EXPECT_EQ(call(by_member).code, Code::kUnauthorized);
+  rpc::Request by_group(s);
+  rpc::sign_request(by_group, chosen);
+  auto a = call(by_group);
+  ASSERT_TRUE(a.ok) << a.message;
+  EXPECT_EQ(a.body["result"], "new");
+}
+
+TEST_F(HandlerTest, NewStoreIsReportedForReplicationOnceOnly) {
+  std::atomic<int> reported{0};
+  auto h = make_handler(own_swarm().members[1], {}, [&](const StoredMessage& m) {
+    EXPECT_EQ(m.data, bytes_of("replicate me"));
+    ++reported;
+  });
+  EXPECT_TRUE(call(*h, rpc::serialize_request(store_req("replicate me"))).ok);
+  EXPECT_TRUE(call(*h, rpc::serialize_request(store_req("replicate me"))).ok);
+  EXPECT_EQ(reported.load(), 1);
+}
+
+TEST_F(HandlerTest, FullQuotaAnswersFullWithInboxFullMessage) {
+  handler_.reset();
+  storage_.reset();
+  auto o = storage_options();
+  o.quota_messages = 2;
+  storage_ = open_storage(o);
+  ASSERT_NE(storage_, nullptr);
+  handler_ = make_handler(own_swarm().members[0]);
+  EXPECT_TRUE(call(store_req("one")).ok);
+  EXPECT_TRUE(call(store_req("two")).ok);
+  auto a = call(store_req("three"));
+  EXPECT_FALSE(a.ok);
+  EXPECT_EQ(a.code, Code::kFull);
+  EXPECT_NE(a.message.find("inbox full"), std::string::npos) << a.message;
+}
+
+// ---- retrieve ---------------------------------------------------------------
+
+TEST_F(HandlerTest, SignedRetrieveReturnsStoredMessage) {
+  ASSERT_TRUE(call(store_req("for you", 0, kNow - 10, 3'600'000)).ok);
+  auto a = call(signed_retrieve());
+  ASSERT_TRUE(a.ok) << a.message;
+  auto r = rpc::parse_retrieve_answer(a.body);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  ASSERT_EQ(r->messages.size(), 1u);
+  EXPECT_EQ(r->messages[0].data, bytes_of("for you"));
+  EXPECT_EQ(r->messages[0].timestamp_ms, kNow - 10);
+  EXPECT_EQ(r->messages[0].expiry_ms, kNow - 10 + 3'600'000);
+  EXPECT_EQ(r->messages[0].hash, crypto::hash(bytes_of("for you")));
+  EXPECT_FALSE(r->more);
+  EXPECT_EQ(r->now_ms, kNow);
+}
+
+TEST_F(HandlerTest, RetrieveWithWrongSignatureIsUnauthorized) {
+  rpc::Request r = signed_retrieve();
+  std::get<rpc::RetrieveRequest>(r).auth.signature.bytes[10] ^= 0x01;
+  auto a = call(r);
+  EXPECT_FALSE(a.ok);
+  EXPECT_EQ(a.code, Code::kUnauthorized);
+  // A request altered after signing is refused too.
+  rpc::Request altered = signed_retrieve(kNow + 1);
+  std::get<rpc::RetrieveRequest>(altered).limit = 7;
+  EXPECT_EQ(call(altered).code, Code::kUnauthorized);
+}
+
+TEST_F(HandlerTest, RetrieveSignedWithKeyOfAnotherAccountIsUnauthorized) {
+  auto a = call(signed_retrieve(kNow, 0, &stranger_));
+  EXPECT_FALSE(a.ok);
+  EXPECT_EQ(a.code, Code::kUnauthorized);
+  EXPECT_NE(a.message.find("pubkey_ed25519"), std::string::npos) << a.message;
+}
+
+TEST_F(HandlerTest, RetrieveWithTimestamp61SecondsOffIsStale) {
+  EXPECT_EQ(call(signed_retrieve(kNow - 61'000)).code, Code::kStale);
+  EXPECT_EQ(call(signed_retrieve(kNow + 61'000)).code, Code::kStale);
+  EXPECT_TRUE(call(signed_retrieve(kNow - 60'000)).ok);
+  EXPECT_TRUE(call(signed_retrieve(kNow + 60'000)).ok);
+}
+
+TEST_F(HandlerTest, SameSignedRetrieveTwiceIsReplay) {
+  rpc::Request r = signed_retrieve();
+  auto first = call(r);
+  EXPECT_TRUE(first.ok) << first.message;
+  auto second = call(r);
+  EXPECT_FALSE(second.ok);
+  EXPECT_EQ(second.code, Code::kReplay);
+  // A fresh signature (new timestamp) is fine.
+  EXPECT_TRUE(call(signed_retrieve(kNow + 1)).ok);
+}
+
+TEST_F(HandlerTest, ReplayIsRefusedForTheWholeConfiguredSkewWindow) {
+  HandlerOptions o;
+  o.max_clock_skew_ms = 120'000;
+  auto h = make_handler(own_swarm().members[2], o);
+  const Bytes r = rpc::serialize_request(signed_retrieve());
+  EXPECT_TRUE(call(*h, r).ok);
+  now_ = kNow + 90'000;  // past the default 60 s, inside the configured 120 s
+  EXPECT_EQ(call(*h, r).code, Code::kReplay);
+  now_ = kNow + 121'000;
+  EXPECT_EQ(call(*h, r).code, Code::kStale);
+}
+
+TEST_F(HandlerTest, MessagePastItsTtlIsNotRetrieved) {
+  ASSERT_TRUE(call(store_req("short", 0, kNow, 1'000)).ok);
+  ASSERT_TRUE(call(store_req("long", 0, kNow, 3'600'000)).ok);
+  EXPECT_EQ(retrieve_all(kNow).size(), 2u);
+  now_ = kNow + 1'000;  // expiry_ms = kNow + 1000: gone at now >= expiry
+  EXPECT_EQ(retrieve_all(kNow + 1'000), std::vector<std::string>{"long"});
+}
+
+TEST_F(HandlerTest, RetrievePagesWithExclusiveCursor) {
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(call(store_req("m" + std::to_string(i), 0, kNow - 100 + i)).ok);
+  std::vector<std::string> got;
+  uint64_t after_ts = 0;
+  crypto::Hash after_hash;
+  for (int page = 0; page < 10; ++page) {
+    rpc::RetrieveRequest q;
+    q.account = account_;
+    q.timestamp_ms = kNow + uint64_t(page);  // distinct signatures
+    q.after_timestamp_ms = after_ts;
+    q.after_hash = after_hash;
+    q.limit = 1;
+    rpc::Request r(q);
+    rpc::sign_request(r, owner_);
+    auto a = call(r);
+    ASSERT_TRUE(a.ok) << a.message;
+    auto ans = rpc::parse_retrieve_answer(a.body);
+    ASSERT_TRUE(ans.ok());
+    for (const auto& m : ans->messages) {
+      got.emplace_back(m.data.begin(), m.data.end());
+      after_ts = m.timestamp_ms;
+      after_hash = m.hash;
+    }
+    if (!ans->more) break;
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"m0", "m1", "m2"}));
+}
+
+TEST_F(HandlerTest, RetrieveAnswerOfLargeMessagesFitsOneOnionResponse) {
+  for (int i = 0; i < 4; ++i) {
+    std::string big(60 * 1024, char('a' + i));
+    ASSERT_TRUE(call(store_req(big, 0, kNow - 10 + i)).ok);
+  }
+  auto promise = std::make_shared<std::promise<Bytes>>();
+  auto future = promise->get_future();
+  handler_->handle(rpc::serialize_request(signed_retrieve()),
+                   [promise](Bytes b) { promise->set_value(std::move(b)); });
+  ASSERT_EQ(future.wait_for(kWait), std::future_status::ready);
+  const Bytes raw = future.get();
+  EXPECT_LE(raw.size(), 128u * 1024 - 5);  // largest padding bucket minus the response header
+  auto parsed = rpc::parse_response(raw);
+  ASSERT_TRUE(parsed.ok());
+  auto ans = rpc::parse_retrieve_answer(std::get<json>(*parsed));
+  ASSERT_TRUE(ans.ok());
+  EXPECT_GE(ans->messages.size(), 1u);
+  EXPECT_LT(ans->messages.size(), 4u);
+  EXPECT_TRUE(ans->more);
+}
+
+// ---- delete -----------------------------------------------------------------
+
+TEST_F(HandlerTest, SignedDeleteRemovesTheMessage) {
+  ASSERT_TRUE(call(store_req("keep")).ok);
+  ASSERT_TRUE(call(store_req("drop")).ok);
+  rpc::DeleteRequest d;
+  d.account = account_;
+  d.timestamp_ms = kNow;
+  d.hashes = {crypto::hash(bytes_of("drop")), crypto::hash(bytes_of("never stored"))};
+  rpc::Request r(d);
+  rpc::sign_request(r, owner_);
+  auto a = call(r);
+  ASSERT_TRUE(a.ok) << a.message;
+  EXPECT_EQ(a.body["deleted"], 1);
+  EXPECT_EQ(retrieve_all(kNow + 1), std::vector<std::string>{"keep"});
+}
+
+TEST_F(HandlerTest, DeleteSignedByStrangerIsUnauthorizedAndDeletesNothing) {
+  ASSERT_TRUE(call(store_req("keep")).ok);
+  rpc::DeleteRequest d;
+  d.account = account_;
+  d.timestamp_ms = kNow;
+  d.hashes = {crypto::hash(bytes_of("keep"))};
+  rpc::Request r(d);
+  rpc::sign_request(r, stranger_);
+  EXPECT_EQ(call(r).code, Code::kUnauthorized);
+  EXPECT_EQ(retrieve_all(), std::vector<std::string>{"keep"});
+}
+
+// ---- info, get_swarm, wrong swarm ----------------------------------------------
+
+TEST_F(HandlerTest, InfoReportsNodeCountAndOwnSwarmId) {
+  auto a = call(rpc::Request(rpc::InfoRequest{}));
+  ASSERT_TRUE(a.ok) << a.message;
+  auto info = rpc::parse_info_answer(a.body);
+  ASSERT_TRUE(info.ok()) << info.status().to_string();
+  EXPECT_EQ(info->nodes, 10u);
+  EXPECT_EQ(info->network_id, "unit");
+  EXPECT_EQ(info->now_ms, kNow);
+  ASSERT_TRUE(info->swarm_id.has_value());
+  EXPECT_EQ(*info->swarm_id, own_swarm().id);
+  EXPECT_EQ(info->ed25519, own_swarm().members[0].ed25519);
+  EXPECT_EQ(info->x25519, own_swarm().members[0].x25519);
+}
+
+TEST_F(HandlerTest, GetSwarmReturnsTheAccountsSwarmFromAnyNode) {
+  auto outsider = make_handler(other_swarm().members[0]);
+  for (RequestHandler* h : {handler_.get(), outsider.get()}) {
+    auto a = call(*h, rpc::serialize_request(rpc::GetSwarmRequest{account_}));
+    ASSERT_TRUE(a.ok) << a.message;
+    auto s = rpc::parse_get_swarm_answer(a.body);
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s->id, own_swarm().id);
+    EXPECT_EQ(s->members, own_swarm().members);
+  }
+}
+
+TEST_F(HandlerTest, NodeOutsideTheAccountsSwarmAnswersWrongSwarmWithItsMembers) {
+  auto outsider = make_handler(other_swarm().members[2]);
+  rpc::DeleteRequest d;
+  d.account = account_;
+  d.timestamp_ms = kNow;
+  d.hashes = {crypto::hash(bytes_of("x"))};
+  rpc::Request del(d);
+  rpc::sign_request(del, owner_);
+  for (const rpc::Request& r : {rpc::Request(store_req("misrouted")), signed_retrieve(), del}) {
+    auto a = call(*outsider, rpc::serialize_request(r));
+    EXPECT_FALSE(a.ok) << rpc::method_name(r);
+    EXPECT_EQ(a.code, Code::kWrongSwarm) << rpc::method_name(r);
+    ASSERT_TRUE(a.swarm.has_value()) << rpc::method_name(r);
+    EXPECT_EQ(a.swarm->id, own_swarm().id);
+    EXPECT_EQ(a.swarm->members, own_swarm().members);
+  }
+  EXPECT_TRUE(retrieve_all().empty());
+}
+
+TEST_F(HandlerTest, EmptyDirectoryAnswersUnavailable) {
+  directory_->replace({});
+  auto a = call(store_req("nowhere"));
+  EXPECT_EQ(a.code, Code::kUnavailable);
+  EXPECT_EQ(call(rpc::Request(rpc::GetSwarmRequest{account_})).code, Code::kUnavailable);
+}
+
+TEST_F(HandlerTest, DirectoryReplacementIsSeenByTheNextRequest) {
+  // Only the other swarm's nodes remain: this node no longer serves anyone.
+  directory_->replace(other_swarm().members);
+  auto a = call(store_req("moved"));
+  EXPECT_EQ(a.code, Code::kWrongSwarm);
+  ASSERT_TRUE(a.swarm.has_value());
+  EXPECT_EQ(a.swarm->members, other_swarm().members);
+  EXPECT_FALSE(handler_->serves(account_));
+}
+
+TEST_F(HandlerTest, MalformedRequestAnswersInvalidArgument) {
+  auto a = call(*handler_, bytes_of(R"({"method":"store","params":{"account":"05"}})"));
+  EXPECT_EQ(a.code, Code::kInvalidArgument);
+  EXPECT_NE(a.message.find("account"), std::string::npos);
+  EXPECT_EQ(call(*handler_, bytes_of("not json")).code, Code::kInvalidArgument);
+}
+
+TEST_F(HandlerTest, ReplicaForAccountOutsideOwnSwarmIsRefused) {
+  auto outsider = make_handler(other_swarm().members[0]);
+  StoredMessage m;
+  m.account = account_;
+  m.timestamp_ms = kNow;
+  m.expiry_ms = kNow + 1000;
+  m.data = bytes_of("replica");
+  m.hash = crypto::hash(m.data);
+  std::promise<Result<StoreResult>> refused;
+  outsider->accept_replica(m, [&](Result<StoreResult> r) { refused.set_value(std::move(r)); });
+  auto f = refused.get_future();
+  ASSERT_EQ(f.wait_for(kWait), std::future_status::ready);
+  EXPECT_EQ(f.get().status().code(), Code::kWrongSwarm);
+
+  auto accepted = std::make_shared<std::promise<Result<StoreResult>>>();
+  auto g = accepted->get_future();
+  handler_->accept_replica(m, [accepted](Result<StoreResult> r) { accepted->set_value(std::move(r)); });
+  ASSERT_EQ(g.wait_for(kWait), std::future_status::ready);
+  auto r = g.get();
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(*r, StoreResult::kNew);
+}
+
+TEST_F(HandlerTest, ServesOnlyTheAccountsSwarm) {
+  size_t index = 99;
+  EXPECT_TRUE(handler_->serves(account_, &index));
+  EXPECT_EQ(index, own_index_);
+  EXPECT_FALSE(make_handler(other_swarm().members[0])->serves(account_));
+  EXPECT_EQ(handler_->swarms()->size(), 2u);
+  EXPECT_EQ(handler_->swarms(), handler_->swarms());  // cached per directory snapshot
+}
+
+// ---- ReplayCache ----------------------------------------------------------------
+
+crypto::Hash key_n(uint8_t n) {
+  crypto::Hash h;
+  h.bytes.fill(n);
+  return h;
+}
+
+TEST(ReplayCache, SecondUseOfSameKeyIsReplay) {
+  ReplayCache c(10, 60'000);
+  EXPECT_TRUE(c.check_and_insert(key_n(1), kNow, kNow).ok());
+  EXPECT_EQ(c.check_and_insert(key_n(1), kNow, kNow + 5).code(), Code::kReplay);
+  EXPECT_TRUE(c.check_and_insert(key_n(2), kNow, kNow + 5).ok());
+  EXPECT_EQ(c.size(), 2u);
+}
+
+TEST(ReplayCache, FullCacheAnswersBusyWithoutForgetting) {
+  ReplayCache c(2, 60'000);
+  EXPECT_TRUE(c.check_and_insert(key_n(1), kNow, kNow).ok());
+  EXPECT_TRUE(c.check_and_insert(key_n(2), kNow, kNow).ok());
+  EXPECT_EQ(c.check_and_insert(key_n(3), kNow, kNow).code(), Code::kBusy);
+  EXPECT_EQ(c.check_and_insert(key_n(1), kNow, kNow).code(), Code::kReplay);
+  EXPECT_EQ(c.size(), 2u);
+}
+
+TEST(ReplayCache, EntriesExpireAfterTheWindow) {
+  ReplayCache c(2, 60'000);
+  EXPECT_TRUE(c.check_and_insert(key_n(1), kNow, kNow).ok());
+  EXPECT_TRUE(c.check_and_insert(key_n(2), kNow + 30'000, kNow).ok());
+  EXPECT_EQ(c.check_and_insert(key_n(3), kNow, kNow + 60'000).code(), Code::kBusy);  // not yet expired
+  EXPECT_TRUE(c.check_and_insert(key_n(3), kNow, kNow + 60'001).ok());               // key 1 expired
+  EXPECT_EQ(c.size(), 2u);
+  EXPECT_EQ(c.check_and_insert(key_n(2), kNow + 30'000, kNow + 60'001).code(), Code::kReplay);
+  EXPECT_TRUE(c.check_and_insert(key_n(1), kNow + 100'000, kNow + 100'000).ok());  // 2 and 3 expired
+  EXPECT_EQ(c.size(), 1u);
+}
+
+// ---- KeyCheckCache ----------------------------------------------------------------
+
+TEST(KeyCheckCache, MatchesOnlyTheAccountsOwnKey) {
+  auto owner = key_from(0x0D, 1), other = key_from(0x0D, 2);
+  const auto account = user_of(owner);
+  KeyCheckCache c;
+  EXPECT_TRUE(c.matches(owner.public_key(), account));
+  EXPECT_TRUE(c.matches(owner.public_key(), account));  // cached answer is the same
+  EXPECT_FALSE(c.matches(other.public_key(), account));
+  EXPECT_FALSE(c.matches(other.public_key(), account));
+  EXPECT_TRUE(c.matches(other.public_key(), user_of(other)));
+  EXPECT_FALSE(c.matches(owner.public_key(), user_of(other)));
+}
+
+TEST(KeyCheckCache, InvalidPointNeverMatches) {
+  crypto::Ed25519PublicKey bad;
+  bad.bytes.fill(0xff);  // not a valid curve point
+  crypto::X25519PublicKey x;
+  KeyCheckCache c;
+  EXPECT_FALSE(c.matches(bad, swarm::AccountId::user(x)));
+}
+
+}  // namespace
+}  // namespace onionswarm::node

@@ -1,0 +1,94 @@
+#include "node/identity.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "onion/encoding.h"
+#include "test_support.h"
+
+namespace onionswarm::node {
+namespace {
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+const std::string kSeedHex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+TEST(NodeKeys, FirstCallCreatesOwnerOnlyKeyFile) {
+  crypto::init();
+  test::TempDir dir;
+  const std::string data = dir / "data";
+  auto keys = load_or_create_node_keys(data);
+  ASSERT_TRUE(keys.ok()) << keys.status().to_string();
+  struct stat st{};
+  ASSERT_EQ(::stat((data + "/node.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat(data.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  const std::string text = read_all(data + "/node.key");
+  EXPECT_EQ(text, to_hex(keys->ed25519.seed()) + "\n");
+}
+
+TEST(NodeKeys, SecondCallLoadsTheSameKeys) {
+  crypto::init();
+  test::TempDir dir;
+  auto first = load_or_create_node_keys(dir.path());
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  auto second = load_or_create_node_keys(dir.path());
+  ASSERT_TRUE(second.ok()) << second.status().to_string();
+  EXPECT_EQ(second->ed25519.public_key(), first->ed25519.public_key());
+  EXPECT_EQ(second->x25519.public_key(), first->x25519.public_key());
+  EXPECT_EQ(second->x25519.public_key(), second->ed25519.to_x25519().public_key());
+}
+
+TEST(NodeKeys, LoadsAKnownSeed) {
+  crypto::init();
+  test::TempDir dir;
+  write_file(dir / "node.key", kSeedHex + "\n");
+  auto keys = load_or_create_node_keys(dir.path());
+  ASSERT_TRUE(keys.ok()) << keys.status().to_string();
+  EXPECT_EQ(to_hex(keys->ed25519.public_key().view()),
+            "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8");
+  EXPECT_EQ(to_hex(keys->ed25519.seed()), kSeedHex);
+}
+
+TEST(NodeKeys, RefusesMalformedKeyFile) {
+  crypto::init();
+  std::string non_hex = kSeedHex;
+  non_hex[10] = 'x';
+  for (const std::string& text : {std::string(), std::string("\n"), kSeedHex.substr(0, 63), non_hex + "\n",
+                                  kSeedHex + "trailing garbage\n", kSeedHex + kSeedHex + "\n",
+                                  kSeedHex + "\n" + std::string(200, 'a')}) {
+    test::TempDir dir;
+    write_file(dir / "node.key", text);
+    auto keys = load_or_create_node_keys(dir.path());
+    ASSERT_FALSE(keys.ok()) << "'" << text << "'";
+    EXPECT_EQ(keys.status().code(), Code::kInvalidArgument) << "'" << text << "'";
+    EXPECT_EQ(read_all(dir / "node.key"), text);  // never overwritten
+  }
+}
+
+TEST(NodeKeys, UnusableDataDirIsIo) {
+  crypto::init();
+  test::TempDir dir;
+  write_file(dir / "file", "x");
+  auto keys = load_or_create_node_keys(dir / "file");
+  ASSERT_FALSE(keys.ok());
+  EXPECT_EQ(keys.status().code(), Code::kIo);
+  auto nested = load_or_create_node_keys(dir / "missing/parent");
+  ASSERT_FALSE(nested.ok());
+  EXPECT_EQ(nested.status().code(), Code::kIo);
+}
+
+}  // namespace
+}  // namespace onionswarm::node
