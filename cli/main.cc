@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+// Positional arguments (message text) may contain commas: never split them.
+#define CXXOPTS_VECTOR_DELIMITER '\0'
 #include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 

@@ -1,0 +1,174 @@
+// The onionswarm CLI against a devnet of real node processes: two accounts
+// exchange messages both ways; a one-way sender leaves no trace of its keys
+// or the plaintext in any node's data dir or log; restore from the phrase.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "onion/encoding.h"
+#include "swarm/account.h"
+#include "test_support.h"
+
+namespace onionswarm {
+namespace {
+
+using test::cli;
+using test::Devnet;
+using test::TempDir;
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    crypto::init();
+    net_ = new Devnet(10, 5);
+  }
+  static void TearDownTestSuite() {
+    delete net_;
+    net_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(net_->ok()) << net_->start_output(); }
+
+  // Creates an account in a fresh home and returns its id.
+  std::string init(const std::string& home) {
+    auto r = cli(home, {"init", "--network", net_->network_file()});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    auto id = cli(home, {"id"});
+    EXPECT_EQ(id.exit_code, 0) << id.err;
+    return trim(id.out);
+  }
+
+  static Devnet* net_;
+  TempDir homes_;
+};
+
+Devnet* Cli::net_ = nullptr;
+
+TEST(CliHelp, HelpAndVersionWork) {
+  TempDir d;
+  auto help = cli(d.path(), {"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("send"), std::string::npos);
+  auto node_help = test::run_command({test::node_bin(), "--help"});
+  EXPECT_EQ(node_help.exit_code, 0);
+  EXPECT_NE(node_help.out.find("--data-dir"), std::string::npos);
+  auto version = test::run_command({test::node_bin(), "--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_NE(version.out.find("onionswarm-node"), std::string::npos);
+}
+
+TEST_F(Cli, TwoAccountsExchangeMessagesBothWays) {
+  const std::string alice_home = homes_ / "alice", bob_home = homes_ / "bob";
+  const std::string alice = init(alice_home), bob = init(bob_home);
+  ASSERT_EQ(alice.size(), 66u);
+  ASSERT_EQ(alice.substr(0, 2), "05");
+
+  auto s1 = cli(alice_home, {"send", bob, "Hello Bob, from Alice"});
+  ASSERT_EQ(s1.exit_code, 0) << s1.out << s1.err;
+  EXPECT_NE(s1.out.find("hash: "), std::string::npos);
+  EXPECT_NE(s1.out.find("path: guard "), std::string::npos);
+  // Text from stdin.
+  auto s2 = test::run_command({test::cli_bin(), "--home", bob_home, "send", alice}, "Hi Alice, Bob here\n");
+  ASSERT_EQ(s2.exit_code, 0) << s2.out << s2.err;
+
+  auto bob_inbox = cli(bob_home, {"inbox", "--json"});
+  ASSERT_EQ(bob_inbox.exit_code, 0) << bob_inbox.err;
+  auto line = nlohmann::json::parse(trim(bob_inbox.out));
+  EXPECT_EQ(line["from"], alice);
+  EXPECT_EQ(line["text"], "Hello Bob, from Alice");
+
+  auto alice_inbox = cli(alice_home, {"inbox"});
+  ASSERT_EQ(alice_inbox.exit_code, 0) << alice_inbox.err;
+  EXPECT_NE(alice_inbox.out.find("Hi Alice, Bob here"), std::string::npos) << alice_inbox.out;
+  EXPECT_NE(alice_inbox.out.find(bob), std::string::npos);
+
+  // Fetching again shows nothing new: duplicates are dropped.
+  auto again = cli(bob_home, {"inbox", "--json"});
+  ASSERT_EQ(again.exit_code, 0);
+  EXPECT_EQ(trim(again.out), "");
+
+  auto path = cli(alice_home, {"path", "--json"});
+  ASSERT_EQ(path.exit_code, 0) << path.err;
+  EXPECT_NE(path.out.find("guard"), std::string::npos);
+}
+
+TEST_F(Cli, SendToBadAccountIdFailsClearly) {
+  const std::string home = homes_ / "carol";
+  init(home);
+  auto r = cli(home, {"send", "05zz", "hi"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("account"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, RestoreFromPhraseRecreatesTheSameAccount) {
+  const std::string home = homes_ / "dave";
+  auto r = cli(home, {"init", "--network", net_->network_file()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto pos = r.out.find("recovery phrase: ");
+  ASSERT_NE(pos, std::string::npos);
+  const std::string phrase = trim(r.out.substr(pos + 17));
+  const std::string id = trim(cli(home, {"id"}).out);
+  const std::string other = homes_ / "dave2";
+  auto restored = cli(other, {"init", "--network", net_->network_file(), "--restore"}, phrase + "\n");
+  ASSERT_EQ(restored.exit_code, 0) << restored.err;
+  EXPECT_EQ(trim(cli(other, {"id"}).out), id);
+  auto bad = cli(homes_ / "dave3", {"init", "--network", net_->network_file(), "--restore"}, "not a phrase\n");
+  EXPECT_NE(bad.exit_code, 0);
+}
+
+// Every representation a key could leak in.
+std::vector<std::string> representations(ByteView key, uint8_t prefix) {
+  std::vector<std::string> out;
+  out.emplace_back(as_chars(key));
+  out.push_back(to_hex(key));
+  out.push_back(to_base64(key));
+  Bytes with_prefix{prefix};
+  append(with_prefix, key);
+  out.push_back(to_hex(with_prefix));
+  out.push_back(to_base64(with_prefix));
+  std::string upper = to_hex(key);
+  for (auto& c : upper) c = char(std::toupper(c));
+  out.push_back(upper);
+  return out;
+}
+
+TEST_F(Cli, SenderKeysAndPlaintextNeverReachAnyNode) {
+  const std::string sender_home = homes_ / "sender", recipient_home = homes_ / "recipient";
+  init(sender_home);
+  const std::string recipient = init(recipient_home);
+  const std::string secret_text = "the eagle lands at midnight 7f3a9c";
+  auto sent = cli(sender_home, {"send", recipient, secret_text});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  // The recipient fetches (signed retrieve) so the nodes also see that traffic.
+  auto inbox = cli(recipient_home, {"inbox"});
+  ASSERT_EQ(inbox.exit_code, 0) << inbox.err;
+  ASSERT_NE(inbox.out.find(secret_text), std::string::npos);
+
+  auto seed = from_hex(trim(test::read_file(sender_home + "/identity.key")));
+  ASSERT_TRUE(seed.ok());
+  auto ed = crypto::Ed25519KeyPair::from_seed(*seed);
+  ASSERT_TRUE(ed.ok());
+  auto x = ed->to_x25519();
+  std::vector<std::string> needles = {secret_text};
+  for (auto& s : representations(ed->public_key().view(), 0x05)) needles.push_back(s);
+  for (auto& s : representations(x.public_key().view(), 0x05)) needles.push_back(s);
+  for (auto& s : representations(ed->seed(), 0x05)) needles.push_back(s);
+
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(net_->dir())) {
+    if (!entry.is_regular_file()) continue;
+    ++files;
+    const std::string content = test::read_file(entry.path().string());
+    for (const auto& n : needles)
+      EXPECT_EQ(content.find(n), std::string::npos) << "found a sender secret in " << entry.path();
+  }
+  EXPECT_GT(files, 20u);  // logs, key files, node.json and LMDB files of 10 nodes were scanned
+}
+
+}  // namespace
+}  // namespace onionswarm
