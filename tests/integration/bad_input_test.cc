@@ -1,0 +1,264 @@
+// Malformed input sent over real sockets to a running node: each gets a
+// clear error where an answer is due, the node keeps serving, and the data
+// it stores is unchanged.
+#include <gtest/gtest.h>
+
+#include "onion/encoding.h"
+#include "onion/layer.h"
+#include "swarm/rpc.h"
+#include "swarm/swarms.h"
+#include "test_support.h"
+
+namespace onionswarm {
+namespace {
+
+namespace rpc = swarm::rpc;
+using nlohmann::json;
+using test::RawClient;
+
+class BadInput : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    crypto::init();
+    net_ = new test::Devnet(5, 5);  // one swarm: every node serves every account
+  }
+  static void TearDownTestSuite() {
+    delete net_;
+    net_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_TRUE(net_->ok()) << net_->start_output();
+    nodes_ = net_->nodes();
+    ASSERT_EQ(nodes_.size(), 5u);
+    target_ = nodes_[0];
+    // A known message, to check that nothing changes.
+    rpc::StoreRequest s;
+    s.account = account_.id;
+    s.timestamp_ms = test::now_ms();
+    s.data = crypto::random_bytes(100);
+    RawClient c(target_);
+    auto r = c.request({target_}, rpc::Request(s));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    ASSERT_EQ((*r)["status"], "ok");
+  }
+
+  // The node still answers info, and account_'s messages are as before.
+  void ExpectStillServing() {
+    RawClient c(target_);
+    auto info = c.request({target_}, rpc::InfoRequest{});
+    ASSERT_TRUE(info.ok()) << "node stopped serving: " << info.status().to_string();
+    EXPECT_EQ((*info)["status"], "ok");
+    rpc::RetrieveRequest r;
+    r.account = account_.id;
+    r.timestamp_ms = test::now_ms();
+    rpc::Request req = r;
+    rpc::sign_request(req, account_.ed);
+    auto got = c.request({target_}, req);
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ((*got)["messages"].size(), 1u) << "stored data changed";
+  }
+
+  // Sends frames on a fresh connection and returns the answer frames.
+  std::optional<std::vector<Bytes>> raw(const std::vector<Bytes>& frames) {
+    RawClient c(target_);
+    c.send_frames(frames);
+    return c.recv_frames(std::chrono::seconds(10));
+  }
+
+  // Expects a link-level kError answer whose message contains `what`.
+  void ExpectLinkError(const std::optional<std::vector<Bytes>>& answer, const std::string& what) {
+    ASSERT_TRUE(answer.has_value()) << "no answer";
+    ASSERT_EQ(answer->size(), 2u);
+    auto h = wire::decode_header((*answer)[0]);
+    ASSERT_TRUE(h.ok());
+    EXPECT_EQ(h->type, wire::Type::kError);
+    std::string body(as_chars((*answer)[1]));
+    EXPECT_NE(body.find(what), std::string::npos) << body;
+  }
+
+  // Sends a destination payload (any bytes) as a 1-hop onion; returns the JSON answer.
+  json destination(std::string_view payload) {
+    RawClient c(target_);
+    auto r = c.request_raw({target_}, payload);
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    return r.ok() ? *r : json();
+  }
+
+  void ExpectInvalid(std::string_view payload, const std::string& what) {
+    json j = destination(payload);
+    EXPECT_EQ(j["status"], "error") << payload;
+    EXPECT_EQ(j["code"], "invalid_argument") << j.dump();
+    EXPECT_NE(j["message"].get<std::string>().find(what), std::string::npos) << j.dump();
+    ExpectStillServing();
+  }
+
+  struct Account {
+    crypto::Ed25519KeyPair ed = crypto::Ed25519KeyPair::generate();
+    swarm::AccountId id = swarm::AccountId::user(ed.to_x25519().public_key());
+  } account_;
+  static test::Devnet* net_;
+  std::vector<swarm::NodeDescriptor> nodes_;
+  swarm::NodeDescriptor target_;
+};
+
+test::Devnet* BadInput::net_ = nullptr;
+
+Bytes header(uint8_t version, uint8_t type, uint64_t id = 7) {
+  Bytes h{version, type};
+  put_u64(h, id);
+  return h;
+}
+
+TEST_F(BadInput, GarbageSingleFrame) {
+  ExpectLinkError(raw({crypto::random_bytes(50)}), "expected 2 frames");
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, ThreeFrames) {
+  ExpectLinkError(raw({header(1, 1), Bytes{1}, Bytes{2}}), "expected 2 frames");
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, ZeroLengthFrames) {
+  ExpectLinkError(raw({Bytes{}, Bytes{}}), "header must be 10 bytes");
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, UnknownProtocolVersion) {
+  ExpectLinkError(raw({header(9, 1), crypto::random_bytes(200)}), "unsupported protocol version 9");
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, UnknownFrameType) {
+  ExpectLinkError(raw({header(1, 0x7f), crypto::random_bytes(200)}), "unknown message type");
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, TruncatedLayer) {
+  std::vector<crypto::X25519PublicKey> hops = {target_.x25519};
+  auto built = onion::build(hops, as_bytes(R"({"method":"info"})"), test::now_ms());
+  ASSERT_TRUE(built.ok());
+  Bytes cut(built->blob.begin(), built->blob.begin() + 60);
+  ExpectLinkError(raw({header(1, 1), cut}), "invalid_argument");
+  Bytes cut2(built->blob.begin(), built->blob.end() - 1);
+  ExpectLinkError(raw({header(1, 1), cut2}), "\"code\"");
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, LayerForAnotherNodesKey) {
+  std::vector<crypto::X25519PublicKey> hops = {nodes_[1].x25519};  // not target_
+  auto built = onion::build(hops, as_bytes(R"({"method":"info"})"), test::now_ms());
+  ASSERT_TRUE(built.ok());
+  ExpectLinkError(raw({header(1, 1), built->blob}), "unauthorized");
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, TamperedLayer) {
+  std::vector<crypto::X25519PublicKey> hops = {target_.x25519};
+  auto built = onion::build(hops, as_bytes(R"({"method":"info"})"), test::now_ms());
+  ASSERT_TRUE(built.ok());
+  built->blob[100] ^= 0x01;
+  ExpectLinkError(raw({header(1, 1), built->blob}), "unauthorized");
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, OversizedFrameIsDroppedAndNodeKeepsServing) {
+  // Beyond ZMQ_MAXMSGSIZE the node drops the connection without an answer.
+  auto answer = raw({header(1, 1), Bytes(wire::kMaxBodySize + 1024, 0x41)});
+  EXPECT_FALSE(answer.has_value());
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, RelayToUnknownNextHopGetsHopError) {
+  crypto::X25519PublicKey stranger = crypto::X25519KeyPair::generate().public_key();
+  std::vector<crypto::X25519PublicKey> hops = {target_.x25519, stranger};
+  auto built = onion::build(hops, as_bytes(R"({"method":"info"})"), test::now_ms());
+  ASSERT_TRUE(built.ok());
+  RawClient c(target_);
+  c.send_frames({wire::encode_header({wire::kVersion, wire::Type::kOnionRequest, 1}), built->blob});
+  auto answer = c.recv_frames();
+  ASSERT_TRUE(answer.has_value());
+  auto un = onion::unwrap_response(built->response_keys, (*answer)[1]);
+  ASSERT_TRUE(un.ok()) << un.status().to_string();
+  EXPECT_EQ(un->kind, onion::ResponseKind::kHopError);
+  EXPECT_EQ(un->hop, 0u);
+  EXPECT_NE(std::string(as_chars(un->body)).find("not in this node's directory"), std::string::npos);
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, StaleLayerTimestampGetsHopError) {
+  RawClient c(target_);
+  auto a = c.send_onion({target_}, as_bytes(R"({"method":"info"})"), test::now_ms() - 2 * 3600 * 1000);
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  EXPECT_EQ(a->kind, onion::ResponseKind::kHopError);
+  EXPECT_NE(std::string(as_chars(a->body)).find("stale"), std::string::npos);
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, NotJson) { ExpectInvalid("this is not json", "bad JSON"); }
+TEST_F(BadInput, DeeplyNestedJson) { ExpectInvalid(std::string(5000, '[') + std::string(5000, ']'), "too deep"); }
+TEST_F(BadInput, DeeplyNestedParams) {
+  std::string deep = R"({"method":"info","params":{"a":)" + std::string(100, '[') + std::string(100, ']') + "}}";
+  ExpectInvalid(deep, "too deep");
+}
+TEST_F(BadInput, TopLevelArray) { ExpectInvalid("[1,2,3]", "JSON object"); }
+TEST_F(BadInput, UnknownMethod) { ExpectInvalid(R"({"method":"format_disk"})", "unknown method"); }
+TEST_F(BadInput, MethodWrongType) { ExpectInvalid(R"({"method":42})", "method"); }
+
+std::string store_json(const std::string& account, const std::string& ns, const std::string& ts,
+                       const std::string& ttl, const std::string& data) {
+  return R"({"method":"store","params":{"account":)" + account + R"(,"namespace":)" + ns + R"(,"timestamp":)" + ts +
+         R"(,"ttl":)" + ttl + R"(,"data":)" + data + "}}";
+}
+
+class BadStore : public BadInput {
+ protected:
+  std::string acct() { return "\"" + account_.id.to_string() + "\""; }
+  std::string now() { return std::to_string(test::now_ms()); }
+};
+
+TEST_F(BadStore, WrongTypes) { ExpectInvalid(store_json(acct(), "\"0\"", now(), "1000", "\"aGk=\""), "namespace"); }
+TEST_F(BadStore, NegativeTtl) { ExpectInvalid(store_json(acct(), "0", now(), "-5", "\"aGk=\""), "ttl"); }
+TEST_F(BadStore, HugeNumber) {
+  ExpectInvalid(store_json(acct(), "0", "1e400", "1000", "\"aGk=\""), "bad JSON");
+  ExpectInvalid(store_json(acct(), "0", now(), "99999999999999999999", "\"aGk=\""), "ttl");
+}
+TEST_F(BadStore, NamespaceOutOfRange) { ExpectInvalid(store_json(acct(), "70000", now(), "1000", "\"aGk=\""), "namespace"); }
+TEST_F(BadStore, InvalidBase64) { ExpectInvalid(store_json(acct(), "0", now(), "1000", "\"!!not base64!!\""), "data"); }
+TEST_F(BadStore, BadAccountId) {
+  ExpectInvalid(store_json("\"05abc\"", "0", now(), "1000", "\"aGk=\""), "account");
+  ExpectInvalid(store_json("\"07" + std::string(64, 'a') + "\"", "0", now(), "1000", "\"aGk=\""), "account");
+  ExpectInvalid(store_json("\"05" + std::string(64, 'g') + "\"", "0", now(), "1000", "\"aGk=\""), "account");
+}
+TEST_F(BadStore, UnknownField) {
+  ExpectInvalid(R"({"method":"store","params":{"account":)" + acct() + R"(,"namespace":0,"timestamp":)" + now() +
+                    R"(,"data":"aGk=","evil":1}})",
+                "unknown field");
+}
+TEST_F(BadStore, OversizedData) {
+  std::string big = "\"" + to_base64(Bytes(rpc::kMaxDataBytes + 1, 7)) + "\"";
+  ExpectInvalid(store_json(acct(), "0", now(), "1000", big), "data");
+}
+TEST_F(BadStore, ForgedSignatureOnSignedNamespace) {
+  Account other;
+  rpc::StoreRequest s;
+  s.account = account_.id;
+  s.ns = 5;
+  s.timestamp_ms = test::now_ms();
+  s.data = crypto::random_bytes(10);
+  rpc::Request req = s;
+  rpc::sign_request(req, other.ed);
+  RawClient c(target_);
+  auto r = c.request({target_}, req);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)["code"], "unauthorized") << r->dump();
+  ExpectStillServing();
+}
+TEST_F(BadStore, InvalidHexHashesInDelete) {
+  ExpectInvalid(R"({"method":"delete","params":{"account":)" + acct() + R"(,"namespace":0,"timestamp":)" + now() +
+                    R"(,"hashes":["zz"],"pubkey_ed25519":"00","signature":"AA=="}})",
+                "hashes");
+}
+
+}  // namespace
+}  // namespace onionswarm
