@@ -241,4 +241,40 @@ Result<nlohmann::json> RawClient::request(const std::vector<swarm::NodeDescripto
   return request_raw(hops, as_chars(bytes));
 }
 
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path) {
+  std::vector<std::string> copy = argv;
+  std::vector<char*> args;
+  for (auto& s : copy) args.push_back(s.data());
+  args.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    if (devnull >= 0) ::dup2(devnull, 0);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+int reap(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (r < 0) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return -1;
+}
+
+pid_t devnet_pid(const Devnet& net, int i) {
+  return pid_t(std::stol("0" + read_file(net.node_dir(i) + "/pid")));
+}
+
 }  // namespace onionswarm::test

@@ -5,6 +5,8 @@
 // Every wait here is bounded; nothing is killed by name.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -117,5 +119,14 @@ class RawClient {
 };
 
 uint64_t now_ms();
+
+// Starts argv in the background with stdout/stderr appended to log_path.
+// Returns the pid (the caller stops it by pid and reaps it with reap()).
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path);
+// Waits (bounded) for pid to exit; returns its exit status (or -1 if
+// killed by a signal / still running after timeout).
+int reap(pid_t pid, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+// Reads the pid a devnet recorded for node i.
+pid_t devnet_pid(const Devnet& net, int i);
 
 }  // namespace onionswarm::test

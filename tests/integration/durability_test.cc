@@ -1,0 +1,126 @@
+// Nothing acknowledged is lost: a node killed with SIGKILL right after
+// acknowledging stores still has every one of them when it comes back; a
+// node stopped with SIGTERM exits cleanly and keeps its data and keys.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <set>
+#include <thread>
+
+#include "onion/encoding.h"
+#include "swarm/rpc.h"
+#include "test_support.h"
+
+namespace onionswarm {
+namespace {
+
+namespace rpc = swarm::rpc;
+using test::RawClient;
+
+struct Account {
+  crypto::Ed25519KeyPair ed = crypto::Ed25519KeyPair::generate();
+  swarm::AccountId id = swarm::AccountId::user(ed.to_x25519().public_key());
+};
+
+// Restarts node i of the devnet in the background on its old address.
+pid_t restart(const test::Devnet& net, int i, const swarm::NodeDescriptor& node) {
+  return test::spawn({test::node_bin(), "run", "--data-dir", net.node_dir(i), "--listen", node.address, "--network",
+                      net.network_file()},
+                     net.node_dir(i) + "/node.log");
+}
+
+// Signed retrieve of everything for account at node (bounded retries while
+// the node starts up).
+std::set<std::string> stored_hashes(const Account& a, const swarm::NodeDescriptor& node) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    rpc::RetrieveRequest r;
+    r.account = a.id;
+    r.timestamp_ms = test::now_ms();
+    r.limit = rpc::kMaxRetrieveLimit;
+    rpc::Request req = r;
+    rpc::sign_request(req, a.ed);
+    RawClient c(node);
+    auto got = c.request({node}, req);
+    if (got.ok() && (*got)["status"] == "ok") {
+      std::set<std::string> out;
+      for (const auto& m : (*got)["messages"]) out.insert(m["hash"].get<std::string>());
+      return out;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ADD_FAILURE() << "node did not answer after restart";
+  return {};
+}
+
+TEST(Durability, AcknowledgedStoresSurviveKillMinusNine) {
+  crypto::init();
+  test::Devnet net(5, 5);  // one swarm
+  ASSERT_TRUE(net.ok()) << net.start_output();
+  auto nodes = net.nodes();
+  // nodes() follows the network file order, which is node1..node5.
+  const auto& target = nodes[0];
+  Account a;
+  std::set<std::string> acked;
+  RawClient c(target);
+  for (int i = 0; i < 200; ++i) {
+    rpc::StoreRequest s;
+    s.account = a.id;
+    s.timestamp_ms = test::now_ms();
+    s.data = crypto::random_bytes(256);
+    auto r = c.request({target}, rpc::Request(s));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    ASSERT_EQ((*r)["status"], "ok") << r->dump();
+    acked.insert((*r)["hash"].get<std::string>());
+  }
+  const pid_t pid = test::devnet_pid(net, 1);
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  // The devnet's own stop skips a pid that is gone; wait until it is.
+  for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+
+  pid_t again = restart(net, 1, target);
+  ASSERT_GT(again, 0);
+  auto have = stored_hashes(a, target);
+  EXPECT_EQ(have, acked) << "acknowledged messages lost after SIGKILL";
+  ::kill(again, SIGTERM);
+  EXPECT_EQ(test::reap(again), 0);
+}
+
+TEST(Durability, SigtermStopsCleanlyAndKeepsKeysAndData) {
+  crypto::init();
+  test::Devnet net(5, 5);
+  ASSERT_TRUE(net.ok()) << net.start_output();
+  auto nodes = net.nodes();
+  const auto& target = nodes[0];
+  Account a;
+  rpc::StoreRequest s;
+  s.account = a.id;
+  s.timestamp_ms = test::now_ms();
+  s.data = crypto::random_bytes(64);
+  RawClient c(target);
+  auto r = c.request({target}, rpc::Request(s));
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ((*r)["status"], "ok");
+  const std::string key_before = test::read_file(net.node_dir(1) + "/node.key");
+
+  // Stop node1 ourselves (it is not our child: wait via kill -0).
+  const pid_t pid = test::devnet_pid(net, 1);
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  bool gone = false;
+  for (int i = 0; i < 500 && !gone; ++i) {
+    gone = ::kill(pid, 0) != 0;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(gone) << "node did not stop on SIGTERM";
+  EXPECT_NE(test::read_file(net.node_dir(1) + "/node.log").find("stopping"), std::string::npos);
+
+  pid_t again = restart(net, 1, target);
+  EXPECT_EQ(stored_hashes(a, target).size(), 1u);
+  EXPECT_EQ(test::read_file(net.node_dir(1) + "/node.key"), key_before) << "keys must be reused";
+  ::kill(again, SIGTERM);
+  EXPECT_EQ(test::reap(again), 0);
+}
+
+}  // namespace
+}  // namespace onionswarm
