@@ -1,0 +1,528 @@
+// e2e_tool: end-to-end store and fetch figures against a running devnet.
+//
+//   e2e_tool --network FILE [--messages M=1000] [--concurrency C=1]
+//            [--size BYTES=1024] [--max-seconds S=300] [--timeout-ms T=15000]
+//            [--json]
+//
+// Creates a temporary directory (mkdtemp, removed at the end) holding one
+// recipient account and C throwaway sender accounts. C threads, each with
+// its own Client and home, store M messages of BYTES bytes of text in total
+// to the recipient, each through a full three-relay onion path (the path is
+// kept open for the life of the Client; it is built and warmed up with one
+// `info` request into the recipient's swarm before timing starts).
+// Per-store latency runs from the call to Client::send until it returns
+// with the swarm's acknowledgement.
+//
+// Then the recipient fetches:
+//   - raw retrieve pages (Client::request with a signed retrieve, up to
+//     rpc::kDefaultRetrieveLimit messages per page): transport and node time
+//     per page, without opening the messages;
+//   - Client::fetch(): everything again from the start, including opening
+//     and verifying every message and keeping it in the client's local LMDB.
+//
+// Bounded: every loop is bounded by M (and the page count by M / page size
+// + 2) and by --max-seconds; past the deadline, in-flight requests are
+// cancelled through ClientOptions::cancelled.
+//
+// Only loopback networks: every node address in FILE must be
+// tcp://127.0.0.1:PORT or tcp://localhost:PORT.
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "client/client.h"
+#include "client/envelope.h"
+#include "client/identity.h"
+#include "config/network_file.h"
+#include "swarm/rpc.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace onionswarm;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kMaxConcurrency = 256;
+constexpr uint64_t kMaxMessages = 10'000'000;
+
+const char* kUsage =
+    "usage: e2e_tool --network FILE [--messages M=1000] [--concurrency C=1]\n"
+    "                [--size BYTES=1024] [--max-seconds S=300] [--timeout-ms T=15000] [--json]\n";
+
+struct Args {
+  std::string network;
+  uint64_t messages = 1000;
+  size_t concurrency = 1;
+  size_t size = 1024;
+  uint64_t max_seconds = 300;
+  uint64_t timeout_ms = 15000;
+  bool json = false;
+};
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  std::fprintf(stderr, "e2e_tool: %s\n%s", msg.c_str(), kUsage);
+  std::exit(2);
+}
+
+uint64_t parse_u64(const std::string& name, const std::string& v, uint64_t lo, uint64_t hi) {
+  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 12) {
+    usage_error(name + " needs a non-negative integer");
+  }
+  uint64_t x = std::stoull(v);
+  if (x < lo || x > hi) {
+    usage_error(name + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  }
+  return x;
+}
+
+Args parse_args(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string opt = argv[i];
+    std::string val;
+    bool has_val = false;
+    if (auto eq = opt.find('='); opt.rfind("--", 0) == 0 && eq != std::string::npos) {
+      val = opt.substr(eq + 1);
+      opt = opt.substr(0, eq);
+      has_val = true;
+    }
+    if (opt == "-h" || opt == "--help") {
+      std::printf("%s", kUsage);
+      std::exit(0);
+    }
+    if (opt == "--json") {
+      a.json = true;
+      continue;
+    }
+    if (!has_val) {
+      if (i + 1 >= argc) usage_error(opt + " needs a value");
+      val = argv[++i];
+    }
+    if (opt == "--network") {
+      a.network = val;
+    } else if (opt == "--messages") {
+      a.messages = parse_u64(opt, val, 1, kMaxMessages);
+    } else if (opt == "--concurrency") {
+      a.concurrency = size_t(parse_u64(opt, val, 1, kMaxConcurrency));
+    } else if (opt == "--size") {
+      a.size = size_t(parse_u64(opt, val, 1, client::kMaxTextBytes));
+    } else if (opt == "--max-seconds") {
+      a.max_seconds = parse_u64(opt, val, 1, 86400);
+    } else if (opt == "--timeout-ms") {
+      a.timeout_ms = parse_u64(opt, val, 100, 600000);
+    } else {
+      usage_error("unknown option " + opt);
+    }
+  }
+  if (a.network.empty()) usage_error("--network FILE is required");
+  if (a.concurrency > a.messages) a.concurrency = size_t(a.messages);
+  return a;
+}
+
+bool is_loopback(const std::string& address) {
+  return address.rfind("tcp://127.0.0.1:", 0) == 0 || address.rfind("tcp://localhost:", 0) == 0;
+}
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+struct Summary {
+  size_t n = 0;
+  double p50 = 0, p90 = 0, p99 = 0, max = 0, mean = 0;
+};
+
+// Nearest-rank percentiles.
+Summary summarize(std::vector<double> v) {
+  Summary s;
+  s.n = v.size();
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  auto rank = [&](double p) {
+    size_t k = size_t(std::ceil(p * double(v.size())));
+    return v[std::min(v.size() - 1, k == 0 ? 0 : k - 1)];
+  };
+  s.p50 = rank(0.50);
+  s.p90 = rank(0.90);
+  s.p99 = rank(0.99);
+  s.max = v.back();
+  double sum = 0;
+  for (double x : v) sum += x;
+  s.mean = sum / double(v.size());
+  return s;
+}
+
+nlohmann::json to_json(const Summary& s) {
+  return {{"count", s.n}, {"p50_ms", s.p50}, {"p90_ms", s.p90}, {"p99_ms", s.p99},
+          {"max_ms", s.max}, {"mean_ms", s.mean}};
+}
+
+long peak_rss_kib() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;  // KiB on Linux
+}
+
+// Removes the temporary directory on every exit path from main.
+struct TempDir {
+  std::string path;
+  ~TempDir() {
+    if (path.empty()) return;
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+struct Shared {
+  const Args* args = nullptr;
+  const config::NetworkFile* net = nullptr;
+  swarm::AccountId recipient;
+  Clock::time_point deadline;
+  std::atomic<uint64_t> next{0};
+  std::atomic<bool> go{false};
+  std::atomic<size_t> ready{0};
+  std::mutex mu;
+  std::vector<double> latencies_ms;      // successful stores
+  std::map<std::string, uint64_t> errors;  // code name -> count
+  uint64_t existed = 0;
+  std::vector<double> setup_ms;          // open + first path, per client
+};
+
+client::ClientOptions make_options(const Shared& sh, const std::string& home) {
+  client::ClientOptions o;
+  o.home = home;
+  o.nodes = sh.net->nodes;
+  o.network_id = sh.net->network_id;
+  o.swarm_size = sh.net->swarm_size;
+  o.timeout_ms = sh.args->timeout_ms;
+  const Clock::time_point deadline = sh.deadline;
+  o.cancelled = [deadline] { return Clock::now() >= deadline; };
+  return o;
+}
+
+void add_error(Shared& sh, const std::string& what) {
+  std::lock_guard lock(sh.mu);
+  ++sh.errors[what];
+}
+
+void sender_thread(Shared& sh, size_t index, const std::string& home) {
+  auto t0 = Clock::now();
+  auto id = client::Identity::create(home);
+  std::unique_ptr<client::Client> cl;
+  if (id.ok()) {
+    auto opened = client::Client::open(make_options(sh, home));
+    if (opened.ok()) {
+      cl = std::move(opened).value();
+      // Warm-up: one `info` request into the recipient's swarm through the
+      // path, so the links (CURVE handshakes) are up before timing starts.
+      auto w = cl->request(sh.recipient, swarm::rpc::InfoRequest{});
+      if (!w.ok()) {
+        add_error(sh, "setup_warmup:" + std::string(code_name(w.status().code())));
+        cl.reset();
+      }
+    } else {
+      add_error(sh, "setup_open:" + std::string(code_name(opened.status().code())));
+    }
+  } else {
+    add_error(sh, "setup_identity:" + std::string(code_name(id.status().code())));
+  }
+  {
+    std::lock_guard lock(sh.mu);
+    sh.setup_ms.push_back(ms_since(t0));
+  }
+  sh.ready.fetch_add(1);
+  // Wait for the start signal, bounded by the deadline.
+  while (!sh.go.load() && Clock::now() < sh.deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  if (!cl) return;
+
+  std::vector<double> mine;
+  std::map<std::string, uint64_t> errs;
+  uint64_t existed = 0;
+  const size_t size = sh.args->size;
+  std::string text(size, 'x');
+  // Bounded by M (the shared counter) and by the deadline.
+  for (;;) {
+    uint64_t i = sh.next.fetch_add(1);
+    if (i >= sh.args->messages) break;
+    if (Clock::now() >= sh.deadline) {
+      ++errs["deadline"];
+      continue;  // count the rest as not sent, still bounded by M
+    }
+    // Unique text per message: a distinct prefix, then padding to size.
+    std::string tag = "m" + std::to_string(index) + "-" + std::to_string(i) + " ";
+    std::memcpy(text.data(), tag.data(), std::min(tag.size(), size));
+    auto s0 = Clock::now();
+    auto r = cl->send(sh.recipient, text);
+    double ms = ms_since(s0);
+    if (r.ok()) {
+      mine.push_back(ms);
+      if (r->existed) ++existed;
+    } else {
+      ++errs[std::string(code_name(r.status().code()))];
+    }
+  }
+  std::lock_guard lock(sh.mu);
+  sh.latencies_ms.insert(sh.latencies_ms.end(), mine.begin(), mine.end());
+  for (auto& [k, v] : errs) sh.errors[k] += v;
+  sh.existed += existed;
+}
+
+struct FetchFigures {
+  bool done = false;
+  std::string error;
+  double path_ms = 0;
+  double warmup_ms = 0;
+  uint64_t raw_pages = 0;
+  uint64_t raw_messages = 0;
+  double raw_total_ms = 0;  // page requests only (open time excluded)
+  double open_total_ms = 0;  // open_message over every raw message
+  uint64_t open_failed = 0;
+  std::vector<double> raw_page_ms;
+  double fetch_total_ms = 0;
+  uint64_t fetch_messages = 0;
+  uint64_t fetch_unverified = 0;
+};
+
+FetchFigures run_fetch(Shared& sh, const std::string& home, uint64_t expected) {
+  FetchFigures f;
+  auto opened = client::Client::open(make_options(sh, home));
+  if (!opened.ok()) {
+    f.error = "open: " + opened.status().to_string();
+    return f;
+  }
+  auto& cl = **opened;
+  auto t0 = Clock::now();
+  if (auto p = cl.path(); !p.ok()) {
+    f.error = "path: " + p.status().to_string();
+    return f;
+  }
+  f.path_ms = ms_since(t0);
+  // Warm-up (links up) as for the senders; timed separately.
+  auto w0 = Clock::now();
+  if (auto w = cl.request(cl.account_id(), swarm::rpc::InfoRequest{}); !w.ok()) {
+    f.error = "warm-up: " + w.status().to_string();
+    return f;
+  }
+  f.warmup_ms = ms_since(w0);
+
+  // Raw signed retrieves, page by page from the beginning.
+  // A node may return fewer than `limit` messages per page (answer size
+  // cap), but every page that continues returns at least one message.
+  const uint64_t max_pages = expected + 2;
+  auto id = client::Identity::load(home);
+  if (!id.ok()) {
+    f.error = "identity: " + id.status().to_string();
+    return f;
+  }
+  uint64_t after_ts = 0;
+  crypto::Hash after_hash{};
+  auto r0 = Clock::now();
+  for (uint64_t page = 0; page < max_pages && Clock::now() < sh.deadline; ++page) {
+    swarm::rpc::RetrieveRequest req;
+    req.account = cl.account_id();
+    req.ns = 0;
+    req.after_timestamp_ms = after_ts;
+    req.after_hash = after_hash;
+    req.limit = swarm::rpc::kDefaultRetrieveLimit;
+    auto p0 = Clock::now();
+    auto json = cl.request(cl.account_id(), std::move(req));
+    double ms = ms_since(p0);
+    if (!json.ok()) {
+      f.error = "retrieve: " + json.status().to_string();
+      return f;
+    }
+    auto answer = swarm::rpc::parse_retrieve_answer(*json);
+    if (!answer.ok()) {
+      f.error = "retrieve answer: " + answer.status().to_string();
+      return f;
+    }
+    f.raw_page_ms.push_back(ms);
+    ++f.raw_pages;
+    f.raw_messages += answer->messages.size();
+    // Client-side cost of opening and verifying, timed apart from transport.
+    auto o0 = Clock::now();
+    for (const auto& item : answer->messages) {
+      if (!client::open_message(id->x25519(), item.data).ok()) ++f.open_failed;
+    }
+    f.open_total_ms += ms_since(o0);
+    if (!answer->messages.empty()) {
+      after_ts = answer->messages.back().timestamp_ms;
+      after_hash = answer->messages.back().hash;
+    }
+    if (!answer->more || answer->messages.empty()) break;
+  }
+  f.raw_total_ms = ms_since(r0) - f.open_total_ms;
+
+  // Client::fetch: transport, node, open + verify, local store.
+  auto f0 = Clock::now();
+  auto got = cl.fetch();
+  f.fetch_total_ms = ms_since(f0);
+  if (!got.ok()) {
+    f.error = "fetch: " + got.status().to_string();
+    return f;
+  }
+  for (const auto& e : *got) {
+    ++f.fetch_messages;
+    if (!e.verified) ++f.fetch_unverified;
+  }
+  f.done = true;
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args args = parse_args(argc, argv);
+
+  auto net = config::load_network_file(args.network);
+  if (!net.ok()) {
+    std::fprintf(stderr, "e2e_tool: %s\n", net.status().message().c_str());
+    return 1;
+  }
+  if (net->nodes.size() < 4) {
+    std::fprintf(stderr, "e2e_tool: the network needs at least 4 nodes (3 relays + destination)\n");
+    return 1;
+  }
+  for (const auto& n : net->nodes) {
+    if (!is_loopback(n.address)) {
+      std::fprintf(stderr, "e2e_tool: refusing non-loopback node address %s\n", n.address.c_str());
+      return 1;
+    }
+  }
+
+  TempDir tmp;
+  {
+    std::string templ = (fs::temp_directory_path() / "e2e_tool.XXXXXX").string();
+    std::vector<char> buf(templ.begin(), templ.end());
+    buf.push_back('\0');
+    if (!::mkdtemp(buf.data())) {
+      std::perror("e2e_tool: mkdtemp");
+      return 1;
+    }
+    tmp.path = buf.data();
+  }
+
+  Shared sh;
+  sh.args = &args;
+  sh.net = &*net;
+  sh.deadline = Clock::now() + std::chrono::seconds(args.max_seconds);
+
+  const std::string recipient_home = tmp.path + "/recipient";
+  {
+    auto rid = client::Identity::create(recipient_home);
+    if (!rid.ok()) {
+      std::fprintf(stderr, "e2e_tool: recipient identity: %s\n", rid.status().to_string().c_str());
+      return 1;
+    }
+    sh.recipient = rid->account_id();
+  }
+
+  // Senders: C threads, each its own home and Client.
+  std::vector<std::thread> threads;
+  threads.reserve(args.concurrency);
+  auto setup0 = Clock::now();
+  for (size_t i = 0; i < args.concurrency; ++i) {
+    std::string home = tmp.path + "/sender-" + std::to_string(i);
+    threads.emplace_back([&sh, i, home] { sender_thread(sh, i, home); });
+  }
+  while (sh.ready.load() < args.concurrency && Clock::now() < sh.deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const double setup_wall_ms = ms_since(setup0);
+  auto start = Clock::now();
+  sh.go.store(true);
+  for (auto& t : threads) t.join();
+  const double store_wall_ms = ms_since(start);
+
+  const Summary st = summarize(sh.latencies_ms);
+  uint64_t errors = 0;
+  for (auto& [k, v] : sh.errors) errors += v;
+  const double stores_per_s = store_wall_ms > 0 ? double(st.n) * 1000.0 / store_wall_ms : 0;
+
+  FetchFigures fetch = run_fetch(sh, recipient_home, st.n);
+  const Summary pages = summarize(fetch.raw_page_ms);
+  const long rss_kib = peak_rss_kib();
+
+  if (args.json) {
+    nlohmann::json j;
+    j["messages"] = args.messages;
+    j["concurrency"] = args.concurrency;
+    j["size_bytes"] = args.size;
+    j["nodes"] = net->nodes.size();
+    j["swarm_size"] = net->swarm_size;
+    j["stored"] = st.n;
+    j["existed"] = sh.existed;
+    j["errors"] = errors;
+    j["error_codes"] = sh.errors;
+    j["setup_wall_ms"] = setup_wall_ms;
+    j["store_wall_ms"] = store_wall_ms;
+    j["stores_per_s"] = stores_per_s;
+    j["store_latency"] = to_json(st);
+    nlohmann::json fj;
+    fj["ok"] = fetch.done;
+    if (!fetch.error.empty()) fj["error"] = fetch.error;
+    fj["path_ms"] = fetch.path_ms;
+    fj["warmup_ms"] = fetch.warmup_ms;
+    fj["raw_pages"] = fetch.raw_pages;
+    fj["raw_messages"] = fetch.raw_messages;
+    fj["raw_total_ms"] = fetch.raw_total_ms;
+    fj["raw_page_latency"] = to_json(pages);
+    fj["open_total_ms"] = fetch.open_total_ms;
+    fj["open_failed"] = fetch.open_failed;
+    fj["fetch_messages"] = fetch.fetch_messages;
+    fj["fetch_unverified"] = fetch.fetch_unverified;
+    fj["fetch_total_ms"] = fetch.fetch_total_ms;
+    j["fetch"] = fj;
+    j["client_peak_rss_kib"] = rss_kib;
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("store (%zu B text, %zu nodes, swarm size %zu, 3 relays + destination)\n", args.size,
+                net->nodes.size(), net->swarm_size);
+    std::printf("%9s %6s %7s %9s %8s %8s %8s %8s %13s\n", "messages", "conc", "errors", "stores/s",
+                "p50 ms", "p90 ms", "p99 ms", "max ms", "peak RSS KiB");
+    std::printf("%9llu %6zu %7llu %9.1f %8.2f %8.2f %8.2f %8.2f %13ld\n",
+                (unsigned long long)args.messages, args.concurrency, (unsigned long long)errors,
+                stores_per_s, st.p50, st.p90, st.p99, st.max, rss_kib);
+    if (!sh.errors.empty()) {
+      std::printf("errors by code:");
+      for (auto& [k, v] : sh.errors) std::printf(" %s=%llu", k.c_str(), (unsigned long long)v);
+      std::printf("\n");
+    }
+    std::printf("stored %zu (existed %llu) in %.1f ms; setup (identities, clients, paths, warm-up) %.1f ms\n",
+                st.n, (unsigned long long)sh.existed, store_wall_ms, setup_wall_ms);
+    std::printf("\nfetch (recipient)\n");
+    if (!fetch.error.empty()) std::printf("error: %s\n", fetch.error.c_str());
+    std::printf("path choice %.2f ms, first request (links up) %.2f ms\n", fetch.path_ms,
+                fetch.warmup_ms);
+    std::printf("raw retrieve: %llu pages, %llu messages, %.1f ms total; per page p50 %.2f p90 %.2f "
+                "p99 %.2f max %.2f ms\n",
+                (unsigned long long)fetch.raw_pages, (unsigned long long)fetch.raw_messages,
+                fetch.raw_total_ms, pages.p50, pages.p90, pages.p99, pages.max);
+    std::printf("open_message (unseal + verify) of those: %.1f ms total (%llu failed)\n",
+                fetch.open_total_ms, (unsigned long long)fetch.open_failed);
+    std::printf("Client::fetch (open, verify, local store): %llu messages (%llu unverified) in %.1f ms\n",
+                (unsigned long long)fetch.fetch_messages, (unsigned long long)fetch.fetch_unverified,
+                fetch.fetch_total_ms);
+  }
+  return errors == 0 && fetch.done ? 0 : 1;
+}
