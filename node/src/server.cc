@@ -311,7 +311,9 @@ void Server::on_public_message(std::vector<zmq::message_t>& frames, size_t total
       if (!peer) return reply_error(from, id, error(Code::kUnauthorized, "replication only from known nodes"));
       Bytes body(static_cast<const uint8_t*>(frames[2].data()),
                  static_cast<const uint8_t*>(frames[2].data()) + frames[2].size());
-      work_.push([this, from, id, body = std::move(body)]() mutable { job_replica(from, id, std::move(body)); });
+      work_.push([this, from, id, peer = *peer, body = std::move(body)]() mutable {
+        job_replica(from, id, peer, std::move(body));
+      });
       return;
     }
     default:
@@ -359,7 +361,7 @@ void Server::job_onion(std::string from, uint64_t request_id, Bytes blob) {
   });
 }
 
-void Server::job_replica(std::string from, uint64_t request_id, Bytes body) {
+void Server::job_replica(std::string from, uint64_t request_id, const swarm::NodeDescriptor& peer, Bytes body) {
   auto reply = [this, from, request_id](const Status& st, std::string_view result) {
     Outgoing o;
     o.to = from;
@@ -375,7 +377,9 @@ void Server::job_replica(std::string from, uint64_t request_id, Bytes body) {
     auto data = from_base64(j->at("data").get<std::string>(), rpc::kMaxDataBytes);
     if (!account.ok() || !data.ok()) return reply(error(Code::kInvalidArgument, "bad replica"), "");
     m.account = *account;
-    m.ns = j->at("namespace").get<uint16_t>();
+    const uint64_t ns = j->at("namespace").get<uint64_t>();
+    if (ns > 0xFFFF) return reply(error(Code::kInvalidArgument, "bad replica: namespace out of range"), "");
+    m.ns = uint16_t(ns);
     m.timestamp_ms = j->at("timestamp").get<uint64_t>();
     m.expiry_ms = j->at("expiry").get<uint64_t>();
     m.data = std::move(*data);
@@ -383,6 +387,11 @@ void Server::job_replica(std::string from, uint64_t request_id, Bytes body) {
   } catch (const nlohmann::json::exception& e) {
     return reply(error(Code::kInvalidArgument, std::string("bad replica: ") + e.what()), "");
   }
+  // Only a member of the account's swarm may push its replicas.
+  auto swarms = handler_->swarms();
+  if (swarms->empty() ||
+      swarm::swarm_index_of_node(*swarms, peer.x25519) != swarm::swarm_index_for(*swarms, m.account))
+    return reply(error(Code::kUnauthorized, "replica from a node outside the account's swarm"), "");
   handler_->accept_replica(std::move(m), [reply](Result<StoreResult> r) {
     if (!r.ok()) return reply(r.status(), "");
     reply(Status(), *r == StoreResult::kNew ? R"({"status":"ok","result":"new"})" : R"({"status":"ok","result":"exists"})");

@@ -18,7 +18,7 @@
 // | quota_messages    | integer | 10000                  | 1..100000000 messages stored per account      |
 // | quota_bytes       | integer | 67108864 (64 MiB)      | bytes stored per account; at least            |
 // |                   |         |                        | max_message_bytes, at most map_size           |
-// | max_message_bytes | integer | 65536 (64 KiB)         | 1..131072 (128 KiB) bytes per stored message  |
+// | max_message_bytes | integer | 65536 (64 KiB)         | 1..65536 (64 KiB, the request limit) per msg  |
 // | map_size          | integer | 8589934592 (8 GiB)     | 1 MiB..16 TiB, LMDB map size in bytes         |
 // | relay_timeout_ms  | integer | 10000                  | 100..600000 ms a relay waits for the next hop |
 //
@@ -37,7 +37,7 @@ namespace onionswarm::config {
 inline constexpr size_t kMaxNodeConfigBytes = 1024 * 1024;
 inline constexpr unsigned kMaxWorkers = 1024;
 inline constexpr uint64_t kMaxQuotaMessages = 100'000'000;
-inline constexpr uint64_t kMaxMessageBytesLimit = 128 * 1024;
+inline constexpr uint64_t kMaxMessageBytesLimit = 64 * 1024;  // = swarm::rpc::kMaxDataBytes
 inline constexpr uint64_t kMinMapSize = uint64_t(1) << 20;
 inline constexpr uint64_t kMaxMapSize = uint64_t(16) << 40;
 inline constexpr uint64_t kMinRelayTimeoutMs = 100;

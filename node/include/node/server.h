@@ -132,7 +132,7 @@ class Server {
 
   // worker-side jobs
   void job_onion(std::string from, uint64_t request_id, Bytes blob);
-  void job_replica(std::string from, uint64_t request_id, Bytes body);
+  void job_replica(std::string from, uint64_t request_id, const swarm::NodeDescriptor& peer, Bytes body);
 
   const ServerOptions options_;
   const NodeKeys keys_;

@@ -60,14 +60,14 @@ TEST(NodeConfig, SetsOnlyNamedKeys) {
 
 TEST(NodeConfig, ParsesEveryField) {
   auto r = parse_node_config(R"({"data_dir":"/d","listen":"tcp://127.0.0.1:*","network":"/n.json",
-    "log_level":"debug","workers":8,"quota_messages":5,"quota_bytes":1048576,"max_message_bytes":131072,
+    "log_level":"debug","workers":8,"quota_messages":5,"quota_bytes":1048576,"max_message_bytes":65536,
     "map_size":1073741824,"relay_timeout_ms":250})");
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(r->network, "/n.json");
   EXPECT_EQ(r->log_level, "debug");
   EXPECT_EQ(r->quota_messages, 5u);
   EXPECT_EQ(r->quota_bytes, 1048576u);
-  EXPECT_EQ(r->max_message_bytes, 131072u);
+  EXPECT_EQ(r->max_message_bytes, 65536u);
   EXPECT_EQ(r->map_size, 1073741824u);
   EXPECT_EQ(r->relay_timeout_ms, 250u);
   EXPECT_TRUE(validate_node_config(*r).ok());
