@@ -341,6 +341,7 @@ Result<std::vector<InboxEntry>> Client::fetch() {
     auto answer = rpc::parse_retrieve_answer(*json);
     if (!answer.ok()) return answer.status();
     node_now = answer->now_ms;
+    std::vector<InboxEntry> page_entries;
     for (const auto& item : answer->messages) {
       last_seen = item.timestamp_ms;
       page = RetrieveCursor{item.timestamp_ms, item.hash};
@@ -361,10 +362,13 @@ Result<std::vector<InboxEntry>> Client::fetch() {
         entry.verified = false;
         entry.error = opened.status().message();
       }
-      auto added = impl_->store->add(entry);
-      if (!added.ok()) return added.status();
-      if (*added) fresh.push_back(std::move(entry));
+      page_entries.push_back(std::move(entry));
     }
+    // One durable commit per page, not per message.
+    auto added = impl_->store->add_all(page_entries);
+    if (!added.ok()) return added.status();
+    for (size_t i = 0; i < page_entries.size(); ++i)
+      if ((*added)[i]) fresh.push_back(std::move(page_entries[i]));
     if (!answer->more || answer->messages.empty()) break;
   }
   if (Status s = impl_->store->set_cursor(account, 0, next_cursor(*stored, last_seen, node_now));

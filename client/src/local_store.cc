@@ -209,24 +209,33 @@ Result<std::unique_ptr<LocalStore>> LocalStore::open(const std::string& home) {
 LocalStore::~LocalStore() = default;
 
 Result<bool> LocalStore::add(const InboxEntry& entry) {
+  auto added = add_all({entry});
+  if (!added.ok()) return added.status();
+  return bool((*added)[0]);
+}
+
+Result<std::vector<bool>> LocalStore::add_all(const std::vector<InboxEntry>& entries) {
+  std::vector<bool> fresh(entries.size(), false);
+  if (entries.empty()) return fresh;
   Txn txn;
   if (Status s = txn.begin(impl_->env, false); !s.ok()) return s;
-  MDB_val hash_key = val_of(entry.hash.view());
   uint8_t none = 0;
-  MDB_val empty{0, &none};
-  int rc = mdb_put(txn.get(), impl_->seen, &hash_key, &empty, MDB_NOOVERWRITE);
-  if (rc == MDB_KEYEXIST) return false;  // txn aborts: nothing changed
-  if (rc != 0) return lmdb_error("mdb_put seen", rc);
-
-  const Bytes key = inbox_key(entry.timestamp_ms, entry.hash);
-  const Bytes value = encode_entry(entry);
-  MDB_val k = val_of(key);
-  MDB_val v = val_of(value);
-  if ((rc = mdb_put(txn.get(), impl_->inbox, &k, &v, 0)) != 0) {
-    return lmdb_error("mdb_put inbox", rc);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const InboxEntry& entry = entries[i];
+    MDB_val hash_key = val_of(entry.hash.view());
+    MDB_val empty{0, &none};
+    int rc = mdb_put(txn.get(), impl_->seen, &hash_key, &empty, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) continue;
+    if (rc != 0) return lmdb_error("mdb_put seen", rc);  // txn aborts: nothing changed
+    const Bytes key = inbox_key(entry.timestamp_ms, entry.hash);
+    const Bytes value = encode_entry(entry);
+    MDB_val k = val_of(key);
+    MDB_val v = val_of(value);
+    if ((rc = mdb_put(txn.get(), impl_->inbox, &k, &v, 0)) != 0) return lmdb_error("mdb_put inbox", rc);
+    fresh[i] = true;
   }
   if (Status s = txn.commit(); !s.ok()) return s;
-  return true;
+  return fresh;
 }
 
 Result<bool> LocalStore::seen(const crypto::Hash& hash) const {

@@ -235,7 +235,10 @@ Status write_network_file_atomic(const std::string& path, const NetworkFile& fil
   std::filesystem::path target(path);
   std::filesystem::path dir = target.parent_path();
   if (dir.empty()) dir = ".";
-  std::string tmp = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
+  std::string name = ".";
+  name += target.filename().string();
+  name += ".tmp-XXXXXX";
+  std::string tmp = (dir / name).string();
 
   int fd = ::mkstemp(tmp.data());
   if (fd < 0) return error(Code::kIo, path + ": cannot create temporary file: " + std::strerror(errno));

@@ -43,6 +43,9 @@ class LocalStore {
   // Adds an entry unless its hash was seen before. Returns true when new.
   // Durable on return.
   Result<bool> add(const InboxEntry& entry);
+  // Adds many entries in one durable commit; result[i] is true when
+  // entries[i] was new (a hash repeated within the batch counts once).
+  Result<std::vector<bool>> add_all(const std::vector<InboxEntry>& entries);
   Result<bool> seen(const crypto::Hash& hash) const;
   // All entries ordered by (timestamp_ms, hash).
   Result<std::vector<InboxEntry>> list() const;

@@ -119,6 +119,23 @@ TEST_F(LocalStoreTest, AddOfSeenHashReturnsFalseAndKeepsOne) {
   EXPECT_EQ((*list)[0].text, "original");
 }
 
+TEST_F(LocalStoreTest, AddAllFlagsNewEntriesAndDropsRepeatsInAndAcrossBatches) {
+  auto store = open_store();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(*store->add(entry(100, 1, "earlier")));
+  auto added = store->add_all({entry(100, 1, "seen before"), entry(200, 2, "new"), entry(300, 2, "repeat in batch"),
+                               entry(400, 3, "also new")});
+  ASSERT_TRUE(added.ok()) << added.status().to_string();
+  EXPECT_EQ(*added, (std::vector<bool>{false, true, false, true}));
+  auto list = store->list();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[1].text, "new");
+  auto none = store->add_all({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_F(LocalStoreTest, UnverifiedEntryKeepsErrorAndBinaryText) {
   auto store = open_store();
   ASSERT_NE(store, nullptr);
