@@ -115,8 +115,22 @@ Status RequestHandler::check_signed(const rpc::Request& req, const swarm::Accoun
 void RequestHandler::handle(ByteView request, Done done) {
   const uint64_t now = clock_();
   auto parsed = rpc::parse_request(request);
-  if (!parsed.ok()) return done(rpc::error_response(parsed.status()));
+  NodeStats* stats = options_.stats;
+  if (!parsed.ok()) {
+    if (stats) NodeStats::inc(stats->malformed_requests);
+    return done(rpc::error_response(parsed.status()));
+  }
   rpc::Request& req = *parsed;
+  if (stats) {
+    // Count the outcome. Answers are nlohmann dumps, where an unescaped
+    // "status":"ok" can only be the top-level status field.
+    done = [stats, index = req.index(), inner = std::move(done)](Bytes answer) {
+      static constexpr std::string_view kOk = R"("status":"ok")";
+      const bool ok = as_chars(answer).find(kOk) != std::string_view::npos;
+      NodeStats::inc(ok ? stats->served_ok[index] : stats->served_error[index]);
+      inner(std::move(answer));
+    };
+  }
 
   // One snapshot for the check and the answer: the directory may be replaced
   // between two calls to swarms(), and an index into the first is not valid

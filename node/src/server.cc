@@ -113,9 +113,14 @@ std::deque<Server::Outgoing> Server::Mailbox::drain() {
 
 // ---- Server --------------------------------------------------------------------
 
+ServerOptions Server::with_stats(ServerOptions o, NodeStats* stats) {
+  o.handler.stats = stats;
+  return o;
+}
+
 Server::Server(ServerOptions options, NodeKeys keys, std::shared_ptr<swarm::Directory> directory,
                std::unique_ptr<Storage> storage, Clock clock)
-    : options_(std::move(options)),
+    : options_(with_stats(std::move(options), &stats_)),
       keys_(std::move(keys)),
       directory_(std::move(directory)),
       clock_(std::move(clock)),
@@ -150,6 +155,7 @@ Server::~Server() {
 }
 
 Status Server::start() {
+  stats_.started_ms = clock_();
   try {
     std::promise<Status> zap_ready;
     auto ready = zap_ready.get_future();
@@ -279,6 +285,7 @@ void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_
 }
 
 void Server::reply_error(const std::string& to, uint64_t request_id, const Status& st) {
+  NodeStats::inc(stats_.link_errors);
   Outgoing o;
   o.to = to;
   o.header = {wire::kVersion, wire::Type::kError, request_id};
@@ -323,6 +330,7 @@ void Server::on_public_message(std::vector<zmq::message_t>& frames, size_t total
 
 void Server::job_onion(std::string from, uint64_t request_id, Bytes blob) {
   auto peeled = onion::peel(keys_.x25519, blob);
+  NodeStats::inc(peeled.ok() ? stats_.layers_peeled : stats_.layers_refused);
   if (!peeled.ok()) {
     log_debug("relay", "refused a layer: " + peeled.status().to_string());
     Outgoing o;
@@ -391,8 +399,12 @@ void Server::job_replica(std::string from, uint64_t request_id, const swarm::Nod
   auto swarms = handler_->swarms();
   if (swarms->empty() ||
       swarm::swarm_index_of_node(*swarms, peer.x25519) != swarm::swarm_index_for(*swarms, m.account))
+  {
+    NodeStats::inc(stats_.replicas_refused);
     return reply(error(Code::kUnauthorized, "replica from a node outside the account's swarm"), "");
-  handler_->accept_replica(std::move(m), [reply](Result<StoreResult> r) {
+  }
+  handler_->accept_replica(std::move(m), [this, reply](Result<StoreResult> r) {
+    NodeStats::inc(r.ok() ? stats_.replicas_received : stats_.replicas_refused);
     if (!r.ok()) return reply(r.status(), "");
     reply(Status(), *r == StoreResult::kNew ? R"({"status":"ok","result":"new"})" : R"({"status":"ok","result":"exists"})");
   });
@@ -413,6 +425,7 @@ zmq::socket_t* Server::link_to(const swarm::NodeDescriptor& node) {
 }
 
 void Server::answer_hop_error(Pending p, const Status& st) {
+  if (st.code() != Code::kTimeout) NodeStats::inc(stats_.relay_refused);
   work_.push([this, p = std::move(p), st] {
     Outgoing o;
     o.to = p.from;
@@ -445,6 +458,8 @@ void Server::on_outgoing(Outgoing o) {
         if (!zmq::send_multipart(*s, frames, zmq::send_flags::dontwait))
           return answer_hop_error(std::move(p), error(Code::kBusy, "link to next hop is congested"));
         pending_.emplace(id, std::move(p));
+        NodeStats::inc(stats_.relayed);
+        stats_.in_flight.store(pending_.size(), std::memory_order_relaxed);
         return;
       }
       case Outgoing::kReplicate: {
@@ -457,6 +472,8 @@ void Server::on_outgoing(Outgoing o) {
           std::array<zmq::const_buffer, 2> frames = {zmq::buffer(header), zmq::buffer(o.body)};
           if (!zmq::send_multipart(*link_to(m), frames, zmq::send_flags::dontwait))
             log_warn("replication", "link to a swarm peer is congested; replica not sent");
+          else
+            NodeStats::inc(stats_.replicas_sent);
         }
         return;
       }
@@ -505,7 +522,9 @@ void Server::expire_pending(uint64_t now) {
   while (!pending_.empty() && pending_.begin()->second.deadline_ms <= now) {
     answer_hop_error(std::move(pending_.begin()->second), error(Code::kTimeout, "next hop did not answer in time"));
     pending_.erase(pending_.begin());
+    NodeStats::inc(stats_.relay_timeouts);
   }
+  stats_.in_flight.store(pending_.size(), std::memory_order_relaxed);
 }
 
 }  // namespace onionswarm::node

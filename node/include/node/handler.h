@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "node/stats.h"
 #include "node/storage.h"
 #include "onion/bytes.h"
 #include "onion/crypto.h"
@@ -67,6 +68,7 @@ struct HandlerOptions {
   std::string version = ONIONSWARM_VERSION;
   size_t swarm_size = swarm::kDefaultSwarmSize;
   uint64_t max_clock_skew_ms = swarm::rpc::kMaxClockSkewMs;
+  NodeStats* stats = nullptr;  // counters to update, if any (must outlive the handler)
 };
 
 class RequestHandler {

@@ -31,6 +31,7 @@
 
 #include "node/handler.h"
 #include "node/identity.h"
+#include "node/stats.h"
 #include "node/storage.h"
 #include "onion/bytes.h"
 #include "onion/wire.h"
@@ -83,6 +84,10 @@ class Server {
   void run(const std::atomic<bool>& stop, const std::function<void()>& on_tick = {});
 
   RequestHandler& handler() { return *handler_; }
+  const NodeStats& stats() const { return stats_; }
+  Storage& storage() { return *storage_; }
+  const swarm::Directory& directory() const { return *directory_; }
+  const NodeKeys& keys() const { return keys_; }
 
  private:
   struct Pending {
@@ -120,6 +125,7 @@ class Server {
     std::deque<Outgoing> items_;  // GUARDED_BY(mu_)
   };
 
+  static ServerOptions with_stats(ServerOptions o, NodeStats* stats);
   void zap_loop_on(zmq::socket_t& rep);
   void worker_loop();
   void on_public_message(std::vector<zmq::message_t>& frames, size_t total);
@@ -134,6 +140,7 @@ class Server {
   void job_onion(std::string from, uint64_t request_id, Bytes blob);
   void job_replica(std::string from, uint64_t request_id, const swarm::NodeDescriptor& peer, Bytes body);
 
+  NodeStats stats_;  // before options_: handler options point at it
   const ServerOptions options_;
   const NodeKeys keys_;
   std::shared_ptr<swarm::Directory> directory_;

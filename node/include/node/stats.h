@@ -1,0 +1,35 @@
+// Counters a node keeps about itself, for `onionswarm-node status` and the
+// metrics dump. Plain relaxed atomics: written by the reactor, workers and
+// the committer; read by the admin thread. Thread-safe.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+namespace onionswarm::node {
+
+struct NodeStats {
+  // Requests handled at this node as the destination, by method
+  // (store, retrieve, delete, info, get_swarm) and outcome.
+  static constexpr size_t kMethods = 5;
+  std::array<std::atomic<uint64_t>, kMethods> served_ok{};
+  std::array<std::atomic<uint64_t>, kMethods> served_error{};
+  std::atomic<uint64_t> malformed_requests{0};  // destination payloads that did not parse
+
+  std::atomic<uint64_t> layers_peeled{0};       // onion layers opened by this node
+  std::atomic<uint64_t> layers_refused{0};      // blobs that failed to peel
+  std::atomic<uint64_t> relayed{0};             // layers forwarded to a next hop
+  std::atomic<uint64_t> relay_timeouts{0};      // next hop did not answer in time
+  std::atomic<uint64_t> relay_refused{0};       // unknown next hop, busy, congested
+  std::atomic<uint64_t> link_errors{0};         // malformed frames on the public socket
+  std::atomic<uint64_t> replicas_sent{0};
+  std::atomic<uint64_t> replicas_received{0};
+  std::atomic<uint64_t> replicas_refused{0};
+  std::atomic<uint64_t> in_flight{0};           // relayed requests awaiting an answer (gauge)
+  std::atomic<uint64_t> started_ms{0};          // wall clock at start
+
+  static void inc(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+};
+
+}  // namespace onionswarm::node
