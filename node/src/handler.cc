@@ -228,10 +228,14 @@ void RequestHandler::handle_store(rpc::StoreRequest r, uint64_t /*now*/, Done do
       case StoreResult::kFull:
         return done(rpc::error_response(error(Code::kFull, "inbox full: the account's quota is reached")));
       case StoreResult::kExists:
-        return done(rpc::store_response({true, hash}));
+        return done(rpc::store_response({true, hash, {self_x_}}));
       case StoreResult::kNew:
-        if (copy) on_new_store_(*copy);
-        return done(rpc::store_response({false, hash}));
+        if (!copy) return done(rpc::store_response({false, hash, {self_x_}}));
+        // Acknowledge only once the swarm confirms enough replicas.
+        return on_new_store_(*copy, [hash, done](Result<std::vector<crypto::X25519PublicKey>> holders) {
+          if (!holders.ok()) return done(rpc::error_response(holders.status()));
+          done(rpc::store_response({false, hash, std::move(*holders)}));
+        });
     }
   });
 }

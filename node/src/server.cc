@@ -127,7 +127,7 @@ Server::Server(ServerOptions options, NodeKeys keys, std::shared_ptr<swarm::Dire
       storage_(std::move(storage)) {
   handler_ = std::make_unique<RequestHandler>(
       *storage_, *directory_, keys_.ed25519.public_key(), keys_.x25519.public_key(), options_.handler, clock_,
-      [this](const StoredMessage& m) {
+      [this](const StoredMessage& m, RequestHandler::Replicated replicated) {
         // Committer thread: hand the new message to the reactor for replication.
         json body = {{"account", m.account.to_string()}, {"namespace", m.ns},    {"timestamp", m.timestamp_ms},
                      {"expiry", m.expiry_ms},            {"data", to_base64(m.data)}};
@@ -137,6 +137,7 @@ Server::Server(ServerOptions options, NodeKeys keys, std::shared_ptr<swarm::Dire
         o.header = {wire::kVersion, wire::Type::kReplicate, 0};
         auto s = body.dump();
         o.body.assign(s.begin(), s.end());
+        o.replicated = std::move(replicated);
         mailbox_.post(std::move(o));
       });
 }
@@ -463,18 +464,34 @@ void Server::on_outgoing(Outgoing o) {
         return;
       }
       case Outgoing::kReplicate: {
+        // One request id for all peers; answers are told apart by link.
+        const uint64_t id = next_request_id_++;
+        PendingReplication r;
+        r.replicated = std::move(o.replicated);
+        r.holders.push_back(keys_.x25519.public_key());
+        r.deadline_ms = clock_() + options_.replication_timeout_ms;
         auto swarms = handler_->swarms();
-        if (swarms->empty()) return;
-        const auto& members = (*swarms)[swarm::swarm_index_for(*swarms, o.account)].members;
-        for (const auto& m : members) {
-          if (m.x25519 == keys_.x25519.public_key()) continue;
-          Bytes header = wire::encode_header({wire::kVersion, wire::Type::kReplicate, next_request_id_++});
-          std::array<zmq::const_buffer, 2> frames = {zmq::buffer(header), zmq::buffer(o.body)};
-          if (!zmq::send_multipart(*link_to(m), frames, zmq::send_flags::dontwait))
-            log_warn("replication", "link to a swarm peer is congested; replica not sent");
-          else
-            NodeStats::inc(stats_.replicas_sent);
+        size_t peers = 0;
+        if (!swarms->empty()) {
+          const auto& members = (*swarms)[swarm::swarm_index_for(*swarms, o.account)].members;
+          Bytes header = wire::encode_header({wire::kVersion, wire::Type::kReplicate, id});
+          for (const auto& m : members) {
+            if (m.x25519 == keys_.x25519.public_key()) continue;
+            ++peers;
+            std::array<zmq::const_buffer, 2> frames = {zmq::buffer(header), zmq::buffer(o.body)};
+            if (zmq::send_multipart(*link_to(m), frames, zmq::send_flags::dontwait)) {
+              NodeStats::inc(stats_.replicas_sent);
+              ++r.outstanding;
+            } else {
+              log_warn("replication", "link to a swarm peer is congested; replica not sent");
+            }
+          }
         }
+        r.needed = std::min(options_.min_replica_acks, peers);
+        if (r.needed == 0) return finish_replication(r, r.holders);
+        if (r.outstanding < r.needed)
+          return finish_replication(r, error(Code::kUnavailable, "too few swarm members reachable to replicate"));
+        replications_.emplace(id, std::move(r));
         return;
       }
     }
@@ -483,7 +500,31 @@ void Server::on_outgoing(Outgoing o) {
   }
 }
 
-void Server::on_link_message(const crypto::X25519PublicKey& /*peer*/, zmq::socket_t& s) {
+void Server::finish_replication(PendingReplication& r, Result<std::vector<crypto::X25519PublicKey>> result) {
+  if (!r.replicated) return;
+  // The completion wraps and encrypts the client's answer: a worker's job.
+  work_.push([cb = std::move(r.replicated), result = std::move(result)]() mutable { cb(std::move(result)); });
+  r.replicated = nullptr;
+}
+
+void Server::on_replica_answer(const crypto::X25519PublicKey& peer, uint64_t id, bool acked) {
+  auto it = replications_.find(id);
+  if (it == replications_.end()) return;  // already answered, or timed out
+  PendingReplication& r = it->second;
+  if (r.outstanding) --r.outstanding;
+  if (acked) {
+    r.holders.push_back(peer);
+    if (r.needed) --r.needed;
+  }
+  if (r.needed == 0) {
+    finish_replication(r, r.holders);
+  } else if (r.outstanding < r.needed) {
+    finish_replication(r, error(Code::kUnavailable, "swarm members refused the replica; not acknowledged"));
+  }
+  if (!r.replicated) replications_.erase(it);
+}
+
+void Server::on_link_message(const crypto::X25519PublicKey& peer, zmq::socket_t& s) {
   for (size_t i = 0; i < kMaxDrainPerPoll; ++i) {
     std::vector<zmq::message_t> frames;
     size_t total = 0;
@@ -491,9 +532,16 @@ void Server::on_link_message(const crypto::X25519PublicKey& /*peer*/, zmq::socke
     if (total != 2) continue;
     auto header = wire::decode_header(view(frames[0]));
     if (!header.ok()) continue;
-    if (header->type == wire::Type::kReplicateAck) continue;
+    if (header->type == wire::Type::kReplicateAck) {
+      on_replica_answer(peer, header->request_id, true);
+      continue;
+    }
     auto it = pending_.find(header->request_id);
-    if (it == pending_.end()) continue;  // late answer after a timeout, or a replication error
+    if (it == pending_.end()) {
+      // A refused replica, or a late answer after a timeout.
+      if (header->type == wire::Type::kError) on_replica_answer(peer, header->request_id, false);
+      continue;
+    }
     Pending p = std::move(it->second);
     pending_.erase(it);
     Bytes body(static_cast<const uint8_t*>(frames[1].data()),
@@ -525,6 +573,11 @@ void Server::expire_pending(uint64_t now) {
     NodeStats::inc(stats_.relay_timeouts);
   }
   stats_.in_flight.store(pending_.size(), std::memory_order_relaxed);
+  while (!replications_.empty() && replications_.begin()->second.deadline_ms <= now) {
+    finish_replication(replications_.begin()->second,
+                       error(Code::kUnavailable, "no swarm member confirmed the replica in time; not acknowledged"));
+    replications_.erase(replications_.begin());
+  }
 }
 
 }  // namespace onionswarm::node

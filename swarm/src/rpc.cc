@@ -339,7 +339,10 @@ Bytes wrong_swarm_response(const Swarm& swarm, std::string_view message) {
 }
 
 Bytes store_response(const StoreAnswer& a) {
-  return dump({{"status", "ok"}, {"result", a.existed ? "exists" : "new"}, {"hash", to_hex(a.hash.view())}});
+  json holders = json::array();
+  for (const auto& h : a.holders) holders.push_back(to_hex(h.view()));
+  return dump({{"status", "ok"}, {"result", a.existed ? "exists" : "new"}, {"hash", to_hex(a.hash.view())},
+               {"holders", holders}});
 }
 
 Bytes retrieve_response(const RetrieveAnswer& a) {
@@ -397,6 +400,14 @@ Result<StoreAnswer> parse_store_answer(const json& ok) {
   if (result != "new" && result != "exists") return bad("result", "expected new or exists");
   a.existed = result == "exists";
   RETURN_IF_ERROR(f.hex_fixed("hash", a.hash));
+  if (auto it = ok.find("holders"); it != ok.end()) {
+    if (!it->is_array() || it->size() > 100) return bad("holders", "expected an array of at most 100 keys");
+    for (const auto& h : *it) {
+      auto b = h.is_string() ? from_hex(h.get_ref<const std::string&>(), crypto::kKeySize) : Result<Bytes>(Bytes{});
+      if (!b.ok() || b->size() != crypto::kKeySize) return bad("holders", "expected 64 hex characters each");
+      a.holders.push_back(*crypto::X25519PublicKey::from(*b));
+    }
+  }
   return a;
 }
 

@@ -87,6 +87,24 @@ TEST(Durability, AcknowledgedStoresSurviveKillMinusNine) {
   EXPECT_EQ(test::reap(again), 0);
 }
 
+TEST(Durability, StoreIsNotAcknowledgedWhenNoOtherSwarmMemberHoldsIt) {
+  crypto::init();
+  test::Devnet net(5, 5);  // one swarm of five
+  ASSERT_TRUE(net.ok()) << net.start_output();
+  auto nodes = net.nodes();
+  for (int i = 2; i <= 5; ++i) ASSERT_EQ(::kill(test::devnet_pid(net, i), SIGKILL), 0);
+  Account a;
+  rpc::StoreRequest s;
+  s.account = a.id;
+  s.timestamp_ms = test::now_ms();
+  s.data = crypto::random_bytes(64);
+  RawClient c(nodes[0]);
+  auto r = c.request({nodes[0]}, rpc::Request(s));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ((*r)["status"], "error") << r->dump();
+  EXPECT_EQ((*r)["code"], "unavailable") << r->dump();
+}
+
 TEST(Durability, SigtermStopsCleanlyAndKeepsKeysAndData) {
   crypto::init();
   test::Devnet net(5, 5);

@@ -102,6 +102,14 @@ TEST_F(NodeProtocol, StoreThenSignedRetrieveReturnsTheMessage) {
   ASSERT_EQ((*stored)["status"], "ok") << stored->dump();
   EXPECT_EQ((*stored)["result"], "new");
   EXPECT_EQ((*stored)["hash"], to_hex(crypto::hash(data).view()));
+  // Acknowledged only once another swarm member holds it too.
+  ASSERT_GE((*stored)["holders"].size(), 2u) << stored->dump();
+  EXPECT_EQ((*stored)["holders"][0], to_hex(s[0].x25519.view()));
+  for (const auto& h : (*stored)["holders"]) {
+    bool member = false;
+    for (const auto& m : s) member |= h == to_hex(m.x25519.view());
+    EXPECT_TRUE(member) << h;
+  }
 
   auto got = send(path_to(a.id, s[0]), retrieve_req(a));
   ASSERT_TRUE(got.ok()) << got.status().to_string();

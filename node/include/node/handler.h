@@ -75,8 +75,12 @@ class RequestHandler {
  public:
   using Done = std::function<void(Bytes answer)>;
   // Called on the committer thread for every message newly stored by a
-  // client request (not for replicas), to replicate it to the swarm.
-  using OnNewStore = std::function<void(const StoredMessage&)>;
+  // client request (not for replicas), to replicate it to the swarm. It must
+  // call `replicated` exactly once, from any thread: with the keys of the
+  // members now holding the message durably (this node included), or with an
+  // error when too few members confirmed it. The client's answer waits for it.
+  using Replicated = std::function<void(Result<std::vector<crypto::X25519PublicKey>>)>;
+  using OnNewStore = std::function<void(const StoredMessage&, Replicated replicated)>;
 
   RequestHandler(Storage& storage, const swarm::Directory& directory, crypto::Ed25519PublicKey self_ed,
                  crypto::X25519PublicKey self_x, HandlerOptions options, Clock clock, OnNewStore on_new_store);

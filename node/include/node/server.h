@@ -45,6 +45,10 @@ struct ServerOptions {
   uint64_t relay_timeout_ms = 10'000;            // waiting for the next hop's answer
   uint64_t layer_max_skew_ms = 30ull * 60 * 1000;  // layer timestamps further off are refused
   uint64_t sweep_interval_ms = 10'000;           // TTL sweep period
+  uint64_t replication_timeout_ms = 5'000;       // waiting for a swarm peer's replica ack
+  // Other swarm members that must confirm a new store before the client is
+  // answered (fewer when the swarm has fewer other members).
+  size_t min_replica_acks = 1;
   size_t max_in_flight = 20'000;                 // relayed requests awaiting answers
   HandlerOptions handler;
 };
@@ -109,6 +113,15 @@ class Server {
     crypto::X25519PublicKey next_hop;                   // kForward
     std::shared_ptr<crypto::SecretBytes> response_key;  // kForward
     swarm::AccountId account;                           // kReplicate: whose swarm
+    RequestHandler::Replicated replicated;              // kReplicate: completion
+  };
+  // A new store waiting for swarm peers to confirm their replicas.
+  struct PendingReplication {
+    RequestHandler::Replicated replicated;
+    std::vector<crypto::X25519PublicKey> holders;  // this node first, then peers that acked
+    size_t needed = 0;                             // acks still required
+    size_t outstanding = 0;                        // peers that have not answered
+    uint64_t deadline_ms = 0;
   };
 
   class Mailbox {
@@ -134,6 +147,8 @@ class Server {
   void reply_error(const std::string& to, uint64_t request_id, const Status& st);
   void answer_hop_error(Pending p, const Status& st);
   void expire_pending(uint64_t now);
+  void on_replica_answer(const crypto::X25519PublicKey& peer, uint64_t id, bool acked);
+  void finish_replication(PendingReplication& r, Result<std::vector<crypto::X25519PublicKey>> result);
   zmq::socket_t* link_to(const swarm::NodeDescriptor& node);
 
   // worker-side jobs
@@ -152,6 +167,7 @@ class Server {
   std::unique_ptr<zmq::socket_t> router_;   // reactor thread only
   std::map<crypto::X25519PublicKey, Link> links_;  // reactor thread only
   std::map<uint64_t, Pending> pending_;     // reactor thread only; ids grow with time
+  std::map<uint64_t, PendingReplication> replications_;  // reactor thread only; ids grow with time
   uint64_t next_request_id_ = 1;            // reactor thread only
   std::string endpoint_;
 

@@ -115,6 +115,9 @@ Result<Swarm> swarm_from_json(const nlohmann::json& j);
 struct StoreAnswer {
   bool existed = false;
   crypto::Hash hash;
+  // X25519 keys of the swarm members known to hold the message durably
+  // (the answering node first). Empty only in answers from older nodes.
+  std::vector<crypto::X25519PublicKey> holders;
 };
 struct RetrieveAnswer {
   std::vector<StoredItem> messages;

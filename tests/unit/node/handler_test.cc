@@ -236,13 +236,37 @@ TEST_F(HandlerTest, GroupNamespaceZeroNeedsTheGroupKey) {
 
 TEST_F(HandlerTest, NewStoreIsReportedForReplicationOnceOnly) {
   std::atomic<int> reported{0};
-  auto h = make_handler(own_swarm().members[1], {}, [&](const StoredMessage& m) {
+  auto h = make_handler(own_swarm().members[1], {}, [&](const StoredMessage& m, RequestHandler::Replicated done) {
     EXPECT_EQ(m.data, bytes_of("replicate me"));
     ++reported;
+    done(std::vector<crypto::X25519PublicKey>{own_swarm().members[1].x25519, own_swarm().members[2].x25519});
   });
   EXPECT_TRUE(call(*h, rpc::serialize_request(store_req("replicate me"))).ok);
   EXPECT_TRUE(call(*h, rpc::serialize_request(store_req("replicate me"))).ok);
   EXPECT_EQ(reported.load(), 1);
+}
+
+TEST_F(HandlerTest, NewStoreAnswerListsTheHoldersReplicationConfirmed) {
+  auto h = make_handler(own_swarm().members[1], {}, [&](const StoredMessage&, RequestHandler::Replicated done) {
+    done(std::vector<crypto::X25519PublicKey>{own_swarm().members[1].x25519, own_swarm().members[3].x25519});
+  });
+  auto a = call(*h, rpc::serialize_request(store_req("held twice")));
+  ASSERT_TRUE(a.ok) << a.message;
+  ASSERT_EQ(a.body["holders"].size(), 2u);
+  EXPECT_EQ(a.body["holders"][1], to_hex(own_swarm().members[3].x25519.view()));
+}
+
+TEST_F(HandlerTest, NewStoreIsNotAcknowledgedWhenReplicationFails) {
+  auto h = make_handler(own_swarm().members[1], {}, [&](const StoredMessage&, RequestHandler::Replicated done) {
+    done(error(Code::kUnavailable, "no other swarm member confirmed the message"));
+  });
+  auto a = call(*h, rpc::serialize_request(store_req("lonely")));
+  EXPECT_FALSE(a.ok);
+  EXPECT_EQ(a.code, Code::kUnavailable);
+  // Stored locally all the same: a retry is idempotent and answers "exists".
+  auto again = call(*h, rpc::serialize_request(store_req("lonely")));
+  ASSERT_TRUE(again.ok) << again.message;
+  EXPECT_EQ(again.body["result"], "exists");
 }
 
 TEST_F(HandlerTest, FullQuotaAnswersFullWithInboxFullMessage) {

@@ -553,12 +553,20 @@ json ok_of(const Bytes& answer) {
 
 TEST_F(Rpc, StoreAnswerRoundTrips) {
   for (bool existed : {false, true}) {
-    auto a = parse_store_answer(ok_of(store_response({existed, hash_of("m")})));
+    auto a = parse_store_answer(ok_of(store_response({existed, hash_of("m"), {}})));
     ASSERT_TRUE(a.ok()) << a.status().to_string();
     EXPECT_EQ(a->existed, existed);
     EXPECT_EQ(a->hash, hash_of("m"));
   }
-  json bad = ok_of(store_response({false, hash_of("m")}));
+  crypto::X25519PublicKey h1 = crypto::X25519KeyPair::generate().public_key();
+  crypto::X25519PublicKey h2 = crypto::X25519KeyPair::generate().public_key();
+  auto with_holders = parse_store_answer(ok_of(store_response({false, hash_of("m"), {h1, h2}})));
+  ASSERT_TRUE(with_holders.ok());
+  EXPECT_EQ(with_holders->holders, (std::vector<crypto::X25519PublicKey>{h1, h2}));
+  json bad_holders = ok_of(store_response({false, hash_of("m"), {h1}}));
+  bad_holders["holders"][0] = "zz";
+  EXPECT_FALSE(parse_store_answer(bad_holders).ok());
+  json bad = ok_of(store_response({false, hash_of("m"), {}}));
   bad["result"] = "maybe";
   EXPECT_EQ(parse_store_answer(bad).status().code(), Code::kInvalidArgument);
 }
