@@ -53,7 +53,8 @@ commands:
   init --network FILE [--restore]   create an account (--restore: recovery phrase on stdin)
   id                                print this account's ID
   send ACCOUNT_ID [TEXT]            send TEXT (or stdin) through a 3-hop onion path
-  inbox [--json] [--watch] [--all]  fetch and print new messages (--all: everything
+  inbox [--json] [--watch] [--all] [--show-path]
+                                    fetch and print new messages (--all: everything
                                     stored locally, without fetching)
   path [--json]                     show the current path's guard, middle and exit
   ping --network FILE [--expect-nodes N]
@@ -243,6 +244,12 @@ int cmd_id(const Globals& g) {
   return 0;
 }
 
+// "guard 1a2b3c4d → middle … → exit … → swarm node …" (first 8 hex of each X25519 key).
+std::string format_route(const client::Route& r) {
+  return "guard " + short_key(r.path.guard.x25519) + " → middle " + short_key(r.path.middle.x25519) + " → exit " +
+         short_key(r.path.exit.x25519) + " → swarm node " + short_key(r.destination.x25519);
+}
+
 int cmd_send(const Globals& g, const std::vector<std::string>& args) {
   if (args.empty() || args.size() > 2) throw UsageError("usage: send ACCOUNT_ID [TEXT]");
   auto to = swarm::AccountId::parse(args[0]);
@@ -263,15 +270,12 @@ int cmd_send(const Globals& g, const std::vector<std::string>& args) {
   auto sent = (*c)->send(*to, text);
   status.clear();
   if (!sent.ok()) return fail("message not stored: " + sent.status().message());
-  const auto& r = sent->route;
   std::printf("hash: %s\n", to_hex(sent->hash.view()).c_str());
-  std::printf("path: guard %s → middle %s → exit %s → swarm node %s\n",
-              short_key(r.path.guard.x25519).c_str(), short_key(r.path.middle.x25519).c_str(),
-              short_key(r.path.exit.x25519).c_str(), short_key(r.destination.x25519).c_str());
+  std::printf("path: %s\n", format_route(sent->route).c_str());
   return 0;
 }
 
-int cmd_inbox(const Globals& g, bool json, bool watch, bool all) {
+int cmd_inbox(const Globals& g, bool json, bool watch, bool all, bool show_path) {
   if (all && watch) throw UsageError("--all and --watch do not go together");
   StatusLine status;
   auto c = open_client(g, status);
@@ -288,6 +292,7 @@ int cmd_inbox(const Globals& g, bool json, bool watch, bool all) {
     status.clear();
     if (!fresh.ok()) return fail(fresh.status());
     for (const auto& e : *fresh) print_entry(e, json);
+    if (show_path && cl.last_route()) std::printf("fetched via: %s\n", format_route(*cl.last_route()).c_str());
     return 0;
   }
   struct sigaction sa {};
@@ -375,6 +380,7 @@ int run(int argc, char** argv) {
     ("json", "JSON output")
     ("watch", "inbox: keep fetching")
     ("all", "inbox: print every stored message")
+    ("show-path", "inbox: also print the onion path the fetch took")
     ("expect-nodes", "ping: expected directory size", cxxopts::value<uint64_t>())
     ("command", "command", cxxopts::value<std::string>())
     ("args", "arguments", cxxopts::value<std::vector<std::string>>());
@@ -399,13 +405,13 @@ int run(int argc, char** argv) {
       {"init", {"restore"}},
       {"id", {}},
       {"send", {}},
-      {"inbox", {"json", "watch", "all"}},
+      {"inbox", {"json", "watch", "all", "show-path"}},
       {"path", {"json"}},
       {"ping", {"expect-nodes"}},
   };
   auto allowed = kAllowed.find(command);
   if (allowed == kAllowed.end()) throw UsageError("unknown command '" + command + "'");
-  for (const char* o : {"restore", "json", "watch", "all", "expect-nodes"}) {
+  for (const char* o : {"restore", "json", "watch", "all", "show-path", "expect-nodes"}) {
     if (res.count(o) && !allowed->second.count(o)) {
       throw UsageError("--" + std::string(o) + " is not an option of '" + command + "'");
     }
@@ -430,7 +436,8 @@ int run(int argc, char** argv) {
   if (command == "id") return cmd_id(g);
   if (command == "send") return cmd_send(g, args);
   if (command == "inbox") {
-    return cmd_inbox(g, res.count("json") > 0, res.count("watch") > 0, res.count("all") > 0);
+    return cmd_inbox(g, res.count("json") > 0, res.count("watch") > 0, res.count("all") > 0,
+                     res.count("show-path") > 0);
   }
   if (command == "path") return cmd_path(g, res.count("json") > 0);
   std::optional<uint64_t> expect;

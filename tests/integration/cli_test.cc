@@ -82,8 +82,9 @@ TEST_F(Cli, TwoAccountsExchangeMessagesBothWays) {
   EXPECT_EQ(line["from"], alice);
   EXPECT_EQ(line["text"], "Hello Bob, from Alice");
 
-  auto alice_inbox = cli(alice_home, {"inbox"});
+  auto alice_inbox = cli(alice_home, {"inbox", "--show-path"});
   ASSERT_EQ(alice_inbox.exit_code, 0) << alice_inbox.err;
+  EXPECT_NE(alice_inbox.out.find("fetched via: guard "), std::string::npos) << alice_inbox.out;
   EXPECT_NE(alice_inbox.out.find("Hi Alice, Bob here"), std::string::npos) << alice_inbox.out;
   EXPECT_NE(alice_inbox.out.find(bob), std::string::npos);
 
