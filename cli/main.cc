@@ -202,6 +202,14 @@ Result<std::unique_ptr<client::Client>> open_client(const Globals& g, StatusLine
   o.timeout_ms = g.timeout_ms;
   o.progress = [&status](std::string_view line) { status.show(line); };
   o.cancelled = [] { return g_stop != 0; };
+  // Testing hook: pretend this machine's clock is off by N ms.
+  if (const char* skew = std::getenv("ONIONSWARM_TEST_CLOCK_SKEW_MS"); skew && *skew) {
+    char* end = nullptr;
+    const long long v = std::strtoll(skew, &end, 10);
+    if (*end != '\0' || v < -86'400'000LL || v > 86'400'000LL)
+      return error(Code::kInvalidArgument, "ONIONSWARM_TEST_CLOCK_SKEW_MS must be an integer within a day");
+    o.clock_skew_ms = v;
+  }
   return client::Client::open(std::move(o));
 }
 

@@ -23,6 +23,8 @@ using swarm::NodeDescriptor;
 using Keys = std::vector<crypto::X25519PublicKey>;
 
 constexpr const char* kGuardSetting = "guard";
+// The learned difference between the network's clock and ours (ms, signed).
+constexpr const char* kClockOffsetSetting = "clock_offset_ms";
 
 uint64_t now_ms() {
   return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -94,12 +96,52 @@ struct Client::Impl {
       : options(std::move(o)), identity(std::move(id)), store(std::move(s)) {
     rng = options.random ? options.random : secure_random();
     swarms = swarm::compute_swarms(options.nodes, options.swarm_size);
+    if (auto saved = store->get_setting(kClockOffsetSetting); saved.ok() && *saved) {
+      try {
+        clock_offset_ms = std::stoll(**saved);
+      } catch (const std::exception&) {
+        clock_offset_ms = 0;  // a damaged setting is relearned on the next stale answer
+      }
+    }
+  }
+
+  // This machine's clock (with the testing skew), and the network's time as
+  // this client believes it. Every timestamp we sign or put in a layer uses
+  // network_now(), so a client whose clock is minutes off still works once
+  // it has learned the offset from a node's answer.
+  int64_t local_now() const { return int64_t(now_ms()) + options.clock_skew_ms; }
+  uint64_t network_now() const { return uint64_t(std::max<int64_t>(0, local_now() + clock_offset_ms)); }
+
+  // Asks `dest` for its clock through the current path (an `info` request)
+  // and adopts the offset, compensating half the round trip.
+  Status sync_clock(const NodeDescriptor& dest) {
+    const Bytes payload = rpc::serialize_request(rpc::InfoRequest{});
+    const std::vector<crypto::X25519PublicKey> hops = {path->guard.x25519, path->middle.x25519,
+                                                        path->exit.x25519, dest.x25519};
+    const int64_t before = local_now();
+    auto built = onion::build(hops, payload, network_now());
+    if (!built.ok()) return built.status();
+    auto blob = channel->round_trip(built->blob, options.timeout_ms);
+    if (!blob.ok()) return blob.status();
+    auto answer = onion::unwrap_response(built->response_keys, *blob);
+    if (!answer.ok()) return answer.status();
+    if (answer->kind != onion::ResponseKind::kFinal) return hop_error_status(answer->body, "clock sync");
+    auto parsed = rpc::parse_response(answer->body);
+    if (!parsed.ok()) return parsed.status();
+    auto* ok = std::get_if<nlohmann::json>(&*parsed);
+    if (!ok) return std::get<rpc::ErrorAnswer>(*parsed).status;
+    auto info = rpc::parse_info_answer(*ok);
+    if (!info.ok()) return info.status();
+    const int64_t after = local_now();
+    clock_offset_ms = int64_t(info->now_ms) - (before + after) / 2;
+    return store->set_setting(kClockOffsetSetting, std::to_string(clock_offset_ms));
   }
 
   ClientOptions options;
   Identity identity;
   std::unique_ptr<LocalStore> store;
   std::vector<swarm::Swarm> swarms;
+  int64_t clock_offset_ms = 0;  // network time minus local time, learned from nodes
   Random rng;
   zmq::context_t context;          // declared before channel: outlives it
   std::optional<Path> path;
@@ -151,7 +193,12 @@ struct Client::Impl {
           using T = std::decay_t<decltype(r)>;
           if constexpr (std::is_same_v<T, rpc::RetrieveRequest> ||
                         std::is_same_v<T, rpc::DeleteRequest>) {
-            r.timestamp_ms = now_ms();
+            r.timestamp_ms = network_now();
+          }
+          if constexpr (std::is_same_v<T, rpc::StoreRequest>) {
+            // Unsigned inbox stores are timestamp-checked too; the message
+            // hash covers only the data, so a new timestamp never duplicates.
+            if (!r.auth) r.timestamp_ms = network_now();
           }
         },
         req);
@@ -168,6 +215,7 @@ struct Client::Impl {
     bool retried = false;
     bool rebuild = false;
     bool guard_failed = false;
+    bool clock_synced = false;
     Keys failed;  // nodes that failed during this request
     Status last_failure = error(Code::kInternal, "no attempt made");
 
@@ -189,7 +237,7 @@ struct Client::Impl {
       }
       const std::vector<crypto::X25519PublicKey> hops = {path->guard.x25519, path->middle.x25519,
                                                           path->exit.x25519, dest->x25519};
-      auto built = onion::build(hops, payload, now_ms());
+      auto built = onion::build(hops, payload, network_now());
       if (!built.ok()) return built.status();
 
       progress("waiting for the swarm…");
@@ -239,6 +287,14 @@ struct Client::Impl {
               redirects < kMaxRedirects) {
             ++redirects;
             target_swarm = *err.swarm;
+            continue;
+          }
+          if (err.status.code() == Code::kStale && !clock_synced) {
+            // Our clock is off: learn the network's time once, then retry.
+            clock_synced = true;
+            progress("adjusting to the network's clock…");
+            if (Status s = sync_clock(*dest); !s.ok()) return error(s.code(), "clock sync failed: " + s.message());
+            --attempt;  // not a path failure: does not use up the retry
             continue;
           }
           return error(err.status.code(), "swarm node: " + err.status.message());
@@ -291,7 +347,7 @@ Result<SendResult> Client::send(const swarm::AccountId& recipient, std::string_v
   if (!recipient.is_user()) {
     return error(Code::kInvalidArgument, "messages can only be sent to 05 accounts");
   }
-  const uint64_t now = now_ms();
+  const uint64_t now = impl_->network_now();
   auto sealed = seal_message(impl_->identity.ed25519(), recipient.x25519(), now, text);
   if (!sealed.ok()) return sealed.status();
   if (sealed->size() > rpc::kMaxDataBytes) return error(Code::kInvalidArgument, "message too large");

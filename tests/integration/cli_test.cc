@@ -98,6 +98,19 @@ TEST_F(Cli, TwoAccountsExchangeMessagesBothWays) {
   EXPECT_NE(path.out.find("guard"), std::string::npos);
 }
 
+TEST_F(Cli, ClientWithClockTenMinutesOffStillSendsAndFetches) {
+  const std::string fast_home = homes_ / "fast", slow_home = homes_ / "slow";
+  init(fast_home);
+  const std::string slow = init(slow_home);
+  auto sent = test::run_command({test::cli_bin(), "--home", fast_home, "send", slow, "from the future"}, "",
+                                std::chrono::seconds(90), {"ONIONSWARM_TEST_CLOCK_SKEW_MS=600000"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.out << sent.err;
+  auto inbox = test::run_command({test::cli_bin(), "--home", slow_home, "inbox"}, "", std::chrono::seconds(90),
+                                 {"ONIONSWARM_TEST_CLOCK_SKEW_MS=-600000"});
+  ASSERT_EQ(inbox.exit_code, 0) << inbox.out << inbox.err;
+  EXPECT_NE(inbox.out.find("from the future"), std::string::npos) << inbox.out;
+}
+
 TEST_F(Cli, SendToBadAccountIdFailsClearly) {
   const std::string home = homes_ / "carol";
   init(home);

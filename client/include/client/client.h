@@ -61,6 +61,9 @@ struct ClientOptions {
   // Polled between attempts and after an interrupted wait; when it returns
   // true the request stops with kUnavailable "cancelled". May be empty.
   std::function<bool()> cancelled;
+  // Added to this machine's clock, to test a client whose clock is wrong
+  // (the CLI reads it from ONIONSWARM_TEST_CLOCK_SKEW_MS). 0 in normal use.
+  int64_t clock_skew_ms = 0;
 };
 
 // The four nodes one request went through.
