@@ -253,6 +253,7 @@ struct Client::Impl {
           failed.push_back(dest->x25519);
         } else {
           guard_failed = true;  // unreachable, or refused our link
+          failed.push_back(path->guard.x25519);  // nor as middle, exit or destination
         }
       } else {
         auto answer = onion::unwrap_response(built->response_keys, *blob);

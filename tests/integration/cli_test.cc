@@ -3,7 +3,10 @@
 // or the plaintext in any node's data dir or log; restore from the phrase.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <filesystem>
+#include <thread>
 #include <sstream>
 
 #include "onion/encoding.h"
@@ -109,6 +112,40 @@ TEST_F(Cli, ClientWithClockTenMinutesOffStillSendsAndFetches) {
                                  {"ONIONSWARM_TEST_CLOCK_SKEW_MS=-600000"});
   ASSERT_EQ(inbox.exit_code, 0) << inbox.out << inbox.err;
   EXPECT_NE(inbox.out.find("from the future"), std::string::npos) << inbox.out;
+}
+
+TEST(CliPaths, SendSucceedsOnARebuiltPathAfterTheGuardDies) {
+  crypto::init();
+  Devnet net(10, 5);
+  ASSERT_TRUE(net.ok()) << net.start_output();
+  TempDir homes;
+  const std::string sender = homes / "s", recipient = homes / "r";
+  ASSERT_EQ(cli(sender, {"init", "--network", net.network_file()}).exit_code, 0);
+  ASSERT_EQ(cli(recipient, {"init", "--network", net.network_file()}).exit_code, 0);
+  const std::string to = trim(cli(recipient, {"id"}).out);
+  ASSERT_EQ(cli(sender, {"send", to, "before"}).exit_code, 0);
+  auto path = cli(sender, {"path", "--json"});
+  ASSERT_EQ(path.exit_code, 0) << path.err;
+  const std::string guard = nlohmann::json::parse(path.out)["guard"]["x25519"].get<std::string>();
+
+  int victim = 0;
+  for (int i = 1; i <= 10 && !victim; ++i) {
+    auto info = nlohmann::json::parse(test::read_file(net.node_dir(i) + "/node.json"), nullptr, false);
+    if (!info.is_discarded() && info["x25519"] == guard) victim = i;
+  }
+  ASSERT_NE(victim, 0) << "guard not found among the devnet's nodes";
+  const pid_t pid = test::devnet_pid(net, victim);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+
+  auto after = cli(sender, {"send", to, "after the guard died"});
+  ASSERT_EQ(after.exit_code, 0) << after.out << after.err;
+  auto new_path = cli(sender, {"path", "--json"});
+  ASSERT_EQ(new_path.exit_code, 0);
+  EXPECT_NE(nlohmann::json::parse(new_path.out)["guard"]["x25519"].get<std::string>(), guard);
+  auto inbox = cli(recipient, {"inbox"});
+  ASSERT_EQ(inbox.exit_code, 0) << inbox.err;
+  EXPECT_NE(inbox.out.find("after the guard died"), std::string::npos);
 }
 
 TEST_F(Cli, SendToBadAccountIdFailsClearly) {
