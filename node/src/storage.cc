@@ -385,6 +385,32 @@ struct Storage::Impl {
   // before writes so a failing op leaves nothing to undo beyond the abort.
   // Pointers returned by mdb_get are copied before the next put/del.
 
+  // Reads an account's usage record (count || bytes); zeros when absent.
+  int read_usage(MDB_txn* txn, MDB_val* account_key, uint64_t* count, uint64_t* bytes) {
+    MDB_val v;
+    *count = *bytes = 0;
+    const int rc = mdb_get(txn, accounts, account_key, &v);
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc != 0) return rc;
+    if (v.mv_size != kAccountValueSize) return MDB_CORRUPTED;
+    *count = get_u64(bytes_of(v));
+    *bytes = get_u64(bytes_of(v) + 8);
+    return 0;
+  }
+
+  // Writes an account's usage record; an account with no messages has none.
+  int write_usage(MDB_txn* txn, MDB_val* account_key, uint64_t count, uint64_t bytes) {
+    if (count == 0) {
+      const int rc = mdb_del(txn, accounts, account_key, nullptr);
+      return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    std::array<uint8_t, kAccountValueSize> acct{};
+    store_u64(acct.data(), count);
+    store_u64(acct.data() + 8, bytes);
+    MDB_val av = val_of(acct);
+    return mdb_put(txn, accounts, account_key, &av, 0);
+  }
+
   int apply(MDB_txn* txn, StoreOp& op, uint64_t* value) {
     const StoredMessage& m = op.msg;
     MDB_val k = val_of(m.hash.bytes), v;
@@ -398,14 +424,7 @@ struct Storage::Impl {
     const AccountKey account = m.account.raw();
     uint64_t count = 0, bytes = 0;
     MDB_val ak = val_of(account);
-    rc = mdb_get(txn, accounts, &ak, &v);
-    if (rc == 0) {
-      if (v.mv_size != kAccountValueSize) return MDB_CORRUPTED;
-      count = get_u64(bytes_of(v));
-      bytes = get_u64(bytes_of(v) + 8);
-    } else if (rc != MDB_NOTFOUND) {
-      return rc;
-    }
+    if ((rc = read_usage(txn, &ak, &count, &bytes))) return rc;
     if (count + 1 > options.quota_messages || bytes + m.data.size() > options.quota_bytes) {
       *value = uint64_t(StoreResult::kFull);
       return 0;
@@ -423,11 +442,7 @@ struct Storage::Impl {
     const ExpiryKey ek_bytes = expiry_key(m.expiry_ms, m.hash.data());
     MDB_val ek = val_of(ek_bytes), empty{0, nullptr};
     if ((rc = mdb_put(txn, expiry, &ek, &empty, 0))) return rc;
-    std::array<uint8_t, kAccountValueSize> acct{};
-    store_u64(acct.data(), count + 1);
-    store_u64(acct.data() + 8, bytes + m.data.size());
-    MDB_val av = val_of(acct);
-    if ((rc = mdb_put(txn, accounts, &ak, &av, 0))) return rc;
+    if ((rc = write_usage(txn, &ak, count + 1, bytes + m.data.size()))) return rc;
     *value = uint64_t(StoreResult::kNew);
     return 0;
   }
@@ -509,14 +524,7 @@ struct Storage::Impl {
 
     MDB_val ak = val_of(key.data(), kAccountSize);
     uint64_t count = 0, bytes = 0;
-    rc = mdb_get(txn, accounts, &ak, &v);
-    if (rc == 0) {
-      if (v.mv_size != kAccountValueSize) return MDB_CORRUPTED;
-      count = get_u64(bytes_of(v));
-      bytes = get_u64(bytes_of(v) + 8);
-    } else if (rc != MDB_NOTFOUND) {
-      return rc;
-    }
+    if ((rc = read_usage(txn, &ak, &count, &bytes))) return rc;
 
     if ((rc = mdb_del(txn, messages, &mk, nullptr))) return rc;
     MDB_val hk = val_of(hash, crypto::kHashSize);
@@ -525,17 +533,7 @@ struct Storage::Impl {
     MDB_val ek = val_of(ek_bytes);
     if ((rc = mdb_del(txn, expiry, &ek, nullptr)) && rc != MDB_NOTFOUND) return rc;
 
-    count = count > 0 ? count - 1 : 0;
-    bytes = bytes > size ? bytes - size : 0;
-    if (count == 0) {
-      rc = mdb_del(txn, accounts, &ak, nullptr);
-      return rc == MDB_NOTFOUND ? 0 : rc;
-    }
-    std::array<uint8_t, kAccountValueSize> acct{};
-    store_u64(acct.data(), count);
-    store_u64(acct.data() + 8, bytes);
-    MDB_val av = val_of(acct);
-    return mdb_put(txn, accounts, &ak, &av, 0);
+    return write_usage(txn, &ak, count > 0 ? count - 1 : 0, bytes > size ? bytes - size : 0);
   }
 };
 
