@@ -1,5 +1,12 @@
 #include "config/node_config.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "config/network_file.h"
@@ -9,7 +16,6 @@
 namespace onionswarm::config {
 namespace {
 
-using detail::field_error;
 using detail::Json;
 
 // A config file is one flat object.
@@ -17,8 +23,25 @@ constexpr size_t kMaxDepth = 4;
 // Longest accepted path (PATH_MAX on Linux).
 constexpr size_t kMaxPathLength = 4096;
 
+// The settings table (header comment and docs/CONFIG.md). Defaults must
+// match NodeConfig's member initialisers (a unit test checks).
+constexpr std::array<NodeConfigKey, 11> kKeys = {{
+    {"data_dir", "string", "", "directory for keys, the LMDB store and admin.sock; created (mode 0700) if missing"},
+    {"listen", "string", "\"tcp://127.0.0.1:4500\"",
+     "tcp://HOST:PORT; HOST may be *, PORT 0..65535 or * (0 and *: the kernel picks a free port)"},
+    {"network", "string", "", "path of the network file (network id, swarm size, nodes)"},
+    {"log_level", "string", "\"info\"", "error, warn, info or debug"},
+    {"log_format", "string", "\"text\"", "text or json (one JSON object per line: ts, level, component, msg)"},
+    {"workers", "integer", "0", "0..1024 worker threads; 0 = one per core"},
+    {"quota_messages", "integer", "10000", "1..100000000 messages stored per account"},
+    {"quota_bytes", "integer", "67108864", "bytes stored per account; at least max_message_bytes, at most map_size"},
+    {"max_message_bytes", "integer", "65536", "1..65536 bytes per message (64 KiB is the request limit)"},
+    {"map_size", "integer", "8589934592", "1048576 (1 MiB)..17592186044416 (16 TiB): LMDB map size in bytes"},
+    {"relay_timeout_ms", "integer", "10000", "100..600000 ms a relay waits for the next hop's answer"},
+}};
+
 // Each check returns an empty string when the value is fine, else what is
-// wrong with it; parse and validate prefix it with the pointer or the name.
+// wrong with it; the callers prefix it with the pointer or the name.
 
 std::string path_problem(std::string_view v) {
   if (v.empty()) return "must not be empty";
@@ -36,6 +59,11 @@ std::string listen_problem(std::string_view v) {
 
 std::string log_level_problem(std::string_view v) {
   if (!is_valid_log_level(v)) return "expected one of error, warn, info, debug";
+  return {};
+}
+
+std::string log_format_problem(std::string_view v) {
+  if (!is_valid_log_format(v)) return "expected one of text, json";
   return {};
 }
 
@@ -58,59 +86,97 @@ std::string range_problem(uint64_t v, Range r) {
   return {};
 }
 
-Status named_error(std::string_view field, const std::string& problem) {
-  return error(Code::kInvalidArgument, std::string(field) + ": " + problem);
+// Splits "<pointer>: <message>" as made by detail::field_error.
+ConfigProblem problem_of(const Status& s) {
+  const std::string& m = s.message();
+  size_t colon = m.find(": ");
+  if (colon == std::string::npos) return {"/", m};
+  return {m.substr(0, colon), m.substr(colon + 2)};
 }
 
-Status read_string(const Json& doc, const char* key, std::string& out,
-                   std::string (*problem_of)(std::string_view)) {
-  if (!doc.contains(key)) return Status();
-  const std::string pointer = detail::child_pointer("", key);
+std::string pointer_of(std::string_view key) { return detail::child_pointer("", key); }
+
+void read_string(const Json& doc, const char* key, std::string& out, std::string (*check)(std::string_view),
+                 std::vector<ConfigProblem>& problems) {
+  if (!doc.contains(key)) return;
+  const std::string pointer = pointer_of(key);
   auto v = detail::get_string(doc[key], pointer);
-  if (!v.ok()) return v.status();
-  if (std::string p = problem_of(*v); !p.empty()) return field_error(pointer, p);
+  if (!v.ok()) return problems.push_back(problem_of(v.status()));
+  if (std::string p = check(*v); !p.empty()) return problems.push_back({pointer, p});
   out = std::move(*v);
-  return Status();
 }
 
 template <typename T>
-Status read_uint(const Json& doc, const char* key, T& out, Range r) {
-  if (!doc.contains(key)) return Status();
-  auto v = detail::get_uint(doc[key], detail::child_pointer("", key), r.min, r.max);
-  if (!v.ok()) return v.status();
+void read_uint(const Json& doc, const char* key, T& out, Range r, std::vector<ConfigProblem>& problems) {
+  if (!doc.contains(key)) return;
+  auto v = detail::get_uint(doc[key], pointer_of(key), r.min, r.max);
+  if (!v.ok()) return problems.push_back(problem_of(v.status()));
   out = T(*v);
-  return Status();
+}
+
+std::string known_keys() {
+  std::string out;
+  for (const auto& k : kKeys) out += (out.empty() ? "" : ", ") + std::string(k.key);
+  return out;
+}
+
+// Nearest existing ancestor of p (p itself if it exists); empty if none.
+std::filesystem::path existing_ancestor(std::filesystem::path p) {
+  std::error_code ec;
+  p = std::filesystem::absolute(p, ec);
+  if (ec) return {};
+  for (int depth = 0; depth < 256 && !p.empty(); ++depth) {
+    if (std::filesystem::exists(p, ec)) return p;
+    if (!p.has_parent_path() || p.parent_path() == p) break;
+    p = p.parent_path();
+  }
+  return {};
 }
 
 }  // namespace
+
+std::span<const NodeConfigKey> node_config_keys() { return kKeys; }
 
 bool is_valid_log_level(std::string_view level) {
   return level == "error" || level == "warn" || level == "info" || level == "debug";
 }
 
-Result<NodeConfig> parse_node_config(std::string_view json) {
+bool is_valid_log_format(std::string_view format) { return format == "text" || format == "json"; }
+
+std::vector<ConfigProblem> parse_node_config_all(std::string_view json, NodeConfig* out) {
+  std::vector<ConfigProblem> problems;
   auto parsed = swarm::parse_json(json, kMaxDepth, kMaxNodeConfigBytes);
-  if (!parsed.ok()) return field_error("", parsed.status().message());
+  if (!parsed.ok()) return {{"/", parsed.status().message()}};
   const Json& doc = *parsed;
-  if (Status s = detail::check_object(doc, "",
-                                      {"data_dir", "listen", "network", "log_level", "workers", "quota_messages",
-                                       "quota_bytes", "max_message_bytes", "map_size", "relay_timeout_ms"});
-      !s.ok()) {
-    return s;
+  if (!doc.is_object()) return {{"/", std::string("expected an object, got ") + detail::type_name(doc)}};
+  for (const auto& [key, value] : doc.items()) {
+    bool known = false;
+    for (const auto& k : kKeys) known = known || key == k.key;
+    if (!known) {
+      // Cap the echoed key: it comes from the input.
+      std::string shown = key.size() > 64 ? key.substr(0, 64) + "..." : key;
+      problems.push_back({pointer_of(shown), "unknown key (accepted keys: " + known_keys() + ")"});
+    }
   }
+  NodeConfig& c = *out;
+  read_string(doc, "data_dir", c.data_dir, path_problem, problems);
+  read_string(doc, "listen", c.listen, listen_problem, problems);
+  read_string(doc, "network", c.network, path_problem, problems);
+  read_string(doc, "log_level", c.log_level, log_level_problem, problems);
+  read_string(doc, "log_format", c.log_format, log_format_problem, problems);
+  read_uint(doc, "workers", c.workers, kWorkers, problems);
+  read_uint(doc, "quota_messages", c.quota_messages, kQuotaMessages, problems);
+  read_uint(doc, "quota_bytes", c.quota_bytes, kQuotaBytes, problems);
+  read_uint(doc, "max_message_bytes", c.max_message_bytes, kMaxMessageBytes, problems);
+  read_uint(doc, "map_size", c.map_size, kMapSize, problems);
+  read_uint(doc, "relay_timeout_ms", c.relay_timeout_ms, kRelayTimeoutMs, problems);
+  return problems;
+}
+
+Result<NodeConfig> parse_node_config(std::string_view json) {
   NodeConfig c;
-  for (Status s : {read_string(doc, "data_dir", c.data_dir, path_problem),
-                   read_string(doc, "listen", c.listen, listen_problem),
-                   read_string(doc, "network", c.network, path_problem),
-                   read_string(doc, "log_level", c.log_level, log_level_problem),
-                   read_uint(doc, "workers", c.workers, kWorkers),
-                   read_uint(doc, "quota_messages", c.quota_messages, kQuotaMessages),
-                   read_uint(doc, "quota_bytes", c.quota_bytes, kQuotaBytes),
-                   read_uint(doc, "max_message_bytes", c.max_message_bytes, kMaxMessageBytes),
-                   read_uint(doc, "map_size", c.map_size, kMapSize),
-                   read_uint(doc, "relay_timeout_ms", c.relay_timeout_ms, kRelayTimeoutMs)}) {
-    if (!s.ok()) return s;
-  }
+  auto problems = parse_node_config_all(json, &c);
+  if (!problems.empty()) return error(Code::kInvalidArgument, problems.front().to_string());
   return c;
 }
 
@@ -122,7 +188,8 @@ Result<NodeConfig> load_node_config(const std::string& path) {
   return config;
 }
 
-Status validate_node_config(const NodeConfig& c) {
+std::vector<ConfigProblem> node_config_problems(const NodeConfig& c) {
+  std::vector<ConfigProblem> problems;
   struct StringCheck {
     const char* name;
     const std::string& value;
@@ -131,8 +198,9 @@ Status validate_node_config(const NodeConfig& c) {
   for (const StringCheck& f : {StringCheck{"data_dir", c.data_dir, path_problem},
                                StringCheck{"listen", c.listen, listen_problem},
                                StringCheck{"network", c.network, path_problem},
-                               StringCheck{"log_level", c.log_level, log_level_problem}}) {
-    if (std::string p = f.problem_of(f.value); !p.empty()) return named_error(f.name, p);
+                               StringCheck{"log_level", c.log_level, log_level_problem},
+                               StringCheck{"log_format", c.log_format, log_format_problem}}) {
+    if (std::string p = f.problem_of(f.value); !p.empty()) problems.push_back({pointer_of(f.name), p});
   }
   struct UintCheck {
     const char* name;
@@ -145,16 +213,60 @@ Status validate_node_config(const NodeConfig& c) {
                              UintCheck{"max_message_bytes", c.max_message_bytes, kMaxMessageBytes},
                              UintCheck{"map_size", c.map_size, kMapSize},
                              UintCheck{"relay_timeout_ms", c.relay_timeout_ms, kRelayTimeoutMs}}) {
-    if (std::string p = range_problem(f.value, f.range); !p.empty()) return named_error(f.name, p);
+    if (std::string p = range_problem(f.value, f.range); !p.empty()) problems.push_back({pointer_of(f.name), p});
   }
   if (c.quota_bytes < c.max_message_bytes) {
-    return named_error("quota_bytes", "must be at least max_message_bytes (" +
-                                          std::to_string(c.max_message_bytes) + ")");
+    problems.push_back({"/quota_bytes", "must be at least max_message_bytes (" +
+                                            std::to_string(c.max_message_bytes) + ")"});
   }
   if (c.quota_bytes > c.map_size) {
-    return named_error("quota_bytes", "must be at most map_size (" + std::to_string(c.map_size) + ")");
+    problems.push_back({"/quota_bytes", "must be at most map_size (" + std::to_string(c.map_size) + ")"});
   }
-  return Status();
+  return problems;
+}
+
+Status validate_node_config(const NodeConfig& c) {
+  auto problems = node_config_problems(c);
+  if (problems.empty()) return Status();
+  // Named without the leading '/': "listen: expected tcp://HOST:PORT".
+  const ConfigProblem& p = problems.front();
+  return error(Code::kInvalidArgument, p.pointer.substr(1) + ": " + p.message);
+}
+
+std::vector<ConfigProblem> node_config_environment_problems(const NodeConfig& c) {
+  std::vector<ConfigProblem> problems;
+  std::error_code ec;
+  if (path_problem(c.data_dir).empty()) {
+    const std::filesystem::path dir(c.data_dir);
+    if (std::filesystem::exists(dir, ec)) {
+      if (!std::filesystem::is_directory(dir, ec)) {
+        problems.push_back({"/data_dir", c.data_dir + " exists but is not a directory (expected a directory the "
+                                                       "node can write, or a path it can create)"});
+      } else if (::access(dir.c_str(), R_OK | W_OK | X_OK) != 0) {
+        problems.push_back({"/data_dir", c.data_dir + " is not readable and writable by this user (" +
+                                             std::strerror(errno) + ")"});
+      } else if (std::string key = c.data_dir + "/node.key";
+                 std::filesystem::exists(key, ec) && ::access(key.c_str(), R_OK) != 0) {
+        problems.push_back({"/data_dir", key + " is not readable by this user (" + std::strerror(errno) + ")"});
+      }
+    } else {
+      auto ancestor = existing_ancestor(dir);
+      if (ancestor.empty() || !std::filesystem::is_directory(ancestor, ec)) {
+        problems.push_back({"/data_dir", c.data_dir + " does not exist and cannot be created (no parent directory)"});
+      } else if (::access(ancestor.c_str(), W_OK | X_OK) != 0) {
+        problems.push_back({"/data_dir", c.data_dir + " does not exist and cannot be created: " +
+                                             ancestor.string() + " is not writable by this user"});
+      }
+    }
+  }
+  if (path_problem(c.network).empty()) {
+    auto network = load_network_file(c.network);
+    if (!network.ok()) {
+      problems.push_back({"/network", network.status().message() +
+                                          " (expected a readable network file, see docs/CONFIG.md)"});
+    }
+  }
+  return problems;
 }
 
 }  // namespace onionswarm::config

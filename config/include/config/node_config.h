@@ -14,6 +14,7 @@
 // |                   |         |                        | "*" lets the kernel pick a free port          |
 // | network           | string  | (none, required)       | path of the network file (network_file.h)     |
 // | log_level         | string  | "info"                 | "error", "warn", "info" or "debug"            |
+// | log_format        | string  | "text"                 | "text" or "json" (one object per line)        |
 // | workers           | integer | 0                      | 0..1024 worker threads; 0 = number of cores   |
 // | quota_messages    | integer | 10000                  | 1..100000000 messages stored per account      |
 // | quota_bytes       | integer | 67108864 (64 MiB)      | bytes stored per account; at least            |
@@ -24,11 +25,16 @@
 //
 // Relative paths (data_dir, network) are taken relative to the working
 // directory of the process, not to the config file.
+//
+// node_config_keys() is this table as data; docs/CONFIG.md is checked
+// against it by a test, so the two cannot drift.
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "onion/status.h"
 
@@ -48,6 +54,7 @@ struct NodeConfig {
   std::string listen = "tcp://127.0.0.1:4500";
   std::string network;  // network file path
   std::string log_level = "info";  // error|warn|info|debug
+  std::string log_format = "text";  // text|json
   unsigned workers = 0;  // 0 = number of cores
   uint64_t quota_messages = 10000;
   uint64_t quota_bytes = uint64_t(64) << 20;
@@ -55,6 +62,43 @@ struct NodeConfig {
   uint64_t map_size = uint64_t(8) << 30;
   uint64_t relay_timeout_ms = 10000;
 };
+
+// One row of the settings table above.
+struct NodeConfigKey {
+  std::string_view key;            // JSON key (= NodeConfig field name)
+  std::string_view type;           // "string" or "integer"
+  std::string_view default_value;  // JSON text of the default; "" when required
+  std::string_view accepted;       // what values are accepted, in words
+};
+
+// Every key a config file may contain, in table order. Static storage.
+std::span<const NodeConfigKey> node_config_keys();
+
+// One problem found by the collecting checks below. `pointer` is the JSON
+// pointer of the value ("/workers"; "/" for the whole document); `message`
+// says what is wrong and what would be accepted.
+struct ConfigProblem {
+  std::string pointer;
+  std::string message;
+  std::string to_string() const { return pointer + ": " + message; }
+};
+
+// Like parse_node_config, but does not stop at the first problem: every
+// well-formed key is applied to *out (which starts from the defaults) and
+// every unknown key, wrong type and out-of-range value is reported. Empty
+// result: the text parsed cleanly.
+std::vector<ConfigProblem> parse_node_config_all(std::string_view json, NodeConfig* out);
+
+// Like validate_node_config, but reports every problem of the merged config
+// (required keys, ranges, listen syntax, cross-field limits).
+std::vector<ConfigProblem> node_config_problems(const NodeConfig& config);
+
+// Checks what the config refers to, without changing anything on disk:
+// data_dir exists as a writable directory or can be created (its nearest
+// existing ancestor is a writable directory); the network file can be read
+// and parses (its own errors are included, with their pointer into the
+// network file). Reads files; creates nothing.
+std::vector<ConfigProblem> node_config_environment_problems(const NodeConfig& config);
 
 // Parses the JSON text of a config file onto the defaults. Checks types and
 // each field's own range; it does not require data_dir or network (a flag
@@ -74,5 +118,7 @@ struct NodeConfig {
 
 // Whether level is one of "error", "warn", "info", "debug".
 bool is_valid_log_level(std::string_view level);
+// Whether format is "text" or "json".
+bool is_valid_log_format(std::string_view format);
 
 }  // namespace onionswarm::config

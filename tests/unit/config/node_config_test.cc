@@ -188,3 +188,107 @@ TEST(NodeConfig, LoadPrefixesErrorsWithPath) {
 
 }  // namespace
 }  // namespace onionswarm::config
+
+namespace onionswarm::config {
+namespace {
+
+std::string problems_text(const std::vector<ConfigProblem>& ps) {
+  std::string out;
+  for (const auto& p : ps) out += p.to_string() + "\n";
+  return out;
+}
+
+TEST(NodeConfigAll, ReportsEveryProblemNotJustTheFirst) {
+  NodeConfig c;
+  auto ps = parse_node_config_all(
+      R"({"bogus":1,"data_dir":5,"workers":5000,"listen":"udp://x","log_format":"xml","quota_messages":7})", &c);
+  ASSERT_EQ(ps.size(), 5u) << problems_text(ps);
+  const std::string all = problems_text(ps);
+  EXPECT_NE(all.find("/bogus: unknown key (accepted keys: data_dir,"), std::string::npos) << all;
+  EXPECT_NE(all.find("/data_dir: expected a string, got an integer"), std::string::npos) << all;
+  EXPECT_NE(all.find("/workers: out of range: 5000 is not between 0 and 1024"), std::string::npos) << all;
+  EXPECT_NE(all.find("/listen: expected tcp://HOST:PORT"), std::string::npos) << all;
+  EXPECT_NE(all.find("/log_format: expected one of text, json"), std::string::npos) << all;
+  EXPECT_EQ(c.quota_messages, 7u) << "well-formed keys are still applied";
+  EXPECT_EQ(c.workers, 0u) << "a bad value leaves the default";
+}
+
+TEST(NodeConfigAll, CrossFieldAndRequiredProblemsAreAllListed) {
+  NodeConfig c;
+  c.max_message_bytes = 4096;
+  c.quota_bytes = 100;
+  c.map_size = 1;
+  auto ps = node_config_problems(c);
+  const std::string all = problems_text(ps);
+  EXPECT_NE(all.find("/data_dir: must not be empty"), std::string::npos) << all;
+  EXPECT_NE(all.find("/network: must not be empty"), std::string::npos) << all;
+  EXPECT_NE(all.find("/map_size: out of range"), std::string::npos) << all;
+  EXPECT_NE(all.find("/quota_bytes: must be at least max_message_bytes (4096)"), std::string::npos) << all;
+}
+
+TEST(NodeConfigAll, LogFormatParsesAndDefaultsToText) {
+  EXPECT_EQ(parse_node_config("{}")->log_format, "text");
+  EXPECT_EQ(parse_node_config(R"({"log_format":"json"})")->log_format, "json");
+}
+
+TEST(NodeConfigEnvironment, AcceptsCreatableDataDirAndGoodNetworkFile) {
+  auto dir = std::filesystem::temp_directory_path() / ("nc-env-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "net.json") << R"({"network_id":"t","nodes":[]})";
+  NodeConfig c;
+  c.data_dir = (dir / "not" / "yet").string();
+  c.network = (dir / "net.json").string();
+  EXPECT_TRUE(node_config_environment_problems(c).empty()) << problems_text(node_config_environment_problems(c));
+  EXPECT_FALSE(std::filesystem::exists(dir / "not")) << "checking must not create anything";
+  std::filesystem::remove_all(dir);
+}
+
+TEST(NodeConfigEnvironment, NamesBadDataDirAndNetworkFile) {
+  auto dir = std::filesystem::temp_directory_path() / ("nc-env2-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "file") << "x";
+  std::ofstream(dir / "net.json") << R"({"network_id":"t","nodes":[{"address":"nope"}]})";
+  NodeConfig c;
+  c.data_dir = (dir / "file").string();
+  c.network = (dir / "net.json").string();
+  auto ps = node_config_environment_problems(c);
+  const std::string all = problems_text(ps);
+  ASSERT_EQ(ps.size(), 2u) << all;
+  EXPECT_NE(all.find("/data_dir: " + c.data_dir + " exists but is not a directory"), std::string::npos) << all;
+  EXPECT_NE(all.find("/network: " + c.network + ": /nodes/0/"), std::string::npos) << all;
+
+  c.data_dir = (dir / "file" / "sub").string();
+  c.network = (dir / "missing.json").string();
+  ps = node_config_environment_problems(c);
+  ASSERT_EQ(ps.size(), 2u) << problems_text(ps);
+  EXPECT_NE(problems_text(ps).find("cannot be created"), std::string::npos) << problems_text(ps);
+  EXPECT_NE(problems_text(ps).find("cannot open"), std::string::npos) << problems_text(ps);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(NodeConfigKeys, TableDefaultsMatchTheStruct) {
+  const NodeConfig d;
+  std::string text = "{";
+  for (const auto& k : node_config_keys()) {
+    if (k.default_value.empty()) continue;  // required keys
+    text += (text.size() > 1 ? "," : "") + std::string("\"") + std::string(k.key) + "\":" +
+            std::string(k.default_value);
+  }
+  text += "}";
+  auto parsed = parse_node_config(text);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string() << " in " << text;
+  EXPECT_EQ(parsed->listen, d.listen);
+  EXPECT_EQ(parsed->log_level, d.log_level);
+  EXPECT_EQ(parsed->log_format, d.log_format);
+  EXPECT_EQ(parsed->workers, d.workers);
+  EXPECT_EQ(parsed->quota_messages, d.quota_messages);
+  EXPECT_EQ(parsed->quota_bytes, d.quota_bytes);
+  EXPECT_EQ(parsed->max_message_bytes, d.max_message_bytes);
+  EXPECT_EQ(parsed->map_size, d.map_size);
+  EXPECT_EQ(parsed->relay_timeout_ms, d.relay_timeout_ms);
+  // Every key of the table is accepted by the parser, and only those.
+  EXPECT_EQ(node_config_keys().size(), 11u);
+}
+
+}  // namespace
+}  // namespace onionswarm::config

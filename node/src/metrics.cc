@@ -1,0 +1,238 @@
+#include "node/metrics.h"
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "node/server.h"
+#include "onion/encoding.h"
+#include "swarm/swarms.h"
+
+namespace onionswarm::node {
+namespace {
+
+uint64_t load(const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); }
+
+std::string hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
+  return buf;
+}
+
+// Label values are escaped as the text format requires (\\, \", \n).
+std::string label_value(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+class Exposition {
+ public:
+  void family(const char* name, const char* type, const char* help) {
+    out_ += "# HELP onionswarm_";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE onionswarm_";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+  void sample(const char* name, uint64_t value, const std::string& labels = {}) {
+    out_ += "onionswarm_";
+    out_ += name;
+    if (!labels.empty()) out_ += "{" + labels + "}";
+    out_ += ' ';
+    out_ += std::to_string(value);
+    out_ += '\n';
+  }
+  void counter(const char* name, const char* help, uint64_t value) {
+    family(name, "counter", help);
+    sample(name, value);
+  }
+  void gauge(const char* name, const char* help, uint64_t value) {
+    family(name, "gauge", help);
+    sample(name, value);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+}  // namespace
+
+NodeSnapshot take_snapshot(Server& server, const std::string& network_id, uint64_t now_ms) {
+  NodeSnapshot s;
+  s.version = ONIONSWARM_VERSION;
+  s.network_id = network_id;
+  s.address = server.endpoint();
+  s.ed25519 = to_hex(server.keys().ed25519.public_key().view());
+  s.x25519 = to_hex(server.keys().x25519.public_key().view());
+
+  const NodeStats& st = server.stats();
+  const uint64_t started = load(st.started_ms);
+  s.uptime_s = started && now_ms > started ? (now_ms - started) / 1000 : 0;
+  for (size_t i = 0; i < NodeStats::kMethods; ++i) {
+    s.served_ok[i] = load(st.served_ok[i]);
+    s.served_error[i] = load(st.served_error[i]);
+  }
+  s.malformed_requests = load(st.malformed_requests);
+  s.layers_peeled = load(st.layers_peeled);
+  s.layers_refused = load(st.layers_refused);
+  s.relayed = load(st.relayed);
+  s.relay_timeouts = load(st.relay_timeouts);
+  s.relay_refused = load(st.relay_refused);
+  s.link_errors = load(st.link_errors);
+  s.replicas_sent = load(st.replicas_sent);
+  s.replicas_received = load(st.replicas_received);
+  s.replicas_refused = load(st.replicas_refused);
+  s.in_flight = load(st.in_flight);
+
+  auto nodes = server.directory().snapshot();
+  s.nodes_known = nodes ? nodes->size() : 0;
+  auto swarms = server.handler().swarms();
+  if (swarms) {
+    s.swarms = swarms->size();
+    const auto& self = server.keys().x25519.public_key();
+    if (auto i = swarm::swarm_index_of_node(*swarms, self)) {
+      s.in_swarm = true;
+      s.swarm_id = (*swarms)[*i].id;
+      for (const auto& m : (*swarms)[*i].members)
+        if (!(m.x25519 == self)) s.peers.push_back(m.address);
+    }
+  }
+
+  auto stats = server.storage().stats();
+  if (stats.ok()) {
+    s.storage_ok = true;
+    s.messages = stats->messages;
+    s.data_bytes = stats->data_bytes;
+  } else {
+    s.storage_error = stats.status().message();
+  }
+  s.schema_version = server.storage().schema_version();
+  return s;
+}
+
+nlohmann::json status_json(const NodeSnapshot& s) {
+  using nlohmann::json;
+  json requests = json::object();
+  for (size_t i = 0; i < NodeStats::kMethods; ++i)
+    requests[kMethodNames[i]] = {{"served", s.served_ok[i]}, {"refused", s.served_error[i]}};
+  json swarm = nullptr;
+  if (s.in_swarm) swarm = {{"id", hex64(s.swarm_id)}, {"peers", s.peers}};
+  json storage = {{"ok", s.storage_ok}, {"messages", s.messages}, {"bytes", s.data_bytes},
+                  {"schema_version", s.schema_version}};
+  if (!s.storage_ok) storage["error"] = s.storage_error;
+  return {
+      {"version", s.version},
+      {"network_id", s.network_id},
+      {"uptime_s", s.uptime_s},
+      {"node", {{"ed25519", s.ed25519}, {"x25519", s.x25519}, {"address", s.address}}},
+      {"nodes_known", s.nodes_known},
+      {"swarms", s.swarms},
+      {"swarm", swarm},
+      {"messages", s.messages},
+      {"bytes", s.data_bytes},
+      {"storage", storage},
+      {"requests", requests},
+      {"malformed_requests", s.malformed_requests},
+      {"relay",
+       {{"layers_peeled", s.layers_peeled},
+        {"layers_refused", s.layers_refused},
+        {"relayed", s.relayed},
+        {"timeouts", s.relay_timeouts},
+        {"refused", s.relay_refused},
+        {"in_flight", s.in_flight},
+        {"link_errors", s.link_errors}}},
+      {"replication",
+       {{"sent", s.replicas_sent}, {"received", s.replicas_received}, {"refused", s.replicas_refused}}},
+  };
+}
+
+std::string prometheus_text(const NodeSnapshot& s) {
+  Exposition e;
+  e.family("build_info", "gauge", "Always 1; the labels name the build and the network.");
+  e.sample("build_info", 1,
+           "version=\"" + label_value(s.version) + "\",network_id=\"" + label_value(s.network_id) + "\"");
+  e.gauge("uptime_seconds", "Seconds since the node started.", s.uptime_s);
+  e.family("requests_total", "counter", "Destination requests answered, by method and outcome (ok or error).");
+  for (size_t i = 0; i < NodeStats::kMethods; ++i) {
+    e.sample("requests_total", s.served_ok[i], std::string("method=\"") + kMethodNames[i] + "\",outcome=\"ok\"");
+    e.sample("requests_total", s.served_error[i],
+             std::string("method=\"") + kMethodNames[i] + "\",outcome=\"error\"");
+  }
+  e.counter("malformed_requests_total", "Destination payloads that did not parse as a request.",
+            s.malformed_requests);
+  e.counter("layers_peeled_total", "Onion layers opened by this node.", s.layers_peeled);
+  e.counter("layers_refused_total", "Blobs that failed to peel.", s.layers_refused);
+  e.counter("relayed_total", "Layers forwarded to a next hop.", s.relayed);
+  e.counter("relay_timeouts_total", "Relayed requests whose next hop did not answer in time.", s.relay_timeouts);
+  e.counter("relay_refused_total", "Relays refused: unknown next hop, busy or congested (rate limiting).",
+            s.relay_refused);
+  e.counter("link_errors_total", "Malformed frames on the public socket.", s.link_errors);
+  e.gauge("relay_in_flight", "Relayed requests awaiting an answer.", s.in_flight);
+  e.counter("replicas_sent_total", "Replica pushes sent to swarm peers.", s.replicas_sent);
+  e.counter("replicas_received_total", "Replicas received from swarm peers.", s.replicas_received);
+  e.counter("replicas_refused_total", "Replicas refused (not a member of the account's swarm, invalid).",
+            s.replicas_refused);
+  e.gauge("messages_stored", "Messages in the store.", s.messages);
+  e.gauge("message_bytes_stored", "Bytes of message data in the store.", s.data_bytes);
+  e.gauge("storage_ok", "1 if the last storage read succeeded.", s.storage_ok ? 1 : 0);
+  e.gauge("storage_schema_version", "Schema version of the data dir.", s.schema_version);
+  e.gauge("nodes_known", "Nodes in the network file.", s.nodes_known);
+  e.gauge("swarms", "Swarms the network is divided into.", s.swarms);
+  e.gauge("swarm_members", "Members of this node's swarm, itself included (0: not in a swarm).",
+          s.in_swarm ? s.peers.size() + 1 : 0);
+  return e.take();
+}
+
+std::string status_summary(const nlohmann::json& j) {
+  auto str = [&](const nlohmann::json& v) -> std::string {
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_null()) return "-";
+    return v.dump();
+  };
+  auto at = [&](std::initializer_list<const char*> path) -> nlohmann::json {
+    const nlohmann::json* v = &j;
+    for (const char* k : path) {
+      if (!v->is_object() || !v->contains(k)) return nullptr;
+      v = &(*v)[k];
+    }
+    return *v;
+  };
+  std::string out;
+  out += "onionswarm-node " + str(at({"version"})) + ", network " + str(at({"network_id"})) + ", up " +
+         str(at({"uptime_s"})) + " s\n";
+  out += "  address      " + str(at({"node", "address"})) + "\n";
+  out += "  ed25519      " + str(at({"node", "ed25519"})) + "\n";
+  out += "  x25519       " + str(at({"node", "x25519"})) + "\n";
+  out += "  nodes known  " + str(at({"nodes_known"})) + " in " + str(at({"swarms"})) + " swarms\n";
+  auto swarm = at({"swarm"});
+  if (swarm.is_object()) {
+    out += "  swarm        " + str(swarm["id"]) + " with " + std::to_string(swarm["peers"].size()) + " peers\n";
+  } else {
+    out += "  swarm        not a member of any swarm\n";
+  }
+  out += "  stored       " + str(at({"messages"})) + " messages, " + str(at({"bytes"})) + " bytes\n";
+  if (at({"storage", "ok"}) == false) out += "  storage      ERROR " + str(at({"storage", "error"})) + "\n";
+  out += "  requests     served / refused\n";
+  for (const char* m : kMethodNames) {
+    out += "    " + std::string(m) + std::string(12 - std::string_view(m).size(), ' ') +
+           str(at({"requests", m, "served"})) + " / " + str(at({"requests", m, "refused"})) + "\n";
+  }
+  out += "  relay        " + str(at({"relay", "relayed"})) + " relayed, " + str(at({"relay", "timeouts"})) +
+         " timeouts, " + str(at({"relay", "refused"})) + " refused, " + str(at({"relay", "in_flight"})) +
+         " in flight\n";
+  out += "  replication  " + str(at({"replication", "sent"})) + " sent, " + str(at({"replication", "received"})) +
+         " received, " + str(at({"replication", "refused"})) + " refused\n";
+  return out;
+}
+
+}  // namespace onionswarm::node

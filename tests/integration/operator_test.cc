@@ -1,0 +1,355 @@
+// Operator commands against real onionswarm-node processes: check-config,
+// status and metrics over the admin socket, --metrics FILE, backup of a
+// running node and restore, --log-format json, and refusal of a data dir
+// written by a newer schema.
+#include <gtest/gtest.h>
+#include <lmdb.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "onion/encoding.h"
+#include "swarm/rpc.h"
+#include "test_support.h"
+
+namespace onionswarm {
+namespace {
+
+namespace rpc = swarm::rpc;
+using test::RawClient;
+using test::TempDir;
+
+void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+test::CommandResult node_cmd(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {test::node_bin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return test::run_command(argv, "", std::chrono::seconds(30));
+}
+
+// Polls cond every 50 ms for at most timeout.
+template <typename F>
+bool wait_for(F cond, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return cond();
+}
+
+// One node whose network file lists just itself: started on a free port,
+// then its own keys are written into the network file and it reloads it.
+class SingleNode {
+ public:
+  SingleNode(const std::string& data_dir, const std::string& dir, std::vector<std::string> extra = {})
+      : data_dir_(data_dir), network_(dir + "/network-" + std::filesystem::path(data_dir).filename().string() + ".json"),
+        log_(dir + "/" + std::filesystem::path(data_dir).filename().string() + ".log") {
+    write_text(network_, R"({"network_id":"operator-test","nodes":[]})");
+    std::filesystem::remove(data_dir_ + "/node.json");
+    std::vector<std::string> argv = {test::node_bin(), "run",     "--data-dir", data_dir_, "--listen",
+                                     "tcp://127.0.0.1:0", "--network", network_};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    pid_ = test::spawn(argv, log_);
+    if (!wait_for([&] { return std::filesystem::exists(data_dir_ + "/node.json"); })) return;
+    auto info = nlohmann::json::parse(test::read_file(data_dir_ + "/node.json"), nullptr, false);
+    if (info.is_discarded()) return;
+    self_.address = info["address"];
+    self_.ed25519 = *crypto::Ed25519PublicKey::from(*from_hex(info["ed25519"].get<std::string>()));
+    self_.x25519 = *crypto::X25519PublicKey::from(*from_hex(info["x25519"].get<std::string>()));
+    nlohmann::json net = {{"network_id", "operator-test"},
+                          {"nodes", {{{"address", self_.address}, {"ed25519", info["ed25519"]},
+                                      {"x25519", info["x25519"]}}}}};
+    write_text(network_ + ".tmp", net.dump());
+    std::filesystem::rename(network_ + ".tmp", network_);
+    ::kill(pid_, SIGHUP);
+    ok_ = wait_for([&] {
+      auto s = status();
+      return s.is_object() && s.value("nodes_known", 0) == 1;
+    });
+  }
+  ~SingleNode() { stop(); }
+
+  int stop() {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, SIGTERM);
+    int rc = test::reap(pid_);
+    pid_ = -1;
+    return rc;
+  }
+  nlohmann::json status() const {
+    auto r = node_cmd({"status", "--data-dir", data_dir_, "--json"});
+    if (r.exit_code != 0) return nullptr;
+    return nlohmann::json::parse(r.out, nullptr, false);
+  }
+  bool ok() const { return ok_; }
+  const swarm::NodeDescriptor& self() const { return self_; }
+  std::string log() const { return test::read_file(log_); }
+
+ private:
+  std::string data_dir_, network_, log_;
+  pid_t pid_ = -1;
+  bool ok_ = false;
+  swarm::NodeDescriptor self_;
+};
+
+struct Account {
+  crypto::Ed25519KeyPair ed = crypto::Ed25519KeyPair::generate();
+  swarm::AccountId id = swarm::AccountId::user(ed.to_x25519().public_key());
+};
+
+std::set<std::string> retrieve_hashes(const Account& a, const swarm::NodeDescriptor& node) {
+  rpc::RetrieveRequest r;
+  r.account = a.id;
+  r.timestamp_ms = test::now_ms();
+  r.limit = rpc::kMaxRetrieveLimit;
+  rpc::Request req = r;
+  rpc::sign_request(req, a.ed);
+  RawClient c(node);
+  auto got = c.request({node}, req);
+  std::set<std::string> out;
+  if (!got.ok() || (*got)["status"] != "ok") {
+    ADD_FAILURE() << "retrieve failed: " << (got.ok() ? got->dump() : got.status().to_string());
+    return out;
+  }
+  for (const auto& m : (*got)["messages"]) out.insert(m["hash"].get<std::string>());
+  return out;
+}
+
+std::set<std::string> store_some(const Account& a, const swarm::NodeDescriptor& node, int n) {
+  std::set<std::string> hashes;
+  RawClient c(node);
+  for (int i = 0; i < n; ++i) {
+    rpc::StoreRequest s;
+    s.account = a.id;
+    s.timestamp_ms = test::now_ms();
+    s.data = crypto::random_bytes(100 + size_t(i));
+    auto r = c.request({node}, rpc::Request(s));
+    if (!r.ok() || (*r)["status"] != "ok") {
+      ADD_FAILURE() << "store failed: " << (r.ok() ? r->dump() : r.status().to_string());
+      return hashes;
+    }
+    hashes.insert((*r)["hash"].get<std::string>());
+  }
+  return hashes;
+}
+
+// --- check-config --------------------------------------------------------------
+
+TEST(CheckConfig, AcceptsAGoodConfigWithoutCreatingAnything) {
+  TempDir dir;
+  write_text(dir / "net.json", R"({"network_id":"t","nodes":[]})");
+  write_text(dir / "node.json", R"({"data_dir":")" + (dir / "data") + R"(","network":")" + (dir / "net.json") +
+                                    R"(","listen":"tcp://127.0.0.1:0"})");
+  auto r = node_cmd({"check-config", "--config", dir / "node.json"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("config OK"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(dir / "data")) << "check-config must not create the data dir";
+}
+
+TEST(CheckConfig, NamesEveryProblemWithItsPathAndWhatIsAccepted) {
+  TempDir dir;
+  write_text(dir / "net.json", R"({"network_id":"bad id!","nodes":[]})");
+  write_text(dir / "file", "x");
+  write_text(dir / "node.json", R"({"data_dir":")" + (dir / "file") + R"(","network":")" + (dir / "net.json") +
+                                    R"(","listen":"tcp://nohost","workers":5000,"map_size":"big","colour":"blue"})");
+  auto r = node_cmd({"check-config", "--config", dir / "node.json"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  const std::string f = dir / "node.json";
+  for (const std::string& want : std::vector<std::string>{
+           f + ": /colour: unknown key (accepted keys: data_dir,", f + ": /listen: expected tcp://HOST:PORT",
+        f + ": /workers: out of range: 5000 is not between 0 and 1024",
+        f + ": /map_size: expected an integer, got a string", f + ": /data_dir: " + (dir / "file") +
+        " exists but is not a directory", f + ": /network: " + (dir / "net.json") + ": /network_id: ",
+        "6 problems found"}) {
+    EXPECT_NE(r.err.find(want), std::string::npos) << "missing: " << want << "\nin:\n" << r.err;
+  }
+}
+
+TEST(CheckConfig, FlagsOverrideTheFileAndAreNamedAsFlags) {
+  TempDir dir;
+  write_text(dir / "node.json", R"({"workers":2})");
+  auto r = node_cmd({"check-config", "--config", dir / "node.json", "--listen", "nonsense", "--network",
+                     dir / "missing.json", "--data-dir", dir / "data"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--listen: expected tcp://HOST:PORT"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--network: " + (dir / "missing.json") + ": cannot open"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2 problems found"), std::string::npos) << r.err;
+}
+
+TEST(CheckConfig, MissingRequiredKeysAndUnreadableFile) {
+  TempDir dir;
+  auto r = node_cmd({"check-config"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("/data_dir: required: set \"data_dir\" in the config file or pass --data-dir"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("/network: required"), std::string::npos) << r.err;
+  r = node_cmd({"check-config", "--config", dir / "nope.json"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(dir / "nope.json" + ": cannot open"), std::string::npos) << r.err;
+  write_text(dir / "broken.json", "{\"workers\": ");
+  r = node_cmd({"check-config", "--config", dir / "broken.json", "--data-dir", dir.path()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(dir / "broken.json" + ": /: "), std::string::npos) << r.err;
+}
+
+TEST(CheckConfig, TheExampleConfigIsWellFormed) {
+  // The example names /var/lib and /etc paths that need not exist here:
+  // only problems about those paths are allowed.
+  const std::string f = test::source_dir() + "/config/examples/node.json";
+  auto r = node_cmd({"check-config", "--config", f});
+  std::istringstream lines(r.err);
+  for (std::string line; std::getline(lines, line);) {
+    const bool about_paths = line.rfind(f + ": /data_dir: ", 0) == 0 || line.rfind(f + ": /network: ", 0) == 0;
+    EXPECT_TRUE(about_paths || line.rfind("onionswarm-node: ", 0) == 0) << line;
+  }
+}
+
+// --- status, metrics, --metrics FILE, json logs ---------------------------------
+
+TEST(Status, ReportsNodeCountsAndMessagesOverTheAdminSocket) {
+  crypto::init();
+  TempDir dir;
+  SingleNode node(dir / "n1", dir.path(), {"--metrics", dir / "metrics.prom", "--log-format", "json"});
+  ASSERT_TRUE(node.ok()) << node.log();
+  struct stat sb {};
+  ASSERT_EQ(::stat((dir / "n1/admin.sock").c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 0777, 0600u);
+
+  Account a;
+  store_some(a, node.self(), 3);
+  auto s = node.status();
+  ASSERT_TRUE(s.is_object());
+  EXPECT_EQ(s["nodes_known"], 1);
+  EXPECT_EQ(s["messages"], 3);
+  EXPECT_GT(s["bytes"].get<uint64_t>(), 300u);
+  EXPECT_EQ(s["network_id"], "operator-test");
+  EXPECT_EQ(s["node"]["address"], node.self().address);
+  EXPECT_EQ(s["node"]["x25519"], to_hex(node.self().x25519.view()));
+  EXPECT_EQ(s["requests"]["store"]["served"], 3);
+  EXPECT_TRUE(s["swarm"].is_object());
+  EXPECT_EQ(s["swarm"]["peers"].size(), 0u);
+
+  auto human = node_cmd({"status", "--data-dir", dir / "n1"});
+  EXPECT_EQ(human.exit_code, 0) << human.err;
+  EXPECT_NE(human.out.find("stored       3 messages"), std::string::npos) << human.out;
+
+  auto m = node_cmd({"metrics", "--data-dir", dir / "n1"});
+  EXPECT_EQ(m.exit_code, 0) << m.err;
+  for (const char* want : {"# TYPE onionswarm_requests_total counter",
+                           "onionswarm_requests_total{method=\"store\",outcome=\"ok\"} 3",
+                           "onionswarm_messages_stored 3", "onionswarm_nodes_known 1", "onionswarm_relayed_total ",
+                           "onionswarm_relay_refused_total ", "onionswarm_replicas_sent_total ",
+                           "onionswarm_uptime_seconds ", "onionswarm_swarm_members 1"}) {
+    EXPECT_NE(m.out.find(want), std::string::npos) << "missing " << want << " in\n" << m.out;
+  }
+  // The metrics file is written at start and every 10 s; it holds the same
+  // metric families.
+  ASSERT_TRUE(wait_for([&] { return std::filesystem::exists(dir / "metrics.prom"); }));
+  EXPECT_NE(test::read_file(dir / "metrics.prom").find("# TYPE onionswarm_messages_stored gauge"), std::string::npos);
+
+  EXPECT_EQ(node.stop(), 0);
+  EXPECT_FALSE(std::filesystem::exists(dir / "n1/admin.sock")) << "socket removed on clean stop";
+  // --log-format json: every line of the log is one JSON object.
+  int lines = 0;
+  std::istringstream log(node.log());
+  for (std::string line; std::getline(log, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << line;
+    EXPECT_TRUE(j["ts"].is_string() && j["level"].is_string() && j["component"].is_string() && j["msg"].is_string())
+        << line;
+    EXPECT_EQ(line.find(to_hex(a.ed.public_key().view())), std::string::npos) << "no account keys in logs";
+    ++lines;
+  }
+  EXPECT_GE(lines, 2);
+}
+
+TEST(Status, SaysClearlyWhenNoNodeIsRunning) {
+  TempDir dir;
+  auto r = node_cmd({"status", "--data-dir", dir.path()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no node is running with data dir " + dir.path()), std::string::npos) << r.err;
+}
+
+// --- backup and restore ----------------------------------------------------------
+
+TEST(Backup, CopyOfARunningNodeRestoresEveryMessage) {
+  crypto::init();
+  TempDir dir;
+  Account a;
+  std::set<std::string> stored;
+  std::string key_before;
+  {
+    SingleNode node(dir / "n1", dir.path());
+    ASSERT_TRUE(node.ok()) << node.log();
+    stored = store_some(a, node.self(), 20);
+    ASSERT_EQ(stored.size(), 20u);
+    auto r = node_cmd({"backup", "--data-dir", dir / "n1", "--to", dir / "copy"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // The running node was not disturbed.
+    EXPECT_EQ(retrieve_hashes(a, node.self()), stored);
+    // A second backup into the now non-empty directory is refused.
+    r = node_cmd({"backup", "--data-dir", dir / "n1", "--to", dir / "copy"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("is not empty; refusing to overwrite"), std::string::npos) << r.err;
+    key_before = test::read_file(dir / "n1/node.key");
+    EXPECT_EQ(node.stop(), 0);
+  }
+  struct stat sb {};
+  ASSERT_EQ(::stat((dir / "copy/node.key").c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 0777, 0600u);
+  EXPECT_EQ(test::read_file(dir / "copy/node.key"), key_before);
+
+  SingleNode restored(dir / "copy", dir.path());
+  ASSERT_TRUE(restored.ok()) << restored.log();
+  EXPECT_EQ(restored.status()["messages"], 20);
+  EXPECT_EQ(retrieve_hashes(a, restored.self()), stored);
+}
+
+TEST(Backup, RefusesADataDirWithoutAStore) {
+  TempDir dir;
+  auto r = node_cmd({"backup", "--data-dir", dir.path(), "--to", dir / "copy"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("has no store"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "copy"));
+}
+
+// --- schema version ------------------------------------------------------------------
+
+TEST(Schema, NodeRefusesADataDirWrittenByANewerSchema) {
+  TempDir dir;
+  const std::string db = dir / "data/db";
+  std::filesystem::create_directories(db);
+  {
+    // What a future release would leave: meta/schema_version = 2 (u32 BE).
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    ASSERT_EQ(mdb_env_set_maxdbs(env, 8), 0);
+    ASSERT_EQ(mdb_env_open(env, db.c_str(), 0, 0600), 0);
+    MDB_txn* txn = nullptr;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi meta;
+    ASSERT_EQ(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
+    const char key[] = "schema_version";
+    uint8_t version[4] = {0, 0, 0, 2};
+    MDB_val k{sizeof key - 1, const_cast<char*>(key)}, v{4, version};
+    ASSERT_EQ(mdb_put(txn, meta, &k, &v, 0), 0);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  write_text(dir / "net.json", R"({"network_id":"t","nodes":[]})");
+  auto r = node_cmd({"run", "--data-dir", dir / "data", "--network", dir / "net.json", "--listen",
+                     "tcp://127.0.0.1:0"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("schema version 2 is newer than this build's 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("upgrade the binary or restore a backup"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace onionswarm
