@@ -10,6 +10,8 @@
 #include <zmq_addon.hpp>
 
 #include "node/log.h"
+#include "node/replica.h"
+#include "node/sync.h"
 #include "onion/encoding.h"
 #include "onion/layer.h"
 #include "swarm/json.h"
@@ -129,8 +131,7 @@ Server::Server(ServerOptions options, NodeKeys keys, std::shared_ptr<swarm::Dire
       *storage_, *directory_, keys_.ed25519.public_key(), keys_.x25519.public_key(), options_.handler, clock_,
       [this](const StoredMessage& m, RequestHandler::Replicated replicated) {
         // Committer thread: hand the new message to the reactor for replication.
-        json body = {{"account", m.account.to_string()}, {"namespace", m.ns},    {"timestamp", m.timestamp_ms},
-                     {"expiry", m.expiry_ms},            {"data", to_base64(m.data)}};
+        json body = replica_to_json(m);
         Outgoing o;
         o.kind = Outgoing::kReplicate;
         o.account = m.account;
@@ -146,6 +147,7 @@ Server::~Server() {
   // Order matters: no new work, workers finish their jobs, then storage
   // drains its queued commits (whose callbacks post into the mailbox, which
   // is still alive), then sockets close before the context.
+  sync_.reset();  // uses handler and storage: stop it first
   work_.close();
   for (auto& t : workers_) t.join();
   storage_.reset();
@@ -190,6 +192,8 @@ Status Server::start() {
   }
   unsigned n = options_.workers ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { worker_loop(); });
+  sync_ = std::make_unique<SyncThread>(options_.sync, keys_, directory_, *handler_, *storage_, stats_, clock_);
+  sync_->start();
   return {};
 }
 
@@ -324,6 +328,34 @@ void Server::on_public_message(std::vector<zmq::message_t>& frames, size_t total
       });
       return;
     }
+    case wire::Type::kSyncRequest: {
+      // Catch-up requests only from members of this node's own swarm.
+      auto key = from_hex(peer_key_hex(frames[1]), crypto::kKeySize);
+      auto swarms = handler_->swarms();
+      auto mine = swarm::swarm_index_of_node(*swarms, keys_.x25519.public_key());
+      std::optional<size_t> theirs;
+      if (key.ok() && key->size() == crypto::kKeySize)
+        theirs = swarm::swarm_index_of_node(*swarms, *crypto::X25519PublicKey::from(*key));
+      if (!mine || theirs != mine)
+        return reply_error(from, id, error(Code::kUnauthorized, "catch-up only between members of one swarm"));
+      Bytes body(static_cast<const uint8_t*>(frames[2].data()),
+                 static_cast<const uint8_t*>(frames[2].data()) + frames[2].size());
+      work_.push([this, from, id, body = std::move(body)] {
+        Outgoing o;
+        o.to = from;
+        auto req = swarm::parse_json(as_chars(body), 4, 64 * 1024);
+        auto answer = req.ok() ? answer_sync_request(*storage_, *req, clock_()) : Result<json>(req.status());
+        o.header = {wire::kVersion, answer.ok() ? wire::Type::kSyncResponse : wire::Type::kError, id};
+        if (answer.ok()) {
+          auto s = answer->dump();
+          o.body.assign(s.begin(), s.end());
+        } else {
+          o.body = rpc::error_response(answer.status());
+        }
+        mailbox_.post(std::move(o));
+      });
+      return;
+    }
     default:
       return reply_error(from, id, error(Code::kInvalidArgument, "unexpected frame type on the public socket"));
   }
@@ -380,22 +412,9 @@ void Server::job_replica(std::string from, uint64_t request_id, const swarm::Nod
   };
   auto j = swarm::parse_json(as_chars(body), 4, wire::kMaxBodySize);
   if (!j.ok()) return reply(j.status(), "");
-  StoredMessage m;
-  try {
-    auto account = swarm::AccountId::parse(j->at("account").get<std::string>());
-    auto data = from_base64(j->at("data").get<std::string>(), rpc::kMaxDataBytes);
-    if (!account.ok() || !data.ok()) return reply(error(Code::kInvalidArgument, "bad replica"), "");
-    m.account = *account;
-    const uint64_t ns = j->at("namespace").get<uint64_t>();
-    if (ns > 0xFFFF) return reply(error(Code::kInvalidArgument, "bad replica: namespace out of range"), "");
-    m.ns = uint16_t(ns);
-    m.timestamp_ms = j->at("timestamp").get<uint64_t>();
-    m.expiry_ms = j->at("expiry").get<uint64_t>();
-    m.data = std::move(*data);
-    m.hash = crypto::hash(m.data);
-  } catch (const nlohmann::json::exception& e) {
-    return reply(error(Code::kInvalidArgument, std::string("bad replica: ") + e.what()), "");
-  }
+  auto parsed = replica_from_json(*j);
+  if (!parsed.ok()) return reply(parsed.status(), "");
+  StoredMessage m = std::move(*parsed);
   // Only a member of the account's swarm may push its replicas.
   auto swarms = handler_->swarms();
   if (swarms->empty() ||

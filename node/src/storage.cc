@@ -768,6 +768,55 @@ Result<StorageStats> Storage::stats() const {
   return s;
 }
 
+Result<std::vector<Storage::BucketDigest>> Storage::digest() const {
+  Txn txn;
+  if (int rc = txn.begin(impl_->env.get(), MDB_RDONLY)) return lmdb_error(rc, "begin read txn");
+  MDB_cursor* raw = nullptr;
+  if (int rc = mdb_cursor_open(txn.get(), impl_->by_hash, &raw)) return lmdb_error(rc, "mdb_cursor_open");
+  CursorGuard cur(raw);
+  std::vector<BucketDigest> out(kSyncBuckets);
+  MDB_val k, v;
+  int rc = mdb_cursor_get(cur.get(), &k, &v, MDB_FIRST);
+  for (; rc == 0; rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT)) {
+    if (k.mv_size != crypto::kHashSize) return error(Code::kIo, "corrupt hash index");
+    const uint8_t* h = bytes_of(k);
+    BucketDigest& d = out[h[0]];
+    ++d.count;
+    for (size_t i = 0; i < crypto::kHashSize; ++i) d.xor_of_hashes.bytes[i] ^= h[i];
+  }
+  if (rc != MDB_NOTFOUND) return lmdb_error(rc, "digest scan");
+  return out;
+}
+
+Result<std::vector<crypto::Hash>> Storage::bucket_hashes(uint8_t bucket, const crypto::Hash* after, size_t limit,
+                                                         bool* more) const {
+  if (more) *more = false;
+  Txn txn;
+  if (int rc = txn.begin(impl_->env.get(), MDB_RDONLY)) return lmdb_error(rc, "begin read txn");
+  MDB_cursor* raw = nullptr;
+  if (int rc = mdb_cursor_open(txn.get(), impl_->by_hash, &raw)) return lmdb_error(rc, "mdb_cursor_open");
+  CursorGuard cur(raw);
+  crypto::Hash start;
+  start.bytes[0] = bucket;
+  if (after) start = *after;
+  MDB_val k = val_of(start.bytes), v;
+  std::vector<crypto::Hash> out;
+  int rc = mdb_cursor_get(cur.get(), &k, &v, MDB_SET_RANGE);
+  for (; rc == 0; rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT)) {
+    if (k.mv_size != crypto::kHashSize) return error(Code::kIo, "corrupt hash index");
+    const uint8_t* h = bytes_of(k);
+    if (h[0] != bucket) break;
+    if (after && std::equal(h, h + crypto::kHashSize, after->bytes.begin())) continue;
+    if (out.size() >= limit) {
+      if (more) *more = true;
+      break;
+    }
+    out.push_back(*crypto::Hash::from({h, crypto::kHashSize}));
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "bucket scan");
+  return out;
+}
+
 uint32_t Storage::schema_version() const { return impl_->schema; }
 
 uint64_t Storage::commits() const { return impl_->commit_count.load(std::memory_order_relaxed); }

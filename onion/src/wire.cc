@@ -12,6 +12,8 @@ bool known_type(uint8_t t) {
     case Type::kError:
     case Type::kReplicate:
     case Type::kReplicateAck:
+    case Type::kSyncRequest:
+    case Type::kSyncResponse:
       return true;
   }
   return false;

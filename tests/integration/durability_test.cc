@@ -105,6 +105,43 @@ TEST(Durability, StoreIsNotAcknowledgedWhenNoOtherSwarmMemberHoldsIt) {
   EXPECT_EQ((*r)["code"], "unavailable") << r->dump();
 }
 
+TEST(Durability, RestartedNodeCatchesUpFromItsSwarmPeers) {
+  crypto::init();
+  test::Devnet net(5, 5);  // one swarm of five
+  ASSERT_TRUE(net.ok()) << net.start_output();
+  auto nodes = net.nodes();
+  const pid_t pid = test::devnet_pid(net, 2);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+
+  // Stored while node2 is down: it misses every replication push.
+  Account a;
+  std::set<std::string> acked;
+  RawClient c(nodes[0]);
+  for (int i = 0; i < 60; ++i) {
+    rpc::StoreRequest s;
+    s.account = a.id;
+    s.timestamp_ms = test::now_ms();
+    s.data = crypto::random_bytes(200);
+    auto r = c.request({nodes[0]}, rpc::Request(s));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    ASSERT_EQ((*r)["status"], "ok") << r->dump();
+    acked.insert((*r)["hash"].get<std::string>());
+  }
+
+  pid_t again = restart(net, 2, nodes[1]);
+  ASSERT_GT(again, 0);
+  // Anti-entropy runs shortly after start; wait (bounded) for it.
+  std::set<std::string> have;
+  for (int attempt = 0; attempt < 150 && have != acked; ++attempt) {
+    have = stored_hashes(a, nodes[1]);
+    if (have != acked) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(have, acked) << "the restarted node did not catch up from its peers";
+  ::kill(again, SIGTERM);
+  EXPECT_EQ(test::reap(again), 0);
+}
+
 TEST(Durability, SigtermStopsCleanlyAndKeepsKeysAndData) {
   crypto::init();
   test::Devnet net(5, 5);

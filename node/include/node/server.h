@@ -33,6 +33,7 @@
 #include "node/identity.h"
 #include "node/stats.h"
 #include "node/storage.h"
+#include "node/sync.h"
 #include "onion/bytes.h"
 #include "onion/wire.h"
 #include "swarm/directory.h"
@@ -51,6 +52,7 @@ struct ServerOptions {
   size_t min_replica_acks = 1;
   size_t max_in_flight = 20'000;                 // relayed requests awaiting answers
   HandlerOptions handler;
+  SyncOptions sync;
 };
 
 // Work and results between threads. Thread-safe.
@@ -174,6 +176,7 @@ class Server {
   Mailbox mailbox_;
   WorkQueue work_;
   std::vector<std::thread> workers_;
+  std::unique_ptr<SyncThread> sync_;
   std::thread zap_thread_;
   std::atomic<bool> zap_stop_{false};
   std::atomic<bool> sweeping_{false};

@@ -26,6 +26,8 @@ struct NodeStats {
   std::atomic<uint64_t> replicas_sent{0};
   std::atomic<uint64_t> replicas_received{0};
   std::atomic<uint64_t> replicas_refused{0};
+  std::atomic<uint64_t> caught_up{0};           // messages fetched from peers by anti-entropy
+  std::atomic<uint64_t> sync_rounds{0};         // catch-up rounds completed
   std::atomic<uint64_t> in_flight{0};           // relayed requests awaiting an answer (gauge)
   std::atomic<uint64_t> started_ms{0};          // wall clock at start
 

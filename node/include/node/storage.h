@@ -107,6 +107,22 @@ class Storage {
   Result<size_t> sweep_expired(uint64_t now_ms, size_t max = 100'000);
 
   Result<StorageStats> stats() const;
+
+  // Anti-entropy support. The hash space is cut into kSyncBuckets buckets by
+  // the first byte of the message hash; a bucket's digest is the count and
+  // the XOR of its hashes, so two replicas compare 256 digests and then list
+  // only the buckets that differ. Expired-but-unswept messages are included.
+  static constexpr size_t kSyncBuckets = 256;
+  struct BucketDigest {
+    uint64_t count = 0;
+    crypto::Hash xor_of_hashes;
+    friend bool operator==(const BucketDigest&, const BucketDigest&) = default;
+  };
+  Result<std::vector<BucketDigest>> digest() const;
+  // Up to limit hashes of bucket (first hash byte), in order, after `after`
+  // (exclusive; nullptr: from the bucket's start). *more when others follow.
+  Result<std::vector<crypto::Hash>> bucket_hashes(uint8_t bucket, const crypto::Hash* after, size_t limit,
+                                                  bool* more) const;
   uint32_t schema_version() const;
 
   // Number of write transactions durably committed since open (diagnostics

@@ -25,6 +25,8 @@ enum class Type : uint8_t {
   kError = 0x03,          // body: UTF-8 JSON {"code":..,"message":..}, unencrypted link-level error
   kReplicate = 0x10,      // node to node: body is JSON (docs/PROTOCOL.md, "Replication")
   kReplicateAck = 0x11,   // node to node: body is JSON
+  kSyncRequest = 0x12,    // node to node, anti-entropy: body is JSON (docs/PROTOCOL.md, "Catch-up")
+  kSyncResponse = 0x13,   // node to node: body is JSON
 };
 
 struct Header {

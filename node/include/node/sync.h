@@ -1,0 +1,82 @@
+// Anti-entropy: a node catches up from its swarm peers, so a member that was
+// down (or is new) ends up holding what its peers hold.
+//
+// One round against one peer: ask for the peer's 256 bucket digests
+// (Storage::digest), compare with our own, list only the buckets that
+// differ (bounded pages of hashes), and fetch only the hashes we lack
+// (bounded batches), storing them as replicas. A round stops after
+// max_messages_per_round messages; the next round continues.
+//
+// Threading: SyncThread runs on its own thread and owns its own ZeroMQ
+// context and DEALER sockets (CURVE with the node's key, so the peer's ZAP
+// handler knows it is this node). It touches Storage and RequestHandler only
+// through their thread-safe methods.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "node/handler.h"
+#include "node/identity.h"
+#include "node/stats.h"
+#include "node/storage.h"
+#include "swarm/directory.h"
+
+namespace onionswarm::node {
+
+struct SyncOptions {
+  uint64_t first_round_delay_ms = 1'000;  // after start: catch up soon after a restart
+  uint64_t interval_ms = 60'000;          // between later rounds
+  uint64_t request_timeout_ms = 5'000;    // per request to a peer
+  size_t max_messages_per_round = 10'000;
+  size_t list_page = 1'000;               // hashes per list request (<= 1000)
+  size_t fetch_batch = 100;               // hashes per fetch request (<= 100)
+};
+
+// Limits of the peer side (Server answers kSyncRequest).
+inline constexpr size_t kMaxSyncListPage = 1'000;
+inline constexpr size_t kMaxSyncFetch = 100;
+inline constexpr size_t kMaxSyncAnswerBytes = 200 * 1024;
+
+// Answers one catch-up request from a swarm peer (the server calls it on a
+// worker thread): {"op":"digest"} | {"op":"list","bucket":n,"after":hex?,"limit":k}
+// | {"op":"fetch","hashes":[hex...]}. kInvalidArgument for anything else.
+Result<nlohmann::json> answer_sync_request(const Storage& storage, const nlohmann::json& request, uint64_t now_ms);
+
+class SyncThread {
+ public:
+  SyncThread(SyncOptions options, const NodeKeys& keys, std::shared_ptr<swarm::Directory> directory,
+             RequestHandler& handler, Storage& storage, NodeStats& stats, Clock clock);
+  ~SyncThread();  // stops and joins
+  SyncThread(const SyncThread&) = delete;
+  SyncThread& operator=(const SyncThread&) = delete;
+
+  void start();
+
+ private:
+  void loop();
+  void round();
+  Status sync_with(const swarm::NodeDescriptor& peer, size_t* fetched);
+
+  const SyncOptions options_;
+  const NodeKeys& keys_;
+  std::shared_ptr<swarm::Directory> directory_;
+  RequestHandler& handler_;
+  Storage& storage_;
+  NodeStats& stats_;
+  const Clock clock_;
+  size_t next_peer_ = 0;  // sync thread only: round-robin over peers
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+}  // namespace onionswarm::node
