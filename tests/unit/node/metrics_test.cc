@@ -1,0 +1,89 @@
+#include "node/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <sstream>
+
+namespace onionswarm::node {
+namespace {
+
+NodeSnapshot sample() {
+  NodeSnapshot s;
+  s.version = "9.9.9";
+  s.network_id = "net\"1";
+  s.address = "tcp://127.0.0.1:4500";
+  s.nodes_known = 7;
+  s.swarms = 2;
+  s.in_swarm = true;
+  s.swarm_id = 0x8000000000000000ull;
+  s.peers = {"tcp://a:1", "tcp://b:2"};
+  s.storage_ok = true;
+  s.messages = 42;
+  s.data_bytes = 4200;
+  s.schema_version = 1;
+  s.served_ok[0] = 5;
+  s.served_error[1] = 3;
+  s.relayed = 11;
+  s.relay_refused = 2;
+  s.replicas_sent = 4;
+  return s;
+}
+
+TEST(StatusJson, CarriesCountsSwarmAndKeys) {
+  auto j = status_json(sample());
+  EXPECT_EQ(j["version"], "9.9.9");
+  EXPECT_EQ(j["nodes_known"], 7);
+  EXPECT_EQ(j["messages"], 42);
+  EXPECT_EQ(j["bytes"], 4200);
+  EXPECT_EQ(j["swarm"]["id"], "8000000000000000");
+  EXPECT_EQ(j["swarm"]["peers"].size(), 2u);
+  EXPECT_EQ(j["requests"]["store"]["served"], 5);
+  EXPECT_EQ(j["requests"]["retrieve"]["refused"], 3);
+  EXPECT_EQ(j["relay"]["relayed"], 11);
+  EXPECT_EQ(j["replication"]["sent"], 4);
+}
+
+TEST(StatusJson, SwarmIsNullWhenNotAMember) {
+  NodeSnapshot s = sample();
+  s.in_swarm = false;
+  EXPECT_TRUE(status_json(s)["swarm"].is_null());
+  EXPECT_NE(status_summary(status_json(s)).find("not a member"), std::string::npos);
+}
+
+TEST(PrometheusText, EverySampleHasHelpAndTypeAndParses) {
+  const std::string text = prometheus_text(sample());
+  std::set<std::string> typed;
+  std::istringstream in(text);
+  int samples = 0;
+  for (std::string line; std::getline(in, line);) {
+    ASSERT_FALSE(line.empty());
+    if (line.rfind("# TYPE ", 0) == 0) {
+      std::string name = line.substr(7, line.find(' ', 7) - 7);
+      EXPECT_TRUE(typed.insert(name).second) << "family typed twice: " << name;
+      continue;
+    }
+    if (line[0] == '#') continue;
+    std::string name = line.substr(0, line.find_first_of("{ "));
+    EXPECT_TRUE(typed.count(name)) << "sample before its # TYPE: " << line;
+    EXPECT_EQ(name.rfind("onionswarm_", 0), 0u);
+    std::string value = line.substr(line.rfind(' ') + 1);
+    EXPECT_FALSE(value.empty());
+    EXPECT_EQ(value.find_first_not_of("0123456789"), std::string::npos) << line;
+    ++samples;
+  }
+  EXPECT_GT(samples, 20);
+  EXPECT_NE(text.find("onionswarm_requests_total{method=\"store\",outcome=\"ok\"} 5\n"), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_requests_total{method=\"retrieve\",outcome=\"error\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_messages_stored 42\n"), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_swarm_members 3\n"), std::string::npos);
+  EXPECT_NE(text.find("network_id=\"net\\\"1\""), std::string::npos) << "label values are escaped";
+}
+
+TEST(StatusSummary, ToleratesMissingFields) {
+  std::string s = status_summary(nlohmann::json::object());
+  EXPECT_NE(s.find("onionswarm-node -"), std::string::npos) << s;
+}
+
+}  // namespace
+}  // namespace onionswarm::node
