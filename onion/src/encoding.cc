@@ -62,6 +62,16 @@ Result<Bytes> from_base64(std::string_view s, size_t max_len) {
   if (s.size() >= 2 && s[s.size() - 2] == '=') ++pad;
   const size_t decoded = s.size() / 4 * 3 - pad;
   if (decoded > max_len) return error(Code::kInvalidArgument, "base64: decoded value too long");
+  // sodium_base642bin's output pointer is declared nonnull; an empty vector
+  // has none.
+  if (s.empty()) return Bytes{};
+  // libsodium 1.0.18 decodes bytes >= 0x80 as if they were '/' instead of
+  // rejecting them, so the alphabet is checked here.
+  for (char c : s) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '+' || c == '/' || c == '=';
+    if (!ok) return error(Code::kInvalidArgument, "base64: invalid encoding");
+  }
   Bytes out(decoded);
   size_t out_len = 0;
   const char* end = nullptr;
