@@ -31,3 +31,11 @@ demo: build
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# Debian package via CPack: build/onionswarm_<version>_<arch>.deb
+.PHONY: deb
+deb: deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=/usr
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+	cd $(BUILD_DIR) && cpack -G DEB
+	@ls -1 $(BUILD_DIR)/*.deb

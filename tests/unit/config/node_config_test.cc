@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace onionswarm::config {
 namespace {
@@ -288,6 +289,50 @@ TEST(NodeConfigKeys, TableDefaultsMatchTheStruct) {
   EXPECT_EQ(parsed->relay_timeout_ms, d.relay_timeout_ms);
   // Every key of the table is accepted by the parser, and only those.
   EXPECT_EQ(node_config_keys().size(), 11u);
+}
+
+}  // namespace
+}  // namespace onionswarm::config
+
+namespace onionswarm::config {
+namespace {
+
+// docs/CONFIG.md's settings table must list exactly node_config_keys(), in
+// order, with the same types and defaults.
+TEST(NodeConfigDocs, TableMatchesTheCode) {
+  std::ifstream f(std::string(ONIONSWARM_SOURCE_DIR) + "/docs/CONFIG.md");
+  ASSERT_TRUE(f) << "docs/CONFIG.md missing";
+  std::vector<std::vector<std::string>> rows;
+  bool in_table = false;
+  for (std::string line; std::getline(f, line);) {
+    if (line.rfind("| key | type | default | accepted |", 0) == 0) {
+      in_table = true;
+      continue;
+    }
+    if (!in_table) continue;
+    if (line.rfind("|-", 0) == 0) continue;
+    if (line.empty() || line[0] != '|') break;
+    std::vector<std::string> cells;
+    size_t start = 1;
+    for (size_t bar; (bar = line.find('|', start)) != std::string::npos; start = bar + 1) {
+      std::string cell = line.substr(start, bar - start);
+      cell.erase(0, cell.find_first_not_of(' '));
+      cell.erase(cell.find_last_not_of(' ') + 1);
+      if (cell.size() >= 2 && cell.front() == '`' && cell.back() == '`') cell = cell.substr(1, cell.size() - 2);
+      cells.push_back(cell);
+    }
+    rows.push_back(cells);
+  }
+  auto keys = node_config_keys();
+  ASSERT_EQ(rows.size(), keys.size()) << "docs/CONFIG.md table has a different number of keys";
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ASSERT_EQ(rows[i].size(), 4u) << "row " << i;
+    EXPECT_EQ(rows[i][0], keys[i].key);
+    EXPECT_EQ(rows[i][1], keys[i].type) << keys[i].key;
+    EXPECT_EQ(rows[i][2], keys[i].default_value.empty() ? "(required)" : std::string(keys[i].default_value))
+        << keys[i].key;
+    EXPECT_EQ(rows[i][3], keys[i].accepted) << keys[i].key;
+  }
 }
 
 }  // namespace
