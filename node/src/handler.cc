@@ -124,10 +124,16 @@ void RequestHandler::handle(ByteView request, Done done) {
   if (stats) {
     // Count the outcome. Answers are nlohmann dumps, where an unescaped
     // "status":"ok" can only be the top-level status field.
-    done = [stats, index = req.index(), inner = std::move(done)](Bytes answer) {
+    done = [stats, index = req.index(), start = std::chrono::steady_clock::now(),
+            inner = std::move(done)](Bytes answer) {
       static constexpr std::string_view kOk = R"("status":"ok")";
       const bool ok = as_chars(answer).find(kOk) != std::string_view::npos;
       NodeStats::inc(ok ? stats->served_ok[index] : stats->served_error[index]);
+      const auto us = uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now() - start)
+                                   .count());
+      if (index == 0) stats->store_latency.observe(us);  // includes the durable commit and replica ack
+      if (index == 1) stats->retrieve_latency.observe(us);
       inner(std::move(answer));
     };
   }

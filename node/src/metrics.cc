@@ -59,6 +59,20 @@ class Exposition {
     family(name, "gauge", help);
     sample(name, value);
   }
+  // Cumulative buckets le=<bound in us>, then +Inf, _sum and _count.
+  void histogram(const char* name, const char* help, const NodeSnapshot::Histogram& h) {
+    family(name, "histogram", help);
+    const std::string base = name;
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < h.counts.size(); ++i) {
+      cumulative += h.counts[i];
+      const std::string le =
+          i < LatencyHistogram::kBoundsUs.size() ? std::to_string(LatencyHistogram::kBoundsUs[i]) : "+Inf";
+      sample((base + "_bucket").c_str(), cumulative, "le=\"" + le + "\"");
+    }
+    sample((base + "_sum").c_str(), h.sum_us);
+    sample((base + "_count").c_str(), cumulative);
+  }
   std::string take() { return std::move(out_); }
 
  private:
@@ -93,6 +107,16 @@ NodeSnapshot take_snapshot(Server& server, const std::string& network_id, uint64
   s.replicas_received = load(st.replicas_received);
   s.replicas_refused = load(st.replicas_refused);
   s.in_flight = load(st.in_flight);
+  s.caught_up = load(st.caught_up);
+  s.sync_rounds = load(st.sync_rounds);
+  s.replication_backlog = load(st.replication_backlog);
+  s.peers_reachable = load(st.peers_reachable);
+  auto copy_histogram = [](const LatencyHistogram& from, NodeSnapshot::Histogram& to) {
+    for (size_t i = 0; i < to.counts.size(); ++i) to.counts[i] = load(from.counts[i]);
+    to.sum_us = load(from.sum_us);
+  };
+  copy_histogram(st.store_latency, s.store_latency);
+  copy_histogram(st.retrieve_latency, s.retrieve_latency);
 
   auto nodes = server.directory().snapshot();
   s.nodes_known = nodes ? nodes->size() : 0;
@@ -190,6 +214,16 @@ std::string prometheus_text(const NodeSnapshot& s) {
   e.gauge("swarms", "Swarms the network is divided into.", s.swarms);
   e.gauge("swarm_members", "Members of this node's swarm, itself included (0: not in a swarm).",
           s.in_swarm ? s.peers.size() + 1 : 0);
+  e.gauge("peers_reachable", "Swarm peers that answered in the last catch-up round.", s.peers_reachable);
+  e.gauge("replication_backlog", "New stores waiting for a swarm peer to confirm its replica.",
+          s.replication_backlog);
+  e.counter("caught_up_total", "Messages fetched from swarm peers by catch-up (anti-entropy).", s.caught_up);
+  e.counter("sync_rounds_total", "Catch-up rounds completed.", s.sync_rounds);
+  e.histogram("store_latency_microseconds",
+              "Destination store: request parsed to answer ready (durable commit and replica ack included).",
+              s.store_latency);
+  e.histogram("retrieve_latency_microseconds", "Destination retrieve: request parsed to answer ready.",
+              s.retrieve_latency);
   return e.take();
 }
 

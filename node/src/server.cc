@@ -426,6 +426,8 @@ void Server::job_replica(std::string from, uint64_t request_id, const swarm::Nod
   handler_->accept_replica(std::move(m), [this, reply](Result<StoreResult> r) {
     NodeStats::inc(r.ok() ? stats_.replicas_received : stats_.replicas_refused);
     if (!r.ok()) return reply(r.status(), "");
+    if (*r == StoreResult::kFull)  // not held here: must not count as a confirmation
+      return reply(error(Code::kFull, "replica refused: the account's quota is reached on this member"), "");
     reply(Status(), *r == StoreResult::kNew ? R"({"status":"ok","result":"new"})" : R"({"status":"ok","result":"exists"})");
   });
 }
@@ -597,6 +599,7 @@ void Server::expire_pending(uint64_t now) {
                        error(Code::kUnavailable, "no swarm member confirmed the replica in time; not acknowledged"));
     replications_.erase(replications_.begin());
   }
+  stats_.replication_backlog.store(replications_.size(), std::memory_order_relaxed);
 }
 
 }  // namespace onionswarm::node

@@ -196,6 +196,10 @@ struct Storage::Impl {
   StorageOptions options;
   EnvPtr env;
   MDB_dbi meta = 0, messages = 0, by_hash = 0, expiry = 0, accounts = 0;
+  // Hashes deleted by their owner, kept until the message would have
+  // expired (an expiry-index entry with no by_hash entry marks the date), so
+  // a replica pushed late or fetched by catch-up does not bring it back.
+  MDB_dbi tombstones = 0;
   size_t page_size = 0;
   uint32_t schema = kSchemaVersion;
 
@@ -414,6 +418,11 @@ struct Storage::Impl {
   int apply(MDB_txn* txn, StoreOp& op, uint64_t* value) {
     const StoredMessage& m = op.msg;
     MDB_val k = val_of(m.hash.bytes), v;
+    if (int rc = mdb_get(txn, tombstones, &k, &v); rc != MDB_NOTFOUND) {
+      if (rc) return rc;
+      *value = uint64_t(StoreResult::kExists);  // deleted by its owner: stays deleted
+      return 0;
+    }
     int rc = mdb_get(txn, by_hash, &k, &v);
     if (rc == 0) {
       *value = uint64_t(StoreResult::kExists);
@@ -462,7 +471,17 @@ struct Storage::Impl {
       if (std::memcmp(v.mv_data, prefix.data(), kPrefixSize) != 0) continue;  // not theirs
       MessageKey key;
       std::memcpy(key.data(), v.mv_data, kMessageKeySize);
+      MDB_val mk = val_of(key), mv;
+      if ((rc = mdb_get(txn, messages, &mk, &mv))) return rc;
+      if (mv.mv_size < 8) return MDB_CORRUPTED;
+      const uint64_t expiry_ms = get_u64(bytes_of(mv));
       if ((rc = delete_message(txn, key))) return rc;
+      // Tombstone until the message's own expiry; the sweep removes it then.
+      MDB_val tk = val_of(h.bytes), empty{0, nullptr};
+      if ((rc = mdb_put(txn, tombstones, &tk, &empty, 0))) return rc;
+      const ExpiryKey ek_bytes = expiry_key(expiry_ms, h.data());
+      MDB_val ek = val_of(ek_bytes);
+      if ((rc = mdb_put(txn, expiry, &ek, &empty, 0))) return rc;
       ++removed;
     }
     *value = removed;
@@ -492,10 +511,11 @@ struct Storage::Impl {
         std::memcpy(key.data(), v.mv_data, kMessageKeySize);
         if ((rc = delete_message(txn, key))) return rc;  // also deletes ek
       } else if (rc == MDB_NOTFOUND) {
-        // Dangling index entry (should not happen): drop it so the sweep
+        // A tombstone's date (or a dangling entry): drop both, so the sweep
         // always makes progress.
         MDB_val ekv = val_of(ek);
         if ((rc = mdb_del(txn, expiry, &ekv, nullptr))) return rc;
+        if ((rc = mdb_del(txn, tombstones, &hk, nullptr)) && rc != MDB_NOTFOUND) return rc;
       } else {
         return rc;
       }
@@ -580,7 +600,7 @@ Result<std::unique_ptr<Storage>> Storage::open(const StorageOptions& options) {
   };
   for (Named n : {Named{"meta", &impl->meta}, Named{"messages", &impl->messages},
                   Named{"by_hash", &impl->by_hash}, Named{"expiry", &impl->expiry},
-                  Named{"accounts", &impl->accounts}}) {
+                  Named{"accounts", &impl->accounts}, Named{"tombstones", &impl->tombstones}}) {
     if (int rc = mdb_dbi_open(txn.get(), n.name, MDB_CREATE, n.dbi)) {
       return lmdb_error(rc, std::string("mdb_dbi_open ") + n.name);
     }

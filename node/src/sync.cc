@@ -127,12 +127,13 @@ void SyncThread::round() {
   if (peers.empty()) return;
   // Every peer in turn, starting with a different one each round, until one
   // round brings nothing new: a node that was down learns from all of them.
-  size_t total = 0;
+  size_t total = 0, reachable = 0;
   for (size_t i = 0; i < peers.size(); ++i) {
     const auto& peer = peers[(next_peer_ + i) % peers.size()];
     size_t fetched = 0;
     Status st = sync_with(peer, &fetched);
     total += fetched;
+    if (st.ok()) ++reachable;
     if (!st.ok()) log_debug("sync", "catch-up with a peer failed: " + st.to_string());
     {
       std::lock_guard lock(mu_);
@@ -141,6 +142,8 @@ void SyncThread::round() {
     if (total >= options_.max_messages_per_round) break;
   }
   ++next_peer_;
+  // A round cut short by max_messages_per_round counts only the peers asked.
+  stats_.peers_reachable.store(reachable, std::memory_order_relaxed);
   NodeStats::inc(stats_.sync_rounds);
   if (total) log_info("sync", "caught up " + std::to_string(total) + " messages from swarm peers");
 }

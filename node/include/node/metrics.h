@@ -56,6 +56,15 @@ struct NodeSnapshot {
   uint64_t replicas_received = 0;
   uint64_t replicas_refused = 0;
   uint64_t in_flight = 0;
+  uint64_t caught_up = 0;
+  uint64_t sync_rounds = 0;
+  uint64_t replication_backlog = 0;
+  uint64_t peers_reachable = 0;
+  struct Histogram {
+    std::array<uint64_t, LatencyHistogram::kBoundsUs.size() + 1> counts{};
+    uint64_t sum_us = 0;
+  };
+  Histogram store_latency, retrieve_latency;
 };
 
 // Reads the server's state. now_ms: wall clock (for the uptime).

@@ -9,6 +9,22 @@
 
 namespace onionswarm::node {
 
+// A latency histogram with fixed bucket bounds (microseconds), Prometheus
+// style: counts[i] counts observations <= kBoundsUs[i]; the last slot is +Inf.
+struct LatencyHistogram {
+  static constexpr std::array<uint64_t, 11> kBoundsUs = {250,    500,    1'000,   2'500,   5'000,    10'000,
+                                                         25'000, 50'000, 100'000, 250'000, 1'000'000};
+  std::array<std::atomic<uint64_t>, kBoundsUs.size() + 1> counts{};
+  std::atomic<uint64_t> sum_us{0};
+
+  void observe(uint64_t us) {
+    size_t i = 0;
+    while (i < kBoundsUs.size() && us > kBoundsUs[i]) ++i;
+    counts[i].fetch_add(1, std::memory_order_relaxed);
+    sum_us.fetch_add(us, std::memory_order_relaxed);
+  }
+};
+
 struct NodeStats {
   // Requests handled at this node as the destination, by method
   // (store, retrieve, delete, info, get_swarm) and outcome.
@@ -27,6 +43,10 @@ struct NodeStats {
   std::atomic<uint64_t> replicas_received{0};
   std::atomic<uint64_t> replicas_refused{0};
   std::atomic<uint64_t> caught_up{0};           // messages fetched from peers by anti-entropy
+  std::atomic<uint64_t> replication_backlog{0}; // new stores waiting for a peer's replica ack (gauge)
+  std::atomic<uint64_t> peers_reachable{0};     // swarm peers that answered in the last catch-up round (gauge)
+  LatencyHistogram store_latency;               // destination store: request parsed -> answer ready
+  LatencyHistogram retrieve_latency;            // destination retrieve
   std::atomic<uint64_t> sync_rounds{0};         // catch-up rounds completed
   std::atomic<uint64_t> in_flight{0};           // relayed requests awaiting an answer (gauge)
   std::atomic<uint64_t> started_ms{0};          // wall clock at start

@@ -7,6 +7,9 @@
 //   by_hash   hash(32) -> messages key (75 bytes)
 //   expiry    expiry_ms(8) || hash(32) -> empty
 //   accounts  account(33) -> message_count(8) || data_bytes(8)
+//   tombstones hash(32) -> empty: deleted by the owner; a store of that hash
+//             answers kExists and stores nothing, until the message's own
+//             expiry (kept as an expiry entry without a by_hash entry)
 // All integers big-endian, so "messages of account A in namespace N after
 // cursor C" is one range scan in (timestamp, hash) order, which is the same
 // on every replica whatever order they stored in.

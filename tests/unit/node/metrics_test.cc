@@ -65,6 +65,12 @@ TEST(PrometheusText, EverySampleHasHelpAndTypeAndParses) {
     }
     if (line[0] == '#') continue;
     std::string name = line.substr(0, line.find_first_of("{ "));
+    // A histogram family's samples carry the suffixes _bucket, _sum, _count.
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      const std::string s = suffix;
+      if (!typed.count(name) && name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0)
+        name.resize(name.size() - s.size());
+    }
     EXPECT_TRUE(typed.count(name)) << "sample before its # TYPE: " << line;
     EXPECT_EQ(name.rfind("onionswarm_", 0), 0u);
     std::string value = line.substr(line.rfind(' ') + 1);
@@ -78,6 +84,25 @@ TEST(PrometheusText, EverySampleHasHelpAndTypeAndParses) {
   EXPECT_NE(text.find("onionswarm_messages_stored 42\n"), std::string::npos);
   EXPECT_NE(text.find("onionswarm_swarm_members 3\n"), std::string::npos);
   EXPECT_NE(text.find("network_id=\"net\\\"1\""), std::string::npos) << "label values are escaped";
+  EXPECT_NE(text.find("# TYPE onionswarm_store_latency_microseconds histogram"), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_store_latency_microseconds_bucket{le=\"+Inf\"}"), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_replication_backlog "), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_peers_reachable "), std::string::npos);
+}
+
+TEST(PrometheusText, HistogramBucketsAreCumulativeAndEndWithTheCount) {
+  NodeSnapshot s = sample();
+  s.store_latency.counts = {};
+  s.store_latency.counts[0] = 2;   // <= 250 us
+  s.store_latency.counts[3] = 5;   // <= 2500 us
+  s.store_latency.counts.back() = 1;  // > 1 s
+  s.store_latency.sum_us = 12345;
+  const std::string text = prometheus_text(s);
+  EXPECT_NE(text.find("onionswarm_store_latency_microseconds_bucket{le=\"250\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("onionswarm_store_latency_microseconds_bucket{le=\"2500\"} 7\n"), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_store_latency_microseconds_bucket{le=\"+Inf\"} 8\n"), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_store_latency_microseconds_sum 12345\n"), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_store_latency_microseconds_count 8\n"), std::string::npos);
 }
 
 TEST(StatusSummary, ToleratesMissingFields) {

@@ -384,6 +384,25 @@ TEST_F(StorageTest, RemoveDeletesOnlyOwnAccountAndNamespace) {
   EXPECT_EQ(s->remove(a, 0, {}).value(), 0u);
 }
 
+TEST_F(StorageTest, DeletedMessageIsNotStoredAgainUntilItWouldHaveExpired) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  auto m = message(account(5), 0, 10, "delete me", /*expiry=*/kNow + 1000);
+  EXPECT_EQ(must_store(*s, m), StoreResult::kNew);
+  auto removed = s->remove(account(5), 0, {m.hash});
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, 1u);
+  // A late replica or a catch-up fetch of the same message.
+  EXPECT_EQ(must_store(*s, m), StoreResult::kExists);
+  EXPECT_TRUE(all(*s, account(5)).empty());
+  auto stats = s->stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->messages, 0u);
+  // After its expiry the tombstone is swept, and the hash is free again.
+  ASSERT_TRUE(s->sweep_expired(kNow + 1000).ok());
+  EXPECT_EQ(must_store(*s, message(account(5), 0, 10, "delete me", kNow + 5000)), StoreResult::kNew);
+}
+
 TEST_F(StorageTest, GetFindsByHash) {
   auto s = open();
   ASSERT_TRUE(s);
