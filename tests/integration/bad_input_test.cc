@@ -92,10 +92,8 @@ class BadInput : public ::testing::Test {
     ExpectStillServing();
   }
 
-  struct Account {
-    crypto::Ed25519KeyPair ed = crypto::Ed25519KeyPair::generate();
-    swarm::AccountId id = swarm::AccountId::user(ed.to_x25519().public_key());
-  } account_;
+  using Account = test::TestAccount;
+  Account account_;
   static test::Devnet* net_;
   std::vector<swarm::NodeDescriptor> nodes_;
   swarm::NodeDescriptor target_;

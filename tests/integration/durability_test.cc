@@ -18,10 +18,7 @@ namespace {
 namespace rpc = swarm::rpc;
 using test::RawClient;
 
-struct Account {
-  crypto::Ed25519KeyPair ed = crypto::Ed25519KeyPair::generate();
-  swarm::AccountId id = swarm::AccountId::user(ed.to_x25519().public_key());
-};
+using Account = test::TestAccount;
 
 // Restarts node i of the devnet in the background on its old address.
 pid_t restart(const test::Devnet& net, int i, const swarm::NodeDescriptor& node) {
@@ -34,19 +31,8 @@ pid_t restart(const test::Devnet& net, int i, const swarm::NodeDescriptor& node)
 // the node starts up).
 std::set<std::string> stored_hashes(const Account& a, const swarm::NodeDescriptor& node) {
   for (int attempt = 0; attempt < 100; ++attempt) {
-    rpc::RetrieveRequest r;
-    r.account = a.id;
-    r.timestamp_ms = test::now_ms();
-    r.limit = rpc::kMaxRetrieveLimit;
-    rpc::Request req = r;
-    rpc::sign_request(req, a.ed);
-    RawClient c(node);
-    auto got = c.request({node}, req);
-    if (got.ok() && (*got)["status"] == "ok") {
-      std::set<std::string> out;
-      for (const auto& m : (*got)["messages"]) out.insert(m["hash"].get<std::string>());
-      return out;
-    }
+    auto got = test::retrieve_hashes(a, node);
+    if (got.ok()) return *got;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ADD_FAILURE() << "node did not answer after restart";

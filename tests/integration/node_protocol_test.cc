@@ -19,10 +19,7 @@ using nlohmann::json;
 using test::Devnet;
 using test::RawClient;
 
-struct Account {
-  crypto::Ed25519KeyPair ed = crypto::Ed25519KeyPair::generate();
-  swarm::AccountId id = swarm::AccountId::user(ed.to_x25519().public_key());
-};
+using Account = test::TestAccount;
 
 class NodeProtocol : public ::testing::Test {
  protected:

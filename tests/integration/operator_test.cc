@@ -98,27 +98,12 @@ class SingleNode {
   swarm::NodeDescriptor self_;
 };
 
-struct Account {
-  crypto::Ed25519KeyPair ed = crypto::Ed25519KeyPair::generate();
-  swarm::AccountId id = swarm::AccountId::user(ed.to_x25519().public_key());
-};
+using Account = test::TestAccount;
 
-std::set<std::string> retrieve_hashes(const Account& a, const swarm::NodeDescriptor& node) {
-  rpc::RetrieveRequest r;
-  r.account = a.id;
-  r.timestamp_ms = test::now_ms();
-  r.limit = rpc::kMaxRetrieveLimit;
-  rpc::Request req = r;
-  rpc::sign_request(req, a.ed);
-  RawClient c(node);
-  auto got = c.request({node}, req);
-  std::set<std::string> out;
-  if (!got.ok() || (*got)["status"] != "ok") {
-    ADD_FAILURE() << "retrieve failed: " << (got.ok() ? got->dump() : got.status().to_string());
-    return out;
-  }
-  for (const auto& m : (*got)["messages"]) out.insert(m["hash"].get<std::string>());
-  return out;
+std::set<std::string> hashes_at(const Account& a, const swarm::NodeDescriptor& node) {
+  auto got = test::retrieve_hashes(a, node);
+  if (!got.ok()) ADD_FAILURE() << "retrieve failed: " << got.status().to_string();
+  return got.ok() ? *got : std::set<std::string>{};
 }
 
 std::set<std::string> store_some(const Account& a, const swarm::NodeDescriptor& node, int n) {
@@ -293,7 +278,7 @@ TEST(Backup, CopyOfARunningNodeRestoresEveryMessage) {
     auto r = node_cmd({"backup", "--data-dir", dir / "n1", "--to", dir / "copy"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     // The running node was not disturbed.
-    EXPECT_EQ(retrieve_hashes(a, node.self()), stored);
+    EXPECT_EQ(hashes_at(a, node.self()), stored);
     // A second backup into the now non-empty directory is refused.
     r = node_cmd({"backup", "--data-dir", dir / "n1", "--to", dir / "copy"});
     EXPECT_EQ(r.exit_code, 1);
@@ -309,7 +294,7 @@ TEST(Backup, CopyOfARunningNodeRestoresEveryMessage) {
   SingleNode restored(dir / "copy", dir.path());
   ASSERT_TRUE(restored.ok()) << restored.log();
   EXPECT_EQ(restored.status()["messages"], 20);
-  EXPECT_EQ(retrieve_hashes(a, restored.self()), stored);
+  EXPECT_EQ(hashes_at(a, restored.self()), stored);
 }
 
 TEST(Backup, RefusesADataDirWithoutAStore) {

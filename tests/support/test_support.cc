@@ -241,6 +241,22 @@ Result<nlohmann::json> RawClient::request(const std::vector<swarm::NodeDescripto
   return request_raw(hops, as_chars(bytes));
 }
 
+Result<std::set<std::string>> retrieve_hashes(const TestAccount& a, const swarm::NodeDescriptor& node) {
+  swarm::rpc::RetrieveRequest r;
+  r.account = a.id;
+  r.timestamp_ms = now_ms();
+  r.limit = swarm::rpc::kMaxRetrieveLimit;
+  swarm::rpc::Request req = r;
+  swarm::rpc::sign_request(req, a.ed);
+  RawClient c(node);
+  auto got = c.request({node}, req);
+  if (!got.ok()) return got.status();
+  if ((*got)["status"] != "ok") return error(Code::kUnavailable, "retrieve refused: " + got->dump());
+  std::set<std::string> out;
+  for (const auto& m : (*got)["messages"]) out.insert(m["hash"].get<std::string>());
+  return out;
+}
+
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path) {
   std::vector<std::string> copy = argv;
   std::vector<char*> args;

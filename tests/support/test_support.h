@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -119,6 +120,17 @@ class RawClient {
 };
 
 uint64_t now_ms();
+
+// A fresh user account (05...) for tests.
+struct TestAccount {
+  crypto::Ed25519KeyPair ed = crypto::Ed25519KeyPair::generate();
+  swarm::AccountId id = swarm::AccountId::user(ed.to_x25519().public_key());
+};
+
+// Hex hashes of the account's namespace-0 messages at node, by a signed
+// retrieve sent to it directly (a one-hop onion); an error when the node
+// does not answer ok.
+Result<std::set<std::string>> retrieve_hashes(const TestAccount& a, const swarm::NodeDescriptor& node);
 
 // Starts argv in the background with stdout/stderr appended to log_path.
 // Returns the pid (the caller stops it by pid and reaps it with reap()).
