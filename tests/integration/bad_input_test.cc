@@ -16,18 +16,12 @@ namespace rpc = swarm::rpc;
 using nlohmann::json;
 using test::RawClient;
 
-class BadInput : public ::testing::Test {
+// Five nodes: one swarm, so every node serves every account.
+class BadInput : public test::DevnetSuite<BadInput, 5, 5> {
  protected:
-  static void SetUpTestSuite() {
-    crypto::init();
-    net_ = new test::Devnet(5, 5);  // one swarm: every node serves every account
-  }
-  static void TearDownTestSuite() {
-    delete net_;
-    net_ = nullptr;
-  }
   void SetUp() override {
-    ASSERT_TRUE(net_->ok()) << net_->start_output();
+    DevnetSuite::SetUp();
+    if (HasFatalFailure()) return;
     nodes_ = net_->nodes();
     ASSERT_EQ(nodes_.size(), 5u);
     target_ = nodes_[0];
@@ -94,12 +88,10 @@ class BadInput : public ::testing::Test {
 
   using Account = test::TestAccount;
   Account account_;
-  static test::Devnet* net_;
   std::vector<swarm::NodeDescriptor> nodes_;
   swarm::NodeDescriptor target_;
 };
 
-test::Devnet* BadInput::net_ = nullptr;
 
 Bytes header(uint8_t version, uint8_t type, uint64_t id = 7) {
   Bytes h{version, type};

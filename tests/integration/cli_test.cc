@@ -25,17 +25,8 @@ std::string trim(std::string s) {
   return s;
 }
 
-class Cli : public ::testing::Test {
+class Cli : public test::DevnetSuite<Cli, 10, 5> {
  protected:
-  static void SetUpTestSuite() {
-    crypto::init();
-    net_ = new Devnet(10, 5);
-  }
-  static void TearDownTestSuite() {
-    delete net_;
-    net_ = nullptr;
-  }
-  void SetUp() override { ASSERT_TRUE(net_->ok()) << net_->start_output(); }
 
   // Creates an account in a fresh home and returns its id.
   std::string init(const std::string& home) {
@@ -46,11 +37,9 @@ class Cli : public ::testing::Test {
     return trim(id.out);
   }
 
-  static Devnet* net_;
   TempDir homes_;
 };
 
-Devnet* Cli::net_ = nullptr;
 
 TEST(CliHelp, HelpAndVersionWork) {
   TempDir d;

@@ -21,18 +21,11 @@ using test::RawClient;
 
 using Account = test::TestAccount;
 
-class NodeProtocol : public ::testing::Test {
+class NodeProtocol : public test::DevnetSuite<NodeProtocol, 10, 5> {
  protected:
-  static void SetUpTestSuite() {
-    crypto::init();
-    net_ = new Devnet(10, 5);
-  }
-  static void TearDownTestSuite() {
-    delete net_;
-    net_ = nullptr;
-  }
   void SetUp() override {
-    ASSERT_TRUE(net_->ok()) << net_->start_output();
+    DevnetSuite::SetUp();
+    if (HasFatalFailure()) return;
     nodes_ = net_->nodes();
     ASSERT_EQ(nodes_.size(), 10u);
     swarms_ = swarm::compute_swarms(nodes_, 5);
@@ -73,12 +66,10 @@ class NodeProtocol : public ::testing::Test {
     return c.request(path, req);
   }
 
-  static Devnet* net_;
   std::vector<swarm::NodeDescriptor> nodes_;
   std::vector<swarm::Swarm> swarms_;
 };
 
-Devnet* NodeProtocol::net_ = nullptr;
 
 TEST_F(NodeProtocol, InfoAnswersThroughFourHops) {
   Account a;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
@@ -84,6 +85,22 @@ class Devnet {
   bool ok_ = false;
   std::string start_output_;
   std::string network_file_;
+};
+
+// A test suite whose tests share one devnet of kNodes nodes (swarm size
+// kSwarmSize), started before the suite's first test and stopped after its
+// last. Derived is the suite itself (CRTP), so every suite has its own.
+template <typename Derived, int kNodes, int kSwarmSize>
+class DevnetSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    crypto::init();
+    net_ = std::make_unique<Devnet>(kNodes, kSwarmSize);
+  }
+  static void TearDownTestSuite() { net_.reset(); }
+  void SetUp() override { ASSERT_TRUE(net_->ok()) << net_->start_output(); }
+
+  static inline std::unique_ptr<Devnet> net_;
 };
 
 // Sends raw frames to one node over a CURVE DEALER with a fresh key, and
