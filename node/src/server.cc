@@ -402,7 +402,7 @@ void Server::job_onion(std::string from, uint64_t request_id, Bytes blob) {
   });
 }
 
-void Server::job_replica(std::string from, uint64_t request_id, const swarm::NodeDescriptor& peer, Bytes body) {
+void Server::job_replica(std::string from, uint64_t request_id, const swarm::NodeDescriptor& /*peer*/, Bytes body) {
   auto reply = [this, from, request_id](const Status& st, std::string_view result) {
     Outgoing o;
     o.to = from;
@@ -415,11 +415,11 @@ void Server::job_replica(std::string from, uint64_t request_id, const swarm::Nod
   auto parsed = replica_from_json(*j);
   if (!parsed.ok()) return reply(parsed.status(), "");
   StoredMessage m = std::move(*parsed);
-  // Only a member of the account's swarm may push its replicas.
+  // Swarm members push replicas of new stores; a node that left the
+  // account's swarm hands its messages over (rebalancing, node/rebalance.h).
+  // Either way the sender is a known node and this node serves the account.
   auto swarms = handler_->swarms();
-  if (swarms->empty() ||
-      swarm::swarm_index_of_node(*swarms, peer.x25519) != swarm::swarm_index_for(*swarms, m.account))
-  {
+  if (swarms->empty() || !handler_->serves(m.account)) {
     NodeStats::inc(stats_.replicas_refused);
     return reply(error(Code::kUnauthorized, "replica from a node outside the account's swarm"), "");
   }

@@ -179,6 +179,7 @@ struct Storage::Impl {
     swarm::AccountId account;
     uint16_t ns = 0;
     std::vector<crypto::Hash> hashes;
+    bool tombstone = true;  // false: handed over to another swarm, not deleted by the owner
   };
   struct SweepOp {
     uint64_t now_ms = 0;
@@ -476,6 +477,10 @@ struct Storage::Impl {
       if (mv.mv_size < 8) return MDB_CORRUPTED;
       const uint64_t expiry_ms = get_u64(bytes_of(mv));
       if ((rc = delete_message(txn, key))) return rc;
+      if (!op.tombstone) {
+        ++removed;
+        continue;
+      }
       // Tombstone until the message's own expiry; the sweep removes it then.
       MDB_val tk = val_of(h.bytes), empty{0, nullptr};
       if ((rc = mdb_put(txn, tombstones, &tk, &empty, 0))) return rc;
@@ -698,6 +703,14 @@ Result<size_t> Storage::remove(const swarm::AccountId& account, uint16_t ns,
   if (hashes.empty()) return size_t(0);
   Impl::Op op;
   op.kind = Impl::RemoveOp{account, ns, hashes};
+  return impl_->run_blocking(std::move(op));
+}
+
+Result<size_t> Storage::drop_handed_over(const swarm::AccountId& account, uint16_t ns,
+                                         const std::vector<crypto::Hash>& hashes) {
+  if (hashes.empty()) return size_t(0);
+  Impl::Op op;
+  op.kind = Impl::RemoveOp{account, ns, hashes, /*tombstone=*/false};
   return impl_->run_blocking(std::move(op));
 }
 

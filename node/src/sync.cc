@@ -7,6 +7,7 @@
 #include <zmq_addon.hpp>
 
 #include "node/log.h"
+#include "node/rebalance.h"
 #include "node/replica.h"
 #include "onion/encoding.h"
 #include "onion/wire.h"
@@ -107,14 +108,49 @@ void SyncThread::start() {
 
 void SyncThread::loop() {
   uint64_t wait = options_.first_round_delay_ms;
+  std::shared_ptr<const std::vector<swarm::Swarm>> seen;  // the swarms of the last pass
+  bool handoff_due = true;                                // on start: the view may have changed while down
   for (;;) {
-    {
+    // Wait for the next round, but wake up early when the swarms change
+    // (a new directory snapshot): hand over and catch up right away.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait);
+    for (;;) {
       std::unique_lock lock(mu_);
-      if (cv_.wait_for(lock, std::chrono::milliseconds(wait), [&] { return stop_; })) return;
+      auto slice = std::min(std::chrono::steady_clock::duration(std::chrono::milliseconds(options_.view_check_ms)),
+                            until - std::chrono::steady_clock::now());
+      if (cv_.wait_for(lock, std::max(slice, std::chrono::steady_clock::duration::zero()), [&] { return stop_; }))
+        return;
+      lock.unlock();
+      if (std::chrono::steady_clock::now() >= until) break;
+      if (seen && handler_.swarms() != seen) break;
     }
+    auto swarms = handler_.swarms();
+    if (seen && swarms != seen) handoff_due = true;
+    seen = swarms;
+    if (handoff_due) handoff_due = !handoff(*swarms);
     round();
-    wait = options_.interval_ms;
+    wait = handoff_due ? std::min(options_.interval_ms, options_.handoff_retry_ms) : options_.interval_ms;
   }
+}
+
+bool SyncThread::handoff(const std::vector<swarm::Swarm>& swarms) {
+  HandoffOptions o;
+  o.max_messages = options_.max_messages_per_round;
+  o.batch = options_.fetch_batch;
+  o.request_timeout_ms = options_.request_timeout_ms;
+  auto r = hand_over(o, keys_, swarms, storage_, clock_(), [this] {
+    std::lock_guard lock(mu_);
+    return stop_;
+  });
+  if (!r.ok()) {
+    log_warn("sync", "hand-over failed: " + r.status().to_string());
+    return false;
+  }
+  NodeStats::inc(stats_.handed_over, r->moved);
+  stats_.handoff_pending.store(r->pending, std::memory_order_relaxed);
+  if (r->moved) log_info("sync", "handed over " + std::to_string(r->moved) + " messages to their new swarms");
+  // Done when nothing is left; a full pass (max_messages) may leave more behind.
+  return r->pending == 0 && r->moved < o.max_messages;
 }
 
 void SyncThread::round() {

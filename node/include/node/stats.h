@@ -43,6 +43,8 @@ struct NodeStats {
   std::atomic<uint64_t> replicas_received{0};
   std::atomic<uint64_t> replicas_refused{0};
   std::atomic<uint64_t> caught_up{0};           // messages fetched from peers by anti-entropy
+  std::atomic<uint64_t> handed_over{0};         // messages moved to their new swarm and dropped here (rebalancing)
+  std::atomic<uint64_t> handoff_pending{0};     // messages this node no longer serves, not yet confirmed elsewhere (gauge)
   std::atomic<uint64_t> replication_backlog{0}; // new stores waiting for a peer's replica ack (gauge)
   std::atomic<uint64_t> peers_reachable{0};     // swarm peers that answered in the last catch-up round (gauge)
   LatencyHistogram store_latency;               // destination store: request parsed -> answer ready

@@ -102,6 +102,11 @@ class Storage {
   Result<size_t> remove(const swarm::AccountId& account, uint16_t ns,
                         const std::vector<crypto::Hash>& hashes);
 
+  // Like remove, but leaves no tombstone: the messages moved to the account's
+  // new swarm (rebalancing) and may come back here later if the swarms change again.
+  Result<size_t> drop_handed_over(const swarm::AccountId& account, uint16_t ns,
+                                  const std::vector<crypto::Hash>& hashes);
+
   // The message with this hash, if stored and not expired at now_ms.
   Result<std::optional<StoredMessage>> get(const crypto::Hash& hash, uint64_t now_ms) const;
 

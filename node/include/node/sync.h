@@ -7,6 +7,12 @@
 // (bounded batches), storing them as replicas. A round stops after
 // max_messages_per_round messages; the next round continues.
 //
+// Rebalancing: when the directory changes (a new snapshot), the thread wakes
+// up at once, hands over the messages of accounts this node no longer
+// serves (node/rebalance.h), then runs a catch-up round with its (new) swarm
+// peers. The hand-over also runs on the first round after start and is
+// retried every handoff_retry_ms while messages are pending.
+//
 // Threading: SyncThread runs on its own thread and owns its own ZeroMQ
 // context and DEALER sockets (CURVE with the node's key, so the peer's ZAP
 // handler knows it is this node). It touches Storage and RequestHandler only
@@ -37,6 +43,8 @@ struct SyncOptions {
   size_t max_messages_per_round = 10'000;
   size_t list_page = 1'000;               // hashes per list request (<= 1000)
   size_t fetch_batch = 100;               // hashes per fetch request (<= 100)
+  uint64_t view_check_ms = 250;           // how often to look for a changed directory (swarms)
+  uint64_t handoff_retry_ms = 2'000;      // next round this soon while hand-overs are pending
 };
 
 // Limits of the peer side (Server answers kSyncRequest).
@@ -62,6 +70,9 @@ class SyncThread {
  private:
   void loop();
   void round();
+  // Hands over messages of accounts this node no longer serves
+  // (node/rebalance.h); true when nothing is left to hand over.
+  bool handoff(const std::vector<swarm::Swarm>& swarms);
   Status sync_with(const swarm::NodeDescriptor& peer, size_t* fetched);
 
   const SyncOptions options_;
