@@ -246,6 +246,7 @@ Result<std::string> Gossip::answer(const crypto::X25519PublicKey& link_key, Byte
     return error(Code::kInvalidArgument, "gossip request needs an op");
   const std::string& op = (*req)["op"].get_ref<const std::string&>();
   if (op == "probe") return std::string(R"({"ok":true})");
+  if (op == "list") return list_answer(*req);
   if (op != "push") return error(Code::kInvalidArgument, "unknown gossip op");
   for (const auto& [key, value] : req->items())
     if (key != "op" && key != "self" && key != "descriptors")
@@ -293,6 +294,32 @@ Result<std::string> Gossip::answer(const crypto::X25519PublicKey& link_key, Byte
   out.erase("self");
   out["refused"] = std::move(refused);
   return out.dump();
+}
+
+Result<std::string> Gossip::list_answer(const json& req) const {
+  std::optional<crypto::X25519PublicKey> after;
+  for (const auto& [key, value] : req.items())
+    if (key != "op" && key != "after") return error(Code::kInvalidArgument, "unknown key in a gossip list");
+  if (req.contains("after")) {
+    const json& a = req["after"];
+    if (!a.is_string()) return error(Code::kInvalidArgument, "after must be 64 hex characters");
+    auto b = from_hex(a.get_ref<const std::string&>(), crypto::kKeySize);
+    if (!b.ok() || b->size() != crypto::kKeySize) return error(Code::kInvalidArgument, "after must be 64 hex characters");
+    after = *crypto::X25519PublicKey::from(*b);
+  }
+  auto all = directory_->descriptors();
+  std::sort(all.begin(), all.end(), [](const auto& x, const auto& y) { return x.node.x25519 < y.node.x25519; });
+  json list = json::array();
+  bool more = false;
+  for (const auto& d : all) {
+    if (after && !(*after < d.node.x25519)) continue;
+    if (list.size() == kMaxGossipDescriptors) {
+      more = true;
+      break;
+    }
+    list.push_back(swarm::descriptor_to_json(d));
+  }
+  return json{{"descriptors", std::move(list)}, {"more", more}}.dump();
 }
 
 json Gossip::push_body() const {

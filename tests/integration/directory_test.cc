@@ -47,7 +47,7 @@ class GossipNode {
     std::filesystem::create_directories(data_dir_);
     std::vector<std::string> argv = {test::node_bin(), "run", "--data-dir", data_dir_, "--listen",
                                      "tcp://127.0.0.1:0", "--network", network, "--gossip-interval-ms", "200",
-                                     "--descriptor-lifetime-ms", "4000"};
+                                     "--descriptor-lifetime-ms", "8000"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     pid_ = test::spawn(argv, log_);
     if (!wait_for([&] { return std::filesystem::exists(data_dir_ + "/node.json"); })) return;
@@ -174,7 +174,19 @@ TEST_F(DirectoryTest, NodesKnowingOnlyASeedJoinAndAStoppedNodeExpires) {
   auto ping = test::run_command({test::cli_bin(), "ping", "--network", net, "--expect-nodes", "4"});
   EXPECT_EQ(ping.exit_code, 0) << ping.out << ping.err;
 
-  // The joiner stops; its 4 s descriptor is not refreshed and expires.
+  // The client's cached directory, fetched from a seed (its first guard)
+  // and verified descriptor by descriptor.
+  test::TempDir home;
+  auto nodes = test::run_command({test::cli_bin(), "--home", home.path(), "--network", net, "nodes", "--json"});
+  ASSERT_EQ(nodes.exit_code, 0) << nodes.err;
+  auto view = json::parse(nodes.out, nullptr, false);
+  ASSERT_TRUE(view.is_object()) << nodes.out;
+  EXPECT_EQ(view["nodes"].size(), 4u) << nodes.out;
+  EXPECT_EQ(view["refused"], 0);
+  EXPECT_EQ(view["stale"], false);
+  EXPECT_TRUE(std::filesystem::exists(home / "directory.json"));
+
+  // The joiner stops; its 8 s descriptor is not refreshed and expires.
   joiner.stop();
   EXPECT_TRUE(wait_for([&] {
     for (auto* n : {&seed, &b, &c})
@@ -182,6 +194,13 @@ TEST_F(DirectoryTest, NodesKnowingOnlyASeedJoinAndAStoppedNodeExpires) {
     return true;
   })) << seed.log();
   EXPECT_NE(seed.log().find("expired"), std::string::npos);
+
+  // The client's next refresh (from the same guard) shows three nodes.
+  nodes = test::run_command({test::cli_bin(), "--home", home.path(), "--network", net, "nodes", "--json"});
+  ASSERT_EQ(nodes.exit_code, 0) << nodes.err;
+  view = json::parse(nodes.out, nullptr, false);
+  ASSERT_TRUE(view.is_object()) << nodes.out;
+  EXPECT_EQ(view["nodes"].size(), 3u) << nodes.out;
 }
 
 TEST_F(DirectoryTest, AdvertisedAddressIsPublishedAndUsedByPeers) {

@@ -131,6 +131,7 @@ class Gossip {
   void run_probes();
   void push_to(const swarm::NodeDescriptor& peer);
   nlohmann::json push_body() const;
+  Result<std::string> list_answer(const nlohmann::json& req) const;
 
   const GossipOptions options_;
   const NodeKeys keys_;
