@@ -112,7 +112,7 @@ class GossipAnswer : public GossipTest {
     o.network_id = "net-a";
     o.interval_ms = 600'000;  // no rounds during the test
     o.unknown_announces_per_minute = 5;
-    dir_ = std::make_shared<GossipDirectory>(std::vector<swarm::NodeDescriptor>{peer_.seed("tcp://127.0.0.1:1")}, 100);
+    dir_ = std::make_shared<GossipDirectory>(std::vector<swarm::NodeDescriptor>{peer_.seed("tcp://127.0.0.1:1")}, 1000);
     gossip_ = std::make_unique<Gossip>(o, self_.keys(), dir_, clock());
   }
   Result<nlohmann::json> push(const crypto::X25519PublicKey& link, const SignedDescriptor& self,
@@ -198,6 +198,35 @@ TEST_F(GossipAnswer, MalformedRequestsAreRefused) {
   for (size_t i = 0; i <= kMaxGossipDescriptors; ++i) many["descriptors"].push_back(1);
   auto text = many.dump();
   EXPECT_EQ(gossip_->answer(peer_.x, as_bytes(text)).status().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace onionswarm::node
+
+namespace onionswarm::node {
+namespace {
+
+TEST_F(GossipAnswer, ListPagesThroughHeldDescriptorsInKeyOrder) {
+  // The seed plus 300 admitted descriptors: two pages.
+  ASSERT_TRUE(dir_->admit(make(peer_, now_, "tcp://127.0.0.1:1")));
+  for (int i = 0; i < 300; ++i) {
+    Node n;
+    ASSERT_TRUE(dir_->admit(make(n, now_)));
+  }
+  auto first = gossip_->answer(self_.x, as_bytes(std::string(R"({"op":"list"})")));
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  auto j1 = nlohmann::json::parse(*first);
+  ASSERT_EQ(j1["descriptors"].size(), kMaxGossipDescriptors);
+  EXPECT_TRUE(j1["more"].get<bool>());
+  const std::string last = j1["descriptors"].back()["x25519"];
+  auto second = gossip_->answer(self_.x, as_bytes(R"({"op":"list","after":")" + last + R"("})"));
+  ASSERT_TRUE(second.ok());
+  auto j2 = nlohmann::json::parse(*second);
+  EXPECT_EQ(j2["descriptors"].size(), 301 - kMaxGossipDescriptors);
+  EXPECT_FALSE(j2["more"].get<bool>());
+  EXPECT_LT(last, j2["descriptors"][0]["x25519"].get<std::string>());
+  EXPECT_FALSE(gossip_->answer(self_.x, as_bytes(std::string(R"({"op":"list","after":"xyz"})"))).ok());
+  EXPECT_FALSE(gossip_->answer(self_.x, as_bytes(std::string(R"({"op":"list","limit":1})"))).ok());
 }
 
 }  // namespace
