@@ -198,12 +198,46 @@ Result<config::NetworkFile> load_network(const Globals& g) {
   return config::load_network_file(path);
 }
 
+uint64_t wall_ms() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+// The verification rules of the network file, at the client's clock.
+swarm::VerifyRules directory_rules(const config::NetworkFile& net) {
+  swarm::VerifyRules rules;
+  rules.network_id = net.network_id;
+  rules.now_ms = wall_ms();
+  rules.operators = net.operators;
+  return rules;
+}
+
+std::string directory_cache_path(const Globals& g) { return (fs::path(g.home) / "directory.json").string(); }
+
+// HOME/directory.json, every descriptor re-verified; nullopt when absent or
+// malformed.
+std::optional<client::CachedDirectory> load_directory_cache(const Globals& g, const swarm::VerifyRules& rules) {
+  std::ifstream in(directory_cache_path(g));
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  auto c = client::parse_directory_cache(text.str(), rules);
+  if (!c.ok()) return std::nullopt;
+  return std::move(*c);
+}
+
 Result<std::unique_ptr<client::Client>> open_client(const Globals& g, StatusLine& status) {
   auto net = load_network(g);
   if (!net.ok()) return net.status();
   client::ClientOptions o;
   o.home = g.home;
   o.nodes = std::move(net->nodes);
+  // The cached, verified directory (`onionswarm nodes`) replaces the
+  // network file's seeds once it holds enough nodes for a path.
+  if (auto cached = load_directory_cache(g, directory_rules(*net)); cached && cached->descriptors.size() >= 3) {
+    o.nodes.clear();
+    for (const auto& d : cached->descriptors) o.nodes.push_back(d.node);
+  }
   o.network_id = net->network_id;
   o.swarm_size = net->swarm_size;
   o.timeout_ms = g.timeout_ms;
@@ -362,20 +396,11 @@ int cmd_path(const Globals& g, bool json) {
 int cmd_nodes(const Globals& g, bool as_json) {
   auto net = load_network(g);
   if (!net.ok()) return fail(net.status());
-  swarm::VerifyRules rules;
-  rules.network_id = net->network_id;
-  rules.now_ms = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-  rules.operators = net->operators;
+  const swarm::VerifyRules rules = directory_rules(*net);
   std::error_code ec;
   fs::create_directories(g.home, ec);
-  const std::string path = (fs::path(g.home) / "directory.json").string();
-  std::optional<client::CachedDirectory> cached;
-  if (std::ifstream in(path); in) {
-    std::stringstream text;
-    text << in.rdbuf();
-    if (auto c = client::parse_directory_cache(text.str(), rules); c.ok()) cached = std::move(*c);
-  }
+  const std::string path = directory_cache_path(g);
+  std::optional<client::CachedDirectory> cached = load_directory_cache(g, rules);
   // The directory guard: the node the cache came from while it is still in
   // the verified view, else a random seed of the network file.
   std::optional<swarm::NodeDescriptor> guard;

@@ -177,6 +177,8 @@ TEST_F(DirectoryTest, NodesKnowingOnlyASeedJoinAndAStoppedNodeExpires) {
   // The client's cached directory, fetched from a seed (its first guard)
   // and verified descriptor by descriptor.
   test::TempDir home;
+  auto init = test::cli(home.path(), {"init", "--network", net});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
   auto nodes = test::run_command({test::cli_bin(), "--home", home.path(), "--network", net, "nodes", "--json"});
   ASSERT_EQ(nodes.exit_code, 0) << nodes.err;
   auto view = json::parse(nodes.out, nullptr, false);
@@ -185,6 +187,18 @@ TEST_F(DirectoryTest, NodesKnowingOnlyASeedJoinAndAStoppedNodeExpires) {
   EXPECT_EQ(view["refused"], 0);
   EXPECT_EQ(view["stale"], false);
   EXPECT_TRUE(std::filesystem::exists(home / "directory.json"));
+
+  // Paths and swarms now come from the cached directory (the network file
+  // lists only the seed, too few for a path): a message to ourselves
+  // goes through three relays and arrives.
+  auto id = test::cli(home.path(), {"id"});
+  ASSERT_EQ(id.exit_code, 0) << id.err;
+  std::string account = id.out.substr(0, id.out.find_first_of(" \n"));
+  auto send = test::cli(home.path(), {"send", account, "hello living directory"});
+  ASSERT_EQ(send.exit_code, 0) << send.out << send.err;
+  auto inbox = test::cli(home.path(), {"inbox"});
+  ASSERT_EQ(inbox.exit_code, 0) << inbox.err;
+  EXPECT_NE(inbox.out.find("hello living directory"), std::string::npos) << inbox.out;
 
   // The joiner stops; its 8 s descriptor is not refreshed and expires.
   joiner.stop();
