@@ -8,7 +8,8 @@
 // It shows that only a client's guard ever received a packet from the
 // client's address, and that the nodes storing the message (the recipient's
 // swarm, observed through each node's admin status) were reached only from
-// node addresses, the store's destination from the exit of the send's path.
+// node addresses, the store's destination from the exit of the send's path;
+// and that no node wrote a client's address into its logs or data.
 //
 // Needs root and the ip and nft tools; without them it is skipped with the
 // reason (ONIONSWARM_REQUIRE_NETNS=1, as CI sets it, turns that into a
@@ -357,6 +358,19 @@ TEST(IpPrivacy, OnlyTheGuardSeesTheClientAddressAndTheSwarmSeesOnlyRelays) {
   }
 
   for (auto& n : nodes) EXPECT_EQ(lab.stop(n.pid), 0) << n.host << " did not stop cleanly";
+  // 4. No node wrote a client's address anywhere (logs, store, node.json),
+  //    not even its guard.
+  size_t files = 0;
+  for (const auto& n : nodes) {
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(n.dir)) {
+      if (!entry.is_regular_file()) continue;
+      ++files;
+      const std::string content = test::read_file(entry.path().string());
+      for (const auto& d : devices)
+        EXPECT_EQ(content.find(d.ip), std::string::npos) << d.host << "'s address is in " << entry.path();
+    }
+  }
+  EXPECT_GE(files, size_t(3 * kNodes));  // at least log, key and node.json of every node
 }
 
 }  // namespace
