@@ -252,7 +252,8 @@ TEST_F(DirectoryTest, NodesKnowingOnlyASeedJoinAndAStoppedNodeExpires) {
   ASSERT_TRUE(st.is_object());
   EXPECT_GE(st["gossip"]["admitted"].get<uint64_t>(), 4u) << st.dump();
   EXPECT_GE(st["gossip"]["expired"].get<uint64_t>(), 1u) << st.dump();
-  EXPECT_EQ(st["gossip"]["refused"]["invalid"], 0) << st.dump();
+  // (refused.invalid is not asserted: until their own next round, peers may
+  // still push the joiner's copy, which the seed refuses as expired.)
   auto text = test::run_command({test::node_bin(), "status", "--data-dir", seed.data_dir()}, "", 10s);
   EXPECT_NE(text.out.find("descriptors admitted"), std::string::npos) << text.out;
 
