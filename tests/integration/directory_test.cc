@@ -287,6 +287,31 @@ TEST_F(DirectoryTest, AdvertisedAddressIsPublishedAndUsedByPeers) {
   EXPECT_NE(seed.log().find("tcp://localhost:" + port), std::string::npos) << seed.log();
 }
 
+TEST_F(DirectoryTest, GossipSettingsComeFromTheConfigFileAndFlagsOverrideThem) {
+  const std::string net = network_file(dir_, "net.json", "cfg-net", {});
+  const std::string cfg = dir_ / "node.json";
+  write_text(cfg, json{{"data_dir", dir_ / "data"}, {"network", net}, {"listen", "tcp://127.0.0.1:0"},
+                       {"advertise", "tcp://node.example:4500"}, {"gossip_interval_ms", 10}}
+                      .dump());
+  auto bad = test::run_command({test::node_bin(), "check-config", "--config", cfg});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find(cfg + ": /gossip_interval_ms: out of range"), std::string::npos) << bad.err;
+  write_text(cfg, json{{"data_dir", dir_ / "data"}, {"network", net}, {"listen", "tcp://127.0.0.1:0"},
+                       {"advertise", "tcp://node.example:4500"}, {"gossip_interval_ms", 200},
+                       {"descriptor_lifetime_ms", 8000}, {"endorsement", dir_ / "missing.endorsement"}}
+                      .dump());
+  auto missing = test::run_command({test::node_bin(), "check-config", "--config", cfg});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("/endorsement: "), std::string::npos) << missing.err;
+  auto flag = test::run_command(
+      {test::node_bin(), "check-config", "--config", cfg, "--endorsement", net, "--gossip-interval-ms", "10"});
+  EXPECT_EQ(flag.exit_code, 1);
+  EXPECT_NE(flag.err.find("--gossip-interval-ms: out of range"), std::string::npos) << flag.err;
+  EXPECT_EQ(flag.err.find("/endorsement"), std::string::npos) << flag.err;  // the flag's file is readable
+  auto good = test::run_command({test::node_bin(), "check-config", "--config", cfg, "--endorsement", net});
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+}
+
 TEST_F(DirectoryTest, BadDescriptorsSentToANodeAreRefusedAndTheViewIsUnchanged) {
   // A permissioned network: one operator key; the node runs with an
   // endorsement made by `onionswarm-node endorse`.
