@@ -63,7 +63,7 @@ commands:
                                     stored locally, without fetching)
   path [--json]                     show the current path's guard, middle and exit
   nodes [--json]                    refresh the cached directory (HOME/directory.json)
-                                    from the directory guard and show the verified nodes
+                                    from the guard and show the verified nodes
   ping --network FILE [--expect-nodes N]
                                     ask every node of FILE for `info` directly
 
@@ -212,18 +212,15 @@ swarm::VerifyRules directory_rules(const config::NetworkFile& net) {
   return rules;
 }
 
-std::string directory_cache_path(const Globals& g) { return (fs::path(g.home) / "directory.json").string(); }
-
-// HOME/directory.json, every descriptor re-verified; nullopt when absent or
-// malformed.
-std::optional<client::CachedDirectory> load_directory_cache(const Globals& g, const swarm::VerifyRules& rules) {
-  std::ifstream in(directory_cache_path(g));
-  if (!in) return std::nullopt;
-  std::stringstream text;
-  text << in.rdbuf();
-  auto c = client::parse_directory_cache(text.str(), rules);
-  if (!c.ok()) return std::nullopt;
-  return std::move(*c);
+// The cached directory, refreshed from the client's guard when `when`
+// says so (a failed refresh keeps the cache). The LocalStore (the guard
+// setting) is open only for this call, before the Client opens it.
+Result<client::DirectoryRefresh> refresh_directory(const Globals& g, const config::NetworkFile& net,
+                                                   const swarm::VerifyRules& rules, client::RefreshWhen when,
+                                                   uint64_t timeout_ms) {
+  auto store = client::LocalStore::open(g.home);
+  if (!store.ok()) return store.status();
+  return client::refresh_directory(g.home, **store, net.nodes, rules, when, timeout_ms);
 }
 
 Result<std::unique_ptr<client::Client>> open_client(const Globals& g, StatusLine& status) {
@@ -231,13 +228,20 @@ Result<std::unique_ptr<client::Client>> open_client(const Globals& g, StatusLine
   if (!net.ok()) return net.status();
   client::ClientOptions o;
   o.home = g.home;
-  o.nodes = std::move(net->nodes);
-  // The cached, verified directory (`onionswarm nodes`) replaces the
-  // network file's seeds once it holds enough nodes for a path.
-  if (auto cached = load_directory_cache(g, directory_rules(*net)); cached && cached->descriptors.size() >= 3) {
-    o.nodes.clear();
-    for (const auto& d : cached->descriptors) o.nodes.push_back(d.node);
+  // The cached, verified directory (`onionswarm nodes`), refreshed from the
+  // guard when older than its bound, replaces the network file's seeds once
+  // it holds enough nodes for a path.
+  std::optional<client::CachedDirectory> cached;
+  if (client::Identity::exists(g.home)) {
+    auto r = refresh_directory(g, *net, directory_rules(*net), client::RefreshWhen::kWhenStale,
+                               std::min(g.timeout_ms, client::kAutoRefreshTimeoutMs));
+    if (!r.ok()) return r.status();
+    if (!r->fetch_error.ok())
+      std::fprintf(stderr, "onionswarm: warning: could not refresh the directory (%s); using the cached one\n",
+                   r->fetch_error.message().c_str());
+    cached = std::move(r->directory);
   }
+  o.nodes = client::directory_view(cached, net->nodes);
   o.network_id = net->network_id;
   o.swarm_size = net->swarm_size;
   o.timeout_ms = g.timeout_ms;
@@ -392,44 +396,22 @@ int cmd_path(const Globals& g, bool json) {
   return 0;
 }
 
-// `nodes`: refresh HOME/directory.json from the directory guard and show it.
+// `nodes`: refresh HOME/directory.json from the client's guard and show it.
 int cmd_nodes(const Globals& g, bool as_json) {
   auto net = load_network(g);
   if (!net.ok()) return fail(net.status());
   const swarm::VerifyRules rules = directory_rules(*net);
   std::error_code ec;
   fs::create_directories(g.home, ec);
-  const std::string path = directory_cache_path(g);
-  std::optional<client::CachedDirectory> cached = load_directory_cache(g, rules);
-  // The directory guard: the node the cache came from while it is still in
-  // the verified view, else a random seed of the network file.
-  std::optional<swarm::NodeDescriptor> guard;
-  if (cached)
-    for (const auto& d : cached->descriptors)
-      if (d.node.x25519 == cached->guard) guard = d.node;
-  if (!guard && !net->nodes.empty())
-    guard = net->nodes[client::random_index(client::secure_random(), net->nodes.size())];
-  if (!guard) return fail(error(Code::kUnavailable, "the network file lists no seed node"));
-  size_t refused = 0;
-  auto fetched = client::fetch_directory(*guard, rules, g.timeout_ms, &refused);
-  bool stale = false;
-  if (fetched.ok()) {
-    const std::string tmp = path + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << client::directory_cache_to_json(*fetched);
-      if (!out.good()) return fail(error(Code::kIo, "cannot write " + tmp));
-    }
-    fs::rename(tmp, path, ec);
-    if (ec) return fail(error(Code::kIo, "cannot write " + path + ": " + ec.message()));
-    cached = std::move(*fetched);
-  } else if (cached) {
-    stale = true;
+  auto r = refresh_directory(g, *net, rules, client::RefreshWhen::kAlways, g.timeout_ms);
+  if (!r.ok()) return fail(r.status());
+  const bool stale = !r->fetched;
+  const size_t refused = r->refused;
+  if (!r->directory) return fail(r->fetch_error);
+  if (stale)
     std::fprintf(stderr, "onionswarm: warning: could not refresh the directory (%s); showing the cached one\n",
-                 fetched.status().message().c_str());
-  } else {
-    return fail(fetched.status());
-  }
+                 r->fetch_error.message().c_str());
+  const client::CachedDirectory* cached = &*r->directory;
   if (as_json) {
     nlohmann::json nodes = nlohmann::json::array();
     for (const auto& d : cached->descriptors) {
@@ -440,7 +422,10 @@ int cmd_nodes(const Globals& g, bool as_json) {
       nodes.push_back(std::move(n));
     }
     std::printf("%s\n", nlohmann::json{{"network_id", net->network_id}, {"fetched_at", cached->fetched_at_ms},
-                                        {"stale", stale}, {"refused", refused}, {"nodes", nodes}}
+                                        {"fetched_from", to_hex(cached->guard.view())},
+                                        {"stale", stale},
+                                        {"refused", refused},
+                                        {"nodes", nodes}}
                             .dump(2)
                             .c_str());
     return 0;

@@ -22,7 +22,6 @@ namespace rpc = swarm::rpc;
 using swarm::NodeDescriptor;
 using Keys = std::vector<crypto::X25519PublicKey>;
 
-constexpr const char* kGuardSetting = "guard";
 // The learned difference between the network's clock and ours (ms, signed).
 constexpr const char* kClockOffsetSetting = "clock_offset_ms";
 
@@ -153,27 +152,17 @@ struct Client::Impl {
   }
   bool cancelled() const { return options.cancelled && options.cancelled(); }
 
-  std::optional<crypto::X25519PublicKey> kept_guard() const {
-    auto s = store->get_setting(kGuardSetting);
-    if (!s.ok() || !s->has_value()) return std::nullopt;
-    auto raw = from_hex(**s, crypto::kKeySize);
-    if (!raw.ok()) return std::nullopt;
-    auto key = crypto::X25519PublicKey::from(*raw);
-    if (!key.ok()) return std::nullopt;
-    return *key;
-  }
-
   // A new path (and socket). guard_failed: replace the guard as well.
   Status build_path(const Keys& avoid, const Keys& failed, bool guard_failed) {
     progress("building path…");
-    auto kept = kept_guard();
+    auto kept = store->guard();
     if (guard_failed && path) kept = path->guard.x25519;
     auto guard = choose_guard(options.nodes, kept, guard_failed, rng);
     if (!guard.ok()) return guard.status();
     auto p = choose_path(options.nodes, *guard, avoid, failed, rng);
     if (!p.ok()) return p.status();
     if (!kept || *kept != guard->x25519 || guard_failed) {
-      if (Status s = store->set_setting(kGuardSetting, to_hex(guard->x25519.view())); !s.ok()) {
+      if (Status s = store->set_guard(guard->x25519); !s.ok()) {
         return s;
       }
     }

@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "client/paths.h"
 #include "onion/encoding.h"
 #include "onion/wire.h"
 #include "swarm/json.h"
@@ -117,6 +121,79 @@ Result<CachedDirectory> fetch_directory(const swarm::NodeDescriptor& guard, cons
   }
   c.descriptors = verified_descriptors(all, rules, refused);
   return c;
+}
+
+uint64_t directory_refresh_after_ms(const CachedDirectory& c) {
+  uint64_t shortest = 2 * kMaxDirectoryAgeMs;
+  for (const auto& d : c.descriptors)
+    if (d.expires_at_ms > d.issued_at_ms) shortest = std::min(shortest, d.expires_at_ms - d.issued_at_ms);
+  return std::clamp(shortest / 2, kMinDirectoryAgeMs, kMaxDirectoryAgeMs);
+}
+
+std::vector<swarm::NodeDescriptor> directory_view(const std::optional<CachedDirectory>& cached,
+                                                  const std::vector<swarm::NodeDescriptor>& seeds) {
+  if (!cached || cached->descriptors.size() < 3) return seeds;
+  std::vector<swarm::NodeDescriptor> out;
+  for (const auto& d : cached->descriptors) out.push_back(d.node);
+  return out;
+}
+
+std::string directory_cache_path(const std::string& home) {
+  return (std::filesystem::path(home) / "directory.json").string();
+}
+
+std::optional<CachedDirectory> load_directory_cache(const std::string& home, const swarm::VerifyRules& rules) {
+  std::ifstream in(directory_cache_path(home));
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  auto c = parse_directory_cache(text.str(), rules);
+  if (!c.ok()) return std::nullopt;
+  return std::move(*c);
+}
+
+Status save_directory_cache(const std::string& home, const CachedDirectory& c) {
+  const std::string path = directory_cache_path(home);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << directory_cache_to_json(c);
+    out.flush();
+    if (!out.good()) return error(Code::kIo, "cannot write " + tmp);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return error(Code::kIo, "cannot write " + path + ": " + ec.message());
+  return Status();
+}
+
+Result<DirectoryRefresh> refresh_directory(const std::string& home, LocalStore& store,
+                                           const std::vector<swarm::NodeDescriptor>& seeds,
+                                           const swarm::VerifyRules& rules, RefreshWhen when, uint64_t timeout_ms) {
+  DirectoryRefresh r;
+  r.directory = load_directory_cache(home, rules);
+  if (when == RefreshWhen::kWhenStale) {
+    if (!r.directory) return r;
+    const uint64_t age = rules.now_ms > r.directory->fetched_at_ms ? rules.now_ms - r.directory->fetched_at_ms : 0;
+    if (age < directory_refresh_after_ms(*r.directory)) return r;
+  }
+  const auto kept = store.guard();
+  auto guard = choose_guard(directory_view(r.directory, seeds), kept, false, secure_random());
+  if (!guard.ok()) {
+    r.fetch_error = guard.status();
+    return r;
+  }
+  if (!kept || *kept != guard->x25519)
+    if (Status s = store.set_guard(guard->x25519); !s.ok()) return s;
+  auto fetched = fetch_directory(*guard, rules, timeout_ms, &r.refused);
+  if (!fetched.ok()) {
+    r.fetch_error = fetched.status();
+    return r;
+  }
+  if (Status s = save_directory_cache(home, *fetched); !s.ok()) return s;
+  r.directory = std::move(*fetched);
+  r.fetched = true;
+  return r;
 }
 
 }  // namespace onionswarm::client

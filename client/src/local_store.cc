@@ -15,8 +15,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "onion/encoding.h"
+
 namespace onionswarm::client {
 namespace {
+
+constexpr const char* kGuardSetting = "guard";
 
 constexpr uint8_t kEntryVersion = 1;
 constexpr size_t kCursorValueSize = 8 + crypto::kHashSize;
@@ -329,5 +333,17 @@ Status LocalStore::set_setting(const std::string& key, const std::string& value)
   }
   return txn.commit();
 }
+
+std::optional<crypto::X25519PublicKey> LocalStore::guard() const {
+  auto s = get_setting(kGuardSetting);
+  if (!s.ok() || !s->has_value()) return std::nullopt;
+  auto raw = from_hex(**s, crypto::kKeySize);
+  if (!raw.ok()) return std::nullopt;
+  auto key = crypto::X25519PublicKey::from(*raw);
+  if (!key.ok()) return std::nullopt;
+  return *key;
+}
+
+Status LocalStore::set_guard(const crypto::X25519PublicKey& key) { return set_setting(kGuardSetting, to_hex(key.view())); }
 
 }  // namespace onionswarm::client

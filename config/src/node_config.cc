@@ -25,7 +25,7 @@ constexpr size_t kMaxPathLength = 4096;
 
 // The settings table (header comment and docs/CONFIG.md). Defaults must
 // match NodeConfig's member initialisers (a unit test checks).
-constexpr std::array<NodeConfigKey, 11> kKeys = {{
+constexpr std::array<NodeConfigKey, 15> kKeys = {{
     {"data_dir", "string", "", "directory for keys, the LMDB store and admin.sock; created (mode 0700) if missing"},
     {"listen", "string", "\"tcp://127.0.0.1:4500\"",
      "tcp://HOST:PORT; HOST may be *, PORT 0..65535 or * (0 and *: the kernel picks a free port)"},
@@ -38,6 +38,13 @@ constexpr std::array<NodeConfigKey, 11> kKeys = {{
     {"max_message_bytes", "integer", "65536", "1..65536 bytes per message (64 KiB is the request limit)"},
     {"map_size", "integer", "8589934592", "1048576 (1 MiB)..17592186044416 (16 TiB): LMDB map size in bytes"},
     {"relay_timeout_ms", "integer", "10000", "100..600000 ms a relay waits for the next hop's answer"},
+    {"advertise", "string", "\"\"",
+     "tcp://HOST:PORT peers and clients reach this node at, put in its descriptor; empty: the bound endpoint"},
+    {"endorsement", "string", "\"\"",
+     "path of the operator endorsement file (onionswarm-node endorse); required on permissioned networks"},
+    {"descriptor_lifetime_ms", "integer", "3600000",
+     "1000..86400000 ms this node's descriptor is valid (re-signed at half)"},
+    {"gossip_interval_ms", "integer", "5000", "50..600000 ms between gossip rounds"},
 }};
 
 // Each check returns an empty string when the value is fine, else what is
@@ -56,6 +63,13 @@ std::string listen_problem(std::string_view v) {
   }
   return {};
 }
+
+std::string advertise_problem(std::string_view v) {
+  if (!v.empty() && !is_valid_tcp_endpoint(v)) return "expected tcp://HOST:PORT (or empty: the bound endpoint)";
+  return {};
+}
+
+std::string optional_path_problem(std::string_view v) { return v.empty() ? std::string() : path_problem(v); }
 
 std::string log_level_problem(std::string_view v) {
   if (!is_valid_log_level(v)) return "expected one of error, warn, info, debug";
@@ -77,6 +91,8 @@ constexpr Range kQuotaBytes{1, kMaxMapSize};
 constexpr Range kMaxMessageBytes{1, kMaxMessageBytesLimit};
 constexpr Range kMapSize{kMinMapSize, kMaxMapSize};
 constexpr Range kRelayTimeoutMs{kMinRelayTimeoutMs, kMaxRelayTimeoutMs};
+constexpr Range kDescriptorLifetimeMs{kMinDescriptorLifetimeMs, kMaxDescriptorLifetimeMs};
+constexpr Range kGossipIntervalMs{kMinGossipIntervalMs, kMaxGossipIntervalMs};
 
 std::string range_problem(uint64_t v, Range r) {
   if (v < r.min || v > r.max) {
@@ -170,6 +186,10 @@ std::vector<ConfigProblem> parse_node_config_all(std::string_view json, NodeConf
   read_uint(doc, "max_message_bytes", c.max_message_bytes, kMaxMessageBytes, problems);
   read_uint(doc, "map_size", c.map_size, kMapSize, problems);
   read_uint(doc, "relay_timeout_ms", c.relay_timeout_ms, kRelayTimeoutMs, problems);
+  read_string(doc, "advertise", c.advertise, advertise_problem, problems);
+  read_string(doc, "endorsement", c.endorsement, optional_path_problem, problems);
+  read_uint(doc, "descriptor_lifetime_ms", c.descriptor_lifetime_ms, kDescriptorLifetimeMs, problems);
+  read_uint(doc, "gossip_interval_ms", c.gossip_interval_ms, kGossipIntervalMs, problems);
   return problems;
 }
 
@@ -199,7 +219,9 @@ std::vector<ConfigProblem> node_config_problems(const NodeConfig& c) {
                                StringCheck{"listen", c.listen, listen_problem},
                                StringCheck{"network", c.network, path_problem},
                                StringCheck{"log_level", c.log_level, log_level_problem},
-                               StringCheck{"log_format", c.log_format, log_format_problem}}) {
+                               StringCheck{"log_format", c.log_format, log_format_problem},
+                               StringCheck{"advertise", c.advertise, advertise_problem},
+                               StringCheck{"endorsement", c.endorsement, optional_path_problem}}) {
     if (std::string p = f.problem_of(f.value); !p.empty()) problems.push_back({pointer_of(f.name), p});
   }
   struct UintCheck {
@@ -212,7 +234,9 @@ std::vector<ConfigProblem> node_config_problems(const NodeConfig& c) {
                              UintCheck{"quota_bytes", c.quota_bytes, kQuotaBytes},
                              UintCheck{"max_message_bytes", c.max_message_bytes, kMaxMessageBytes},
                              UintCheck{"map_size", c.map_size, kMapSize},
-                             UintCheck{"relay_timeout_ms", c.relay_timeout_ms, kRelayTimeoutMs}}) {
+                             UintCheck{"relay_timeout_ms", c.relay_timeout_ms, kRelayTimeoutMs},
+                             UintCheck{"descriptor_lifetime_ms", c.descriptor_lifetime_ms, kDescriptorLifetimeMs},
+                             UintCheck{"gossip_interval_ms", c.gossip_interval_ms, kGossipIntervalMs}}) {
     if (std::string p = range_problem(f.value, f.range); !p.empty()) problems.push_back({pointer_of(f.name), p});
   }
   if (c.quota_bytes < c.max_message_bytes) {
@@ -258,6 +282,10 @@ std::vector<ConfigProblem> node_config_environment_problems(const NodeConfig& c)
                                              ancestor.string() + " is not writable by this user"});
       }
     }
+  }
+  if (!c.endorsement.empty() && path_problem(c.endorsement).empty() && ::access(c.endorsement.c_str(), R_OK) != 0) {
+    problems.push_back({"/endorsement", c.endorsement + " cannot be read (" + std::strerror(errno) +
+                                            "; expected the file written by onionswarm-node endorse)"});
   }
   if (path_problem(c.network).empty()) {
     auto network = load_network_file(c.network);

@@ -117,6 +117,12 @@ AdminServer::~AdminServer() {
   if (thread_.joinable()) thread_.join();
 }
 
+NodeSnapshot AdminServer::snapshot() const {
+  NodeSnapshot s = take_snapshot(server_, options_.network_id, wall_ms());
+  if (options_.gossip) s.gossip = options_.gossip();
+  return s;
+}
+
 void AdminServer::loop(std::promise<Status> bound) {
   const std::string path = admin_socket_path(options_.data_dir);
   zmq::context_t ctx(1);
@@ -140,7 +146,7 @@ void AdminServer::loop(std::promise<Status> bound) {
 
   auto write_metrics = [&] {
     if (options_.metrics_file.empty()) return;
-    std::string text = prometheus_text(take_snapshot(server_, options_.network_id, wall_ms()));
+    std::string text = prometheus_text(snapshot());
     if (Status st = write_file_atomic(options_.metrics_file, text); !st.ok())
       log_warn("admin", "metrics file: " + st.message());
   };
@@ -166,9 +172,9 @@ void AdminServer::loop(std::promise<Status> bound) {
       const std::string command = request.to_string();
       std::string answer;
       if (command == "status") {
-        answer = status_json(take_snapshot(server_, options_.network_id, wall_ms())).dump();
+        answer = status_json(snapshot()).dump();
       } else if (command == "metrics") {
-        answer = prometheus_text(take_snapshot(server_, options_.network_id, wall_ms()));
+        answer = prometheus_text(snapshot());
       } else {
         answer = R"x({"error":"unknown command (expected status or metrics)"})x";
       }

@@ -206,11 +206,20 @@ Status Gossip::start(const std::string& advertised_address) {
   return {};
 }
 
+GossipCounters Gossip::counters() const {
+  GossipCounters c;
+  c.admitted = admitted_.load(std::memory_order_relaxed);
+  c.refused_invalid = refused_invalid_.load(std::memory_order_relaxed);
+  c.refused_unreachable = refused_unreachable_.load(std::memory_order_relaxed);
+  c.expired = expired_.load(std::memory_order_relaxed);
+  return c;
+}
+
 Status Gossip::offer(const SignedDescriptor& d) {
   if (directory_->holds(d)) return {};
   const uint64_t now = clock_();
   if (Status st = swarm::verify_descriptor(d, rules(now)); !st.ok()) {
-    refused_.fetch_add(1, std::memory_order_relaxed);
+    refused_invalid_.fetch_add(1, std::memory_order_relaxed);
     log_info("gossip", "refused descriptor of node " + short_key(d.node.x25519) + ": " + st.message());
     return st;
   }
@@ -348,8 +357,10 @@ void Gossip::loop() {
 
 void Gossip::round() {
   const uint64_t now = clock_();
-  if (size_t n = directory_->expire(now))
+  if (size_t n = directory_->expire(now)) {
+    expired_.fetch_add(n, std::memory_order_relaxed);
     log_info("gossip", std::to_string(n) + " node descriptor" + (n == 1 ? "" : "s") + " expired");
+  }
   // Refresh our own descriptor once half its lifetime has passed.
   if (auto self = directory_->self(); self && now >= self->issued_at_ms + (self->expires_at_ms - self->issued_at_ms) / 2)
     directory_->set_self(make_self(now));
@@ -450,7 +461,7 @@ void Gossip::run_probes() {
   for (size_t i = 0; i < batch.size(); ++i) {
     const auto& d = batch[i];
     if (!answered[i]) {
-      refused_.fetch_add(1, std::memory_order_relaxed);
+      refused_unreachable_.fetch_add(1, std::memory_order_relaxed);
       log_info("gossip", "refused descriptor of node " + short_key(d.node.x25519) + ": its address " + d.node.address +
                              " did not answer");
       continue;

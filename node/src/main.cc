@@ -67,6 +67,8 @@ int fail(const std::string& msg) {
 const std::map<std::string, std::string> kFlagOf = {
     {"data_dir", "data-dir"}, {"listen", "listen"},         {"network", "network"},
     {"log_level", "log-level"}, {"log_format", "log-format"}, {"workers", "workers"},
+    {"advertise", "advertise"}, {"endorsement", "endorsement"}, {"descriptor_lifetime_ms", "descriptor-lifetime-ms"},
+    {"gossip_interval_ms", "gossip-interval-ms"},
 };
 
 void apply_flags(const cxxopts::ParseResult& args, config::NodeConfig& cfg) {
@@ -76,6 +78,10 @@ void apply_flags(const cxxopts::ParseResult& args, config::NodeConfig& cfg) {
   if (args.count("log-level")) cfg.log_level = args["log-level"].as<std::string>();
   if (args.count("log-format")) cfg.log_format = args["log-format"].as<std::string>();
   if (args.count("workers")) cfg.workers = args["workers"].as<unsigned>();
+  if (args.count("advertise")) cfg.advertise = args["advertise"].as<std::string>();
+  if (args.count("endorsement")) cfg.endorsement = args["endorsement"].as<std::string>();
+  if (args.count("descriptor-lifetime-ms")) cfg.descriptor_lifetime_ms = args["descriptor-lifetime-ms"].as<uint64_t>();
+  if (args.count("gossip-interval-ms")) cfg.gossip_interval_ms = args["gossip-interval-ms"].as<uint64_t>();
 }
 
 // Config file (if any) plus flags; the first problem is fatal.
@@ -199,31 +205,6 @@ int backup(const cxxopts::ParseResult& args) {
 
 // --- run -----------------------------------------------------------------------
 
-// Living-directory settings from flags (docs/CONFIG.md, "Gossip flags").
-struct GossipFlags {
-  std::string advertise;        // empty: the bound endpoint
-  std::string endorsement;      // endorsement file, or empty
-  uint64_t lifetime_ms = 3'600'000;
-  uint64_t interval_ms = 5'000;
-};
-
-Result<GossipFlags> gossip_flags(const cxxopts::ParseResult& args) {
-  GossipFlags g;
-  if (args.count("advertise")) {
-    g.advertise = args["advertise"].as<std::string>();
-    if (!swarm::is_valid_tcp_endpoint(g.advertise))
-      return error(Code::kInvalidArgument, "--advertise: expected tcp://HOST:PORT, got " + g.advertise);
-  }
-  if (args.count("endorsement")) g.endorsement = args["endorsement"].as<std::string>();
-  if (args.count("descriptor-lifetime-ms")) g.lifetime_ms = args["descriptor-lifetime-ms"].as<uint64_t>();
-  if (args.count("gossip-interval-ms")) g.interval_ms = args["gossip-interval-ms"].as<uint64_t>();
-  if (g.lifetime_ms < 1'000 || g.lifetime_ms > 24ull * 3600 * 1000)
-    return error(Code::kInvalidArgument, "--descriptor-lifetime-ms: must be between 1000 and 86400000");
-  if (g.interval_ms < 50 || g.interval_ms > 600'000)
-    return error(Code::kInvalidArgument, "--gossip-interval-ms: must be between 50 and 600000");
-  return g;
-}
-
 Result<std::string> read_small_file(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return error(Code::kIo, path + ": cannot open: " + std::strerror(errno));
@@ -275,7 +256,7 @@ int endorse(const cxxopts::ParseResult& args) {
   return 0;
 }
 
-int run(const config::NodeConfig& cfg, const std::string& metrics_file, const GossipFlags& gflags) {
+int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
   auto level = node::parse_log_level(cfg.log_level);
   if (!level.ok()) return fail(level.status().message());
   node::set_log_level(*level);
@@ -308,18 +289,19 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file, const Go
   node::GossipOptions go;
   go.network_id = network->network_id;
   go.operators = network->operators;
-  go.descriptor_lifetime_ms = gflags.lifetime_ms;
-  go.interval_ms = gflags.interval_ms;
-  if (!gflags.endorsement.empty()) {
-    auto text = read_small_file(gflags.endorsement);
+  go.descriptor_lifetime_ms = cfg.descriptor_lifetime_ms;
+  go.interval_ms = cfg.gossip_interval_ms;
+  if (!cfg.endorsement.empty()) {
+    auto text = read_small_file(cfg.endorsement);
     if (!text.ok()) return fail(text.status().message());
     auto e = swarm::parse_endorsement_file(*text);
-    if (!e.ok()) return fail(gflags.endorsement + ": " + e.status().message());
+    if (!e.ok()) return fail(cfg.endorsement + ": " + e.status().message());
     if (e->network_id != network->network_id || e->node_ed25519 != keys->ed25519.public_key())
-      return fail(gflags.endorsement + ": this endorsement is for another node or network");
+      return fail(cfg.endorsement + ": this endorsement is for another node or network");
     go.endorsement = e->endorsement;
   } else if (!network->operators.empty()) {
-    return fail(cfg.network + ": the network is permissioned (it lists operators): pass --endorsement FILE "
+    return fail(cfg.network + ": the network is permissioned (it lists operators): pass --endorsement FILE or set "
+                              "\"endorsement\" in the config file "
                               "(onionswarm-node endorse)");
   }
   auto directory = std::make_shared<node::GossipDirectory>(network->nodes, go.max_nodes);
@@ -336,13 +318,14 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file, const Go
 
   node::Server server(std::move(opts), std::move(*keys), directory, std::move(*storage));
   if (auto st = server.start(); !st.ok()) return fail(st.message());
-  const std::string advertised = gflags.advertise.empty() ? server.endpoint() : gflags.advertise;
+  const std::string advertised = cfg.advertise.empty() ? server.endpoint() : cfg.advertise;
   if (auto st = gossip.start(advertised); !st.ok()) return fail(st.message());
 
   node::AdminOptions ao;
   ao.data_dir = cfg.data_dir;
   ao.network_id = network->network_id;
   ao.metrics_file = metrics_file;
+  ao.gossip = [&gossip] { return gossip.counters(); };
   auto admin = node::AdminServer::start(std::move(ao), server);
   if (!admin.ok()) return fail(admin.status().message());
 
@@ -436,8 +419,6 @@ int main(int argc, char** argv) {
   auto cfg = load_config(args);
   if (!cfg.ok()) return fail(cfg.status().message());
   if (auto st = config::validate_node_config(*cfg); !st.ok()) return fail(st.message());
-  auto gflags = gossip_flags(args);
-  if (!gflags.ok()) return fail(gflags.status().message());
   install_signals();
-  return run(*cfg, args.count("metrics") ? args["metrics"].as<std::string>() : "", *gflags);
+  return run(*cfg, args.count("metrics") ? args["metrics"].as<std::string>() : "");
 }

@@ -177,6 +177,10 @@ nlohmann::json status_json(const NodeSnapshot& s) {
         {"link_errors", s.link_errors}}},
       {"replication",
        {{"sent", s.replicas_sent}, {"received", s.replicas_received}, {"refused", s.replicas_refused}}},
+      {"gossip",
+       {{"admitted", s.gossip.admitted},
+        {"refused", {{"invalid", s.gossip.refused_invalid}, {"unreachable", s.gossip.refused_unreachable}}},
+        {"expired", s.gossip.expired}}},
   };
 }
 
@@ -210,7 +214,15 @@ std::string prometheus_text(const NodeSnapshot& s) {
   e.gauge("message_bytes_stored", "Bytes of message data in the store.", s.data_bytes);
   e.gauge("storage_ok", "1 if the last storage read succeeded.", s.storage_ok ? 1 : 0);
   e.gauge("storage_schema_version", "Schema version of the data dir.", s.schema_version);
-  e.gauge("nodes_known", "Nodes in the network file.", s.nodes_known);
+  e.gauge("nodes_known", "Nodes in this node's directory view (itself included).", s.nodes_known);
+  e.counter("gossip_descriptors_admitted_total", "Node descriptors put in the view (new nodes, newer copies).",
+            s.gossip.admitted);
+  e.family("gossip_descriptors_refused_total", "counter",
+           "Node descriptors refused: invalid (did not verify) or unreachable (address check unanswered).");
+  e.sample("gossip_descriptors_refused_total", s.gossip.refused_invalid, "reason=\"invalid\"");
+  e.sample("gossip_descriptors_refused_total", s.gossip.refused_unreachable, "reason=\"unreachable\"");
+  e.counter("gossip_descriptors_expired_total", "Node descriptors dropped from the view unrefreshed.",
+            s.gossip.expired);
   e.gauge("swarms", "Swarms the network is divided into.", s.swarms);
   e.gauge("swarm_members", "Members of this node's swarm, itself included (0: not in a swarm).",
           s.in_swarm ? s.peers.size() + 1 : 0);
@@ -266,6 +278,10 @@ std::string status_summary(const nlohmann::json& j) {
          " in flight\n";
   out += "  replication  " + str(at({"replication", "sent"})) + " sent, " + str(at({"replication", "received"})) +
          " received, " + str(at({"replication", "refused"})) + " refused\n";
+  out += "  gossip       " + str(at({"gossip", "admitted"})) + " descriptors admitted, " +
+         str(at({"gossip", "refused", "invalid"})) + " refused invalid, " +
+         str(at({"gossip", "refused", "unreachable"})) + " refused unreachable, " + str(at({"gossip", "expired"})) +
+         " expired\n";
   return out;
 }
 

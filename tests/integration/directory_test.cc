@@ -62,11 +62,16 @@ class GossipNode {
     test::reap(pid_);
     pid_ = -1;
   }
+  // `status --json` from the admin socket; null when the node does not answer.
+  json status() const {
+    auto r = test::run_command({test::node_bin(), "status", "--data-dir", data_dir_, "--json"}, "", 10s);
+    if (r.exit_code != 0) return nullptr;
+    auto j = json::parse(r.out, nullptr, false);
+    return j.is_object() ? j : json(nullptr);
+  }
   // nodes_known from the admin socket; -1 when the node does not answer.
   int nodes_known() const {
-    auto r = test::run_command({test::node_bin(), "status", "--data-dir", data_dir_, "--json"}, "", 10s);
-    if (r.exit_code != 0) return -1;
-    auto j = json::parse(r.out, nullptr, false);
+    const json j = status();
     return j.is_object() ? j.value("nodes_known", -1) : -1;
   }
   json seed_entry() const { return {{"address", info_["address"]}, {"ed25519", info_["ed25519"]}, {"x25519", info_["x25519"]}}; }
@@ -187,6 +192,17 @@ TEST_F(DirectoryTest, NodesKnowingOnlyASeedJoinAndAStoppedNodeExpires) {
   EXPECT_EQ(view["refused"], 0);
   EXPECT_EQ(view["stale"], false);
   EXPECT_TRUE(std::filesystem::exists(home / "directory.json"));
+  // The seed was the first guard: the directory came from it, and the
+  // path's guard is that same node.
+  const std::string seed_hex = to_hex(seed.x25519().view());
+  EXPECT_EQ(view["fetched_from"], seed_hex) << nodes.out;
+  auto path_guard = [&] {
+    auto p = test::cli(home.path(), {"path", "--json"});
+    EXPECT_EQ(p.exit_code, 0) << p.err;
+    auto j = json::parse(p.out, nullptr, false);
+    return j.is_object() && j.contains("guard") ? j["guard"].value("x25519", "") : std::string();
+  };
+  EXPECT_EQ(path_guard(), seed_hex);
 
   // Paths and swarms now come from the cached directory (the network file
   // lists only the seed, too few for a path): a message to ourselves
@@ -200,21 +216,55 @@ TEST_F(DirectoryTest, NodesKnowingOnlyASeedJoinAndAStoppedNodeExpires) {
   ASSERT_EQ(inbox.exit_code, 0) << inbox.err;
   EXPECT_NE(inbox.out.find("hello living directory"), std::string::npos) << inbox.out;
 
+  // A node that joins later reaches the client's cache without an explicit
+  // `nodes`: `path` refreshes the cache from the guard once it is older than
+  // half the shortest descriptor lifetime (4 s here).
+  GossipNode late(dir_.path(), "late", net);
+  ASSERT_TRUE(late.ok()) << late.log();
+  ASSERT_TRUE(wait_for([&] { return seed.nodes_known() == 5; })) << seed.log() << late.log();
+  auto cache = [&] { return json::parse(test::read_file(home / "directory.json"), nullptr, false); };
+  auto cache_lists = [&](const GossipNode& n) {
+    const json c = cache();
+    if (!c.is_object() || !c.contains("descriptors")) return false;
+    for (const auto& d : c["descriptors"])
+      if (d.is_object() && d.value("x25519", "") == to_hex(n.x25519().view())) return true;
+    return false;
+  };
+  EXPECT_FALSE(cache_lists(late));
+  ASSERT_TRUE(wait_for([&] {
+    const json c = cache();
+    return c.is_object() && test::now_ms() > c.value("fetched_at", uint64_t(0)) + 4'500;
+  }));
+  EXPECT_EQ(path_guard(), seed_hex);
+  EXPECT_TRUE(cache_lists(late)) << cache().dump();
+  EXPECT_EQ(cache().value("guard", ""), seed_hex);
+
   // The joiner stops; its 8 s descriptor is not refreshed and expires.
   joiner.stop();
   EXPECT_TRUE(wait_for([&] {
-    for (auto* n : {&seed, &b, &c})
-      if (n->nodes_known() != 3) return false;
+    for (auto* n : {&seed, &b, &c, &late})
+      if (n->nodes_known() != 4) return false;
     return true;
   })) << seed.log();
   EXPECT_NE(seed.log().find("expired"), std::string::npos);
+  // The seed's gossip counters: the others were admitted, the joiner expired.
+  const json st = seed.status();
+  ASSERT_TRUE(st.is_object());
+  EXPECT_GE(st["gossip"]["admitted"].get<uint64_t>(), 4u) << st.dump();
+  EXPECT_GE(st["gossip"]["expired"].get<uint64_t>(), 1u) << st.dump();
+  // (refused.invalid is not asserted: until their own next round, peers may
+  // still push the joiner's copy, which the seed refuses as expired.)
+  auto text = test::run_command({test::node_bin(), "status", "--data-dir", seed.data_dir()}, "", 10s);
+  EXPECT_NE(text.out.find("descriptors admitted"), std::string::npos) << text.out;
 
-  // The client's next refresh (from the same guard) shows three nodes.
+  // The client's next refresh (from the same guard) shows four nodes.
   nodes = test::run_command({test::cli_bin(), "--home", home.path(), "--network", net, "nodes", "--json"});
   ASSERT_EQ(nodes.exit_code, 0) << nodes.err;
   view = json::parse(nodes.out, nullptr, false);
   ASSERT_TRUE(view.is_object()) << nodes.out;
-  EXPECT_EQ(view["nodes"].size(), 3u) << nodes.out;
+  EXPECT_EQ(view["nodes"].size(), 4u) << nodes.out;
+  EXPECT_EQ(view["fetched_from"], seed_hex);
+  EXPECT_FALSE(cache_lists(joiner));
 }
 
 TEST_F(DirectoryTest, AdvertisedAddressIsPublishedAndUsedByPeers) {
@@ -235,6 +285,31 @@ TEST_F(DirectoryTest, AdvertisedAddressIsPublishedAndUsedByPeers) {
   EXPECT_EQ(adv.address(), "tcp://localhost:" + port);
   EXPECT_TRUE(wait_for([&] { return seed.nodes_known() == 2; })) << seed.log() << adv.log();
   EXPECT_NE(seed.log().find("tcp://localhost:" + port), std::string::npos) << seed.log();
+}
+
+TEST_F(DirectoryTest, GossipSettingsComeFromTheConfigFileAndFlagsOverrideThem) {
+  const std::string net = network_file(dir_, "net.json", "cfg-net", {});
+  const std::string cfg = dir_ / "node.json";
+  write_text(cfg, json{{"data_dir", dir_ / "data"}, {"network", net}, {"listen", "tcp://127.0.0.1:0"},
+                       {"advertise", "tcp://node.example:4500"}, {"gossip_interval_ms", 10}}
+                      .dump());
+  auto bad = test::run_command({test::node_bin(), "check-config", "--config", cfg});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find(cfg + ": /gossip_interval_ms: out of range"), std::string::npos) << bad.err;
+  write_text(cfg, json{{"data_dir", dir_ / "data"}, {"network", net}, {"listen", "tcp://127.0.0.1:0"},
+                       {"advertise", "tcp://node.example:4500"}, {"gossip_interval_ms", 200},
+                       {"descriptor_lifetime_ms", 8000}, {"endorsement", dir_ / "missing.endorsement"}}
+                      .dump());
+  auto missing = test::run_command({test::node_bin(), "check-config", "--config", cfg});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("/endorsement: "), std::string::npos) << missing.err;
+  auto flag = test::run_command(
+      {test::node_bin(), "check-config", "--config", cfg, "--endorsement", net, "--gossip-interval-ms", "10"});
+  EXPECT_EQ(flag.exit_code, 1);
+  EXPECT_NE(flag.err.find("--gossip-interval-ms: out of range"), std::string::npos) << flag.err;
+  EXPECT_EQ(flag.err.find("/endorsement"), std::string::npos) << flag.err;  // the flag's file is readable
+  auto good = test::run_command({test::node_bin(), "check-config", "--config", cfg, "--endorsement", net});
+  EXPECT_EQ(good.exit_code, 0) << good.err;
 }
 
 TEST_F(DirectoryTest, BadDescriptorsSentToANodeAreRefusedAndTheViewIsUnchanged) {
@@ -292,6 +367,14 @@ TEST_F(DirectoryTest, BadDescriptorsSentToANodeAreRefusedAndTheViewIsUnchanged) 
   EXPECT_EQ(a.nodes_known(), 1) << a.log();
   for (const char* reason : {"bad descriptor signature", "wrong network id", "too far ahead", "no operator endorsement"})
     EXPECT_NE(a.log().find(reason), std::string::npos) << reason;
+  // Counted by class in status and in the metrics.
+  const json st = a.status();
+  ASSERT_TRUE(st.is_object());
+  EXPECT_EQ(st["gossip"]["refused"]["invalid"], 4) << st.dump();
+  EXPECT_EQ(st["gossip"]["refused"]["unreachable"], 1) << st.dump();
+  auto metrics = test::run_command({test::node_bin(), "metrics", "--data-dir", a.data_dir()}, "", 10s);
+  EXPECT_NE(metrics.out.find("onionswarm_gossip_descriptors_refused_total{reason=\"invalid\"} 4"), std::string::npos)
+      << metrics.out;
 }
 
 }  // namespace

@@ -57,6 +57,12 @@ class LocalStore {
   Result<std::optional<std::string>> get_setting(const std::string& key) const;
   Status set_setting(const std::string& key, const std::string& value);
 
+  // The client's guard (setting "guard", x25519 hex): the first relay of
+  // every path and the node the directory is fetched from. nullopt when
+  // unset or unreadable (a damaged setting is replaced on the next choice).
+  std::optional<crypto::X25519PublicKey> guard() const;
+  Status set_guard(const crypto::X25519PublicKey& key);
+
  private:
   LocalStore() = default;
   struct Impl;

@@ -22,6 +22,10 @@
 // | max_message_bytes | integer | 65536 (64 KiB)         | 1..65536 (64 KiB, the request limit) per msg  |
 // | map_size          | integer | 8589934592 (8 GiB)     | 1 MiB..16 TiB, LMDB map size in bytes         |
 // | relay_timeout_ms  | integer | 10000                  | 100..600000 ms a relay waits for the next hop |
+// | advertise         | string  | "" (the bound endpoint) | tcp://HOST:PORT put in this node's descriptor |
+// | endorsement       | string  | "" (none)              | operator endorsement file (permissioned nets) |
+// | descriptor_lifetime_ms | integer | 3600000           | 1000..86400000 ms, our descriptor's lifetime  |
+// | gossip_interval_ms | integer | 5000                  | 50..600000 ms between gossip rounds           |
 //
 // Relative paths (data_dir, network) are taken relative to the working
 // directory of the process, not to the config file.
@@ -48,6 +52,10 @@ inline constexpr uint64_t kMinMapSize = uint64_t(1) << 20;
 inline constexpr uint64_t kMaxMapSize = uint64_t(16) << 40;
 inline constexpr uint64_t kMinRelayTimeoutMs = 100;
 inline constexpr uint64_t kMaxRelayTimeoutMs = 600'000;
+inline constexpr uint64_t kMinDescriptorLifetimeMs = 1'000;
+inline constexpr uint64_t kMaxDescriptorLifetimeMs = 86'400'000;
+inline constexpr uint64_t kMinGossipIntervalMs = 50;
+inline constexpr uint64_t kMaxGossipIntervalMs = 600'000;
 
 struct NodeConfig {
   std::string data_dir;
@@ -61,6 +69,10 @@ struct NodeConfig {
   uint64_t max_message_bytes = uint64_t(64) << 10;
   uint64_t map_size = uint64_t(8) << 30;
   uint64_t relay_timeout_ms = 10000;
+  std::string advertise;    // empty: the bound endpoint
+  std::string endorsement;  // endorsement file path; empty: none
+  uint64_t descriptor_lifetime_ms = 3'600'000;
+  uint64_t gossip_interval_ms = 5'000;
 };
 
 // One row of the settings table above.
@@ -97,7 +109,8 @@ std::vector<ConfigProblem> node_config_problems(const NodeConfig& config);
 // data_dir exists as a writable directory or can be created (its nearest
 // existing ancestor is a writable directory); the network file can be read
 // and parses (its own errors are included, with their pointer into the
-// network file). Reads files; creates nothing.
+// network file); the endorsement file, when set, can be read. Reads files;
+// creates nothing.
 std::vector<ConfigProblem> node_config_environment_problems(const NodeConfig& config);
 
 // Parses the JSON text of a config file onto the defaults. Checks types and

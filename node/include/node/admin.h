@@ -18,23 +18,29 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
 
+#include "node/stats.h"
 #include "onion/status.h"
 
 namespace onionswarm::node {
 
 class Server;
+struct NodeSnapshot;
 
 struct AdminOptions {
   std::string data_dir;                  // the socket is DATA_DIR/admin.sock
   std::string network_id;                // reported in status and metrics
   std::string metrics_file;              // empty: no metrics file
   uint64_t metrics_interval_ms = 10'000; // metrics file rewrite period
+  // The living directory's counters for status and metrics (any thread;
+  // must outlive the AdminServer). Empty: reported as zeros.
+  std::function<GossipCounters()> gossip;
 };
 
 // "DATA_DIR/admin.sock".
@@ -56,6 +62,7 @@ class AdminServer {
  private:
   AdminServer(AdminOptions options, Server& server);
   void loop(std::promise<Status> bound);
+  NodeSnapshot snapshot() const;  // take_snapshot plus the gossip counters
 
   const AdminOptions options_;
   Server& server_;

@@ -30,6 +30,7 @@
 
 #include "node/handler.h"
 #include "node/identity.h"
+#include "node/stats.h"
 #include "onion/bytes.h"
 #include "swarm/descriptor.h"
 #include "swarm/directory.h"
@@ -116,7 +117,8 @@ class Gossip {
 
   // Counters for status and tests.
   uint64_t admitted() const { return admitted_.load(); }
-  uint64_t refused() const { return refused_.load(); }
+  uint64_t refused() const { return refused_invalid_.load() + refused_unreachable_.load(); }
+  GossipCounters counters() const;
 
   // The verification rules at now (for tests and the client side).
   swarm::VerifyRules rules(uint64_t now_ms) const;
@@ -145,7 +147,9 @@ class Gossip {
   size_t unknown_in_window_ = 0;                                         // GUARDED_BY(pending_mu_)
 
   std::atomic<uint64_t> admitted_{0};
-  std::atomic<uint64_t> refused_{0};
+  std::atomic<uint64_t> refused_invalid_{0};
+  std::atomic<uint64_t> refused_unreachable_{0};
+  std::atomic<uint64_t> expired_{0};
 
   std::mutex mu_;
   std::condition_variable cv_;

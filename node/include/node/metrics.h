@@ -36,6 +36,7 @@ struct NodeSnapshot {
   uint64_t swarm_id = 0;            // valid when in_swarm
   std::vector<std::string> peers;   // other members' addresses, when in_swarm
   uint64_t swarms = 0;              // number of swarms in the network
+  GossipCounters gossip;            // set by the caller of take_snapshot (AdminOptions::gossip)
 
   bool storage_ok = false;  // false: the stats read failed (storage_error says why)
   std::string storage_error;
@@ -73,7 +74,8 @@ NodeSnapshot take_snapshot(Server& server, const std::string& network_id, uint64
 // {version, network_id, uptime_s, node {ed25519, x25519, address},
 //  nodes_known, swarm {id, peers[]} (null when not a member), storage
 //  {messages, bytes, schema_version}, messages, bytes, requests {METHOD:
-//  {served, refused}}, malformed_requests, relay {...}, replication {...}}.
+//  {served, refused}}, malformed_requests, relay {...}, replication {...},
+//  gossip {admitted, refused {invalid, unreachable}, expired}}.
 // The swarm id is a 16-digit hex string (a u64 does not fit a JSON double).
 nlohmann::json status_json(const NodeSnapshot& s);
 

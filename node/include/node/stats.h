@@ -25,6 +25,14 @@ struct LatencyHistogram {
   }
 };
 
+// The living directory's counters (node/gossip.h, Gossip::counters()).
+struct GossipCounters {
+  uint64_t admitted = 0;             // descriptors put in the view (new nodes and newer copies)
+  uint64_t refused_invalid = 0;      // did not verify: signature, network id, times, endorsement
+  uint64_t refused_unreachable = 0;  // verified, but the address check got no answer
+  uint64_t expired = 0;              // dropped from the view unrefreshed
+};
+
 struct NodeStats {
   // Requests handled at this node as the destination, by method
   // (store, retrieve, delete, info, get_swarm) and outcome.

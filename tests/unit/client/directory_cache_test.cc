@@ -1,16 +1,22 @@
 #include "client/directory_cache.h"
 
 #include <gtest/gtest.h>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "client/local_store.h"
+#include "test_support.h"
 
 namespace onionswarm::client {
 namespace {
 
 constexpr uint64_t kNow = 1'800'000'000'000;
 
-swarm::SignedDescriptor make(const crypto::Ed25519KeyPair& ed, uint64_t lifetime = 3'600'000) {
+swarm::SignedDescriptor make(const crypto::Ed25519KeyPair& ed, uint64_t lifetime = 3'600'000,
+                             const std::string& address = "tcp://198.18.0.1:4500") {
   swarm::SignedDescriptor d;
   d.network_id = "net-a";
-  d.node = {ed.public_key(), ed.to_x25519().public_key(), "tcp://198.18.0.1:4500"};
+  d.node = {ed.public_key(), ed.to_x25519().public_key(), address};
   d.version = "0.1.0";
   d.issued_at_ms = kNow;
   d.expires_at_ms = kNow + lifetime;
@@ -56,6 +62,121 @@ TEST(DirectoryCache, RoundTripsAndDropsWhatExpiredOnLoad) {
   EXPECT_FALSE(parse_directory_cache("[]", rules()).ok());
   EXPECT_FALSE(parse_directory_cache(R"({"fetched_at":1,"guard":"00","descriptors":[]})", rules()).ok());
   EXPECT_FALSE(parse_directory_cache("{", rules()).ok());
+}
+
+TEST(DirectoryCache, RefreshAgeIsHalfTheShortestLifetimeWithinBounds) {
+  crypto::init();
+  auto a = crypto::Ed25519KeyPair::generate(), b = crypto::Ed25519KeyPair::generate();
+  CachedDirectory c;
+  EXPECT_EQ(directory_refresh_after_ms(c), kMaxDirectoryAgeMs);
+  c.descriptors = {make(a, 3'600'000), make(b, 8'000)};
+  EXPECT_EQ(directory_refresh_after_ms(c), 4'000u);
+  c.descriptors = {make(a, 3'600'000)};
+  EXPECT_EQ(directory_refresh_after_ms(c), kMaxDirectoryAgeMs);
+  c.descriptors = {make(a, 500)};
+  EXPECT_EQ(directory_refresh_after_ms(c), kMinDirectoryAgeMs);
+}
+
+TEST(DirectoryCache, ViewIsTheCacheOnceItHoldsThreeNodesElseTheSeeds) {
+  crypto::init();
+  auto a = crypto::Ed25519KeyPair::generate(), b = crypto::Ed25519KeyPair::generate(),
+       c = crypto::Ed25519KeyPair::generate(), s = crypto::Ed25519KeyPair::generate();
+  const std::vector<swarm::NodeDescriptor> seeds = {make(s).node};
+  EXPECT_EQ(directory_view(std::nullopt, seeds), seeds);
+  CachedDirectory dir;
+  dir.descriptors = {make(a), make(b)};
+  EXPECT_EQ(directory_view(dir, seeds), seeds);
+  dir.descriptors.push_back(make(c));
+  auto view = directory_view(dir, seeds);
+  ASSERT_EQ(view.size(), 3u);
+  EXPECT_EQ(view[2], dir.descriptors[2].node);
+}
+
+TEST(DirectoryCache, RefreshWhenStaleDoesNothingWithoutACacheOrWhileItIsFresh) {
+  crypto::init();
+  test::TempDir home;
+  auto store = LocalStore::open(home.path());
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  auto s = crypto::Ed25519KeyPair::generate();
+  const std::vector<swarm::NodeDescriptor> seeds = {make(s, 3'600'000, "tcp://127.0.0.1:1").node};
+  auto r = refresh_directory(home.path(), **store, seeds, rules(), RefreshWhen::kWhenStale, 200);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->directory);
+  EXPECT_FALSE(r->fetched);
+  EXPECT_TRUE(r->fetch_error.ok());
+  EXPECT_FALSE((*store)->guard());  // nothing asked, nothing chosen
+
+  CachedDirectory c;
+  c.fetched_at_ms = kNow;
+  c.guard = s.to_x25519().public_key();
+  c.descriptors = {make(s)};
+  ASSERT_TRUE(save_directory_cache(home.path(), c).ok());
+  r = refresh_directory(home.path(), **store, seeds, rules(kNow + kMaxDirectoryAgeMs - 1), RefreshWhen::kWhenStale,
+                        200);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->directory);
+  EXPECT_EQ(r->directory->descriptors, c.descriptors);
+  EXPECT_TRUE(r->fetch_error.ok());
+  EXPECT_FALSE((*store)->guard());
+}
+
+TEST(DirectoryCache, FirstRefreshTakesASeedAsTheGuardAndAFailedOneChangesNothing) {
+  crypto::init();
+  test::TempDir home;
+  auto store = LocalStore::open(home.path());
+  ASSERT_TRUE(store.ok());
+  auto s = crypto::Ed25519KeyPair::generate();
+  const std::vector<swarm::NodeDescriptor> seeds = {make(s, 3'600'000, "tcp://127.0.0.1:1").node};
+  auto r = refresh_directory(home.path(), **store, seeds, rules(), RefreshWhen::kAlways, 200);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->fetched);
+  EXPECT_FALSE(r->fetch_error.ok());  // nothing listens there
+  EXPECT_FALSE(r->directory);
+  EXPECT_FALSE(std::filesystem::exists(directory_cache_path(home.path())));
+  ASSERT_TRUE((*store)->guard());
+  EXPECT_EQ(*(*store)->guard(), s.to_x25519().public_key());
+}
+
+TEST(DirectoryCache, StaleRefreshAsksTheKeptGuardAndKeepsTheCacheWhenItDoesNotAnswer) {
+  crypto::init();
+  // The kept guard b is a CURVE ROUTER with b's key that never answers.
+  auto a = crypto::Ed25519KeyPair::generate(), b = crypto::Ed25519KeyPair::generate(),
+       c = crypto::Ed25519KeyPair::generate();
+  const auto b_x = b.to_x25519();
+  zmq::context_t ctx;
+  zmq::socket_t router(ctx, zmq::socket_type::router);
+  router.set(zmq::sockopt::linger, 0);
+  router.set(zmq::sockopt::curve_server, 1);
+  router.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(b_x.secret().data(), 32));
+  router.bind("tcp://127.0.0.1:*");
+  const std::string b_address = router.get(zmq::sockopt::last_endpoint);
+
+  test::TempDir home;
+  auto store = LocalStore::open(home.path());
+  ASSERT_TRUE(store.ok());
+  CachedDirectory dir;
+  dir.fetched_at_ms = kNow;
+  dir.guard = a.to_x25519().public_key();
+  dir.descriptors = {make(a, 3'600'000, "tcp://127.0.0.1:1"), make(b, 3'600'000, b_address),
+                     make(c, 3'600'000, "tcp://127.0.0.1:1")};
+  ASSERT_TRUE(save_directory_cache(home.path(), dir).ok());
+  ASSERT_TRUE((*store)->set_guard(b_x.public_key()).ok());
+
+  auto r = refresh_directory(home.path(), **store, {}, rules(kNow + kMaxDirectoryAgeMs), RefreshWhen::kWhenStale, 300);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->fetched);
+  EXPECT_FALSE(r->fetch_error.ok());
+  ASSERT_TRUE(r->directory);
+  EXPECT_EQ(r->directory->descriptors, dir.descriptors);  // the cache is kept
+  EXPECT_EQ(*(*store)->guard(), b_x.public_key());        // and so is the guard
+  // The request reached b (and no one else could have taken it).
+  zmq::pollitem_t item{router.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, std::chrono::milliseconds(10'000));
+  ASSERT_TRUE(item.revents & ZMQ_POLLIN);
+  std::vector<zmq::message_t> got;
+  ASSERT_TRUE(zmq::recv_multipart(router, std::back_inserter(got)));
+  ASSERT_EQ(got.size(), 3u);  // routing id, header, body
+  EXPECT_NE(got[2].to_string().find("\"list\""), std::string::npos) << got[2].to_string();
 }
 
 }  // namespace

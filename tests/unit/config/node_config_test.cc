@@ -127,6 +127,48 @@ TEST(NodeConfig, RejectsBadListenAddress) {
   }
 }
 
+TEST(NodeConfig, ParsesAndChecksTheLivingDirectoryKeys) {
+  auto c = parse_node_config(R"({"advertise":"tcp://node.example:4500","endorsement":"/etc/os/node.endorsement",)"
+                             R"("descriptor_lifetime_ms":8000,"gossip_interval_ms":200})");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->advertise, "tcp://node.example:4500");
+  EXPECT_EQ(c->endorsement, "/etc/os/node.endorsement");
+  EXPECT_EQ(c->descriptor_lifetime_ms, 8000u);
+  EXPECT_EQ(c->gossip_interval_ms, 200u);
+  EXPECT_TRUE(parse_node_config(R"({"advertise":"","endorsement":""})").ok());  // empty: unset
+  expect_invalid(R"({"advertise":"node.example:4500"})", "/advertise: expected tcp://HOST:PORT");
+  expect_invalid(R"({"advertise":"tcp://*:4500"})", "/advertise: expected tcp://HOST:PORT");
+  expect_invalid(R"({"advertise":7})", "/advertise: expected a string");
+  expect_invalid(R"({"descriptor_lifetime_ms":999})", "/descriptor_lifetime_ms: out of range");
+  expect_invalid(R"({"descriptor_lifetime_ms":86400001})", "/descriptor_lifetime_ms: out of range");
+  expect_invalid(R"({"gossip_interval_ms":49})", "/gossip_interval_ms: out of range");
+  expect_invalid(R"({"gossip_interval_ms":600001})", "/gossip_interval_ms: out of range");
+  NodeConfig bad = complete();
+  bad.gossip_interval_ms = 10;  // as a flag would set it
+  expect_validate_error(bad, "gossip_interval_ms: out of range");
+  bad = complete();
+  bad.advertise = "tcp://127.0.0.1";
+  expect_validate_error(bad, "advertise: expected tcp://HOST:PORT");
+}
+
+TEST(NodeConfigEnvironment, NamesAnUnreadableEndorsementFile) {
+  auto dir = std::filesystem::temp_directory_path() / ("nc-env3-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "net.json") << R"({"network_id":"t","nodes":[]})";
+  NodeConfig c;
+  c.data_dir = (dir / "data").string();
+  c.network = (dir / "net.json").string();
+  c.endorsement = (dir / "missing.endorsement").string();
+  auto ps = node_config_environment_problems(c);
+  ASSERT_EQ(ps.size(), 1u);
+  EXPECT_EQ(ps[0].pointer, "/endorsement");
+  EXPECT_NE(ps[0].message.find("cannot be read"), std::string::npos) << ps[0].message;
+  std::ofstream(dir / "present.endorsement") << "{}";
+  c.endorsement = (dir / "present.endorsement").string();
+  EXPECT_TRUE(node_config_environment_problems(c).empty());
+  std::filesystem::remove_all(dir);
+}
+
 TEST(NodeConfig, ValidateAcceptsCompleteDefaults) { EXPECT_TRUE(validate_node_config(complete()).ok()); }
 
 TEST(NodeConfig, ValidateRequiresDataDirAndNetwork) {
@@ -287,8 +329,12 @@ TEST(NodeConfigKeys, TableDefaultsMatchTheStruct) {
   EXPECT_EQ(parsed->max_message_bytes, d.max_message_bytes);
   EXPECT_EQ(parsed->map_size, d.map_size);
   EXPECT_EQ(parsed->relay_timeout_ms, d.relay_timeout_ms);
+  EXPECT_EQ(parsed->advertise, d.advertise);
+  EXPECT_EQ(parsed->endorsement, d.endorsement);
+  EXPECT_EQ(parsed->descriptor_lifetime_ms, d.descriptor_lifetime_ms);
+  EXPECT_EQ(parsed->gossip_interval_ms, d.gossip_interval_ms);
   // Every key of the table is accepted by the parser, and only those.
-  EXPECT_EQ(node_config_keys().size(), 11u);
+  EXPECT_EQ(node_config_keys().size(), 15u);
 }
 
 }  // namespace

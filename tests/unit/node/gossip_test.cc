@@ -147,6 +147,9 @@ TEST_F(GossipAnswer, RefusalsAreListedWithTheirReason) {
   ASSERT_TRUE(too_long.ok());
   EXPECT_NE((*too_long)["refused"][0]["reason"].get<std::string>().find("too far ahead"), std::string::npos);
   EXPECT_EQ(gossip_->refused(), 3u);
+  EXPECT_EQ(gossip_->counters().refused_invalid, 3u);
+  EXPECT_EQ(gossip_->counters().refused_unreachable, 0u);
+  EXPECT_EQ(gossip_->counters().admitted, 0u);
   EXPECT_EQ(dir_->snapshot()->size(), 1u) << "only the seed";
 }
 

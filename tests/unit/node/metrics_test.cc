@@ -27,6 +27,7 @@ NodeSnapshot sample() {
   s.relayed = 11;
   s.relay_refused = 2;
   s.replicas_sent = 4;
+  s.gossip = {6, 3, 2, 1};
   return s;
 }
 
@@ -42,6 +43,27 @@ TEST(StatusJson, CarriesCountsSwarmAndKeys) {
   EXPECT_EQ(j["requests"]["retrieve"]["refused"], 3);
   EXPECT_EQ(j["relay"]["relayed"], 11);
   EXPECT_EQ(j["replication"]["sent"], 4);
+}
+
+TEST(StatusJson, CarriesTheGossipCounters) {
+  auto j = status_json(sample());
+  EXPECT_EQ(j["gossip"]["admitted"], 6);
+  EXPECT_EQ(j["gossip"]["refused"]["invalid"], 3);
+  EXPECT_EQ(j["gossip"]["refused"]["unreachable"], 2);
+  EXPECT_EQ(j["gossip"]["expired"], 1);
+  const std::string text = status_summary(j);
+  EXPECT_NE(text.find("nodes known  7"), std::string::npos) << text;
+  EXPECT_NE(text.find("6 descriptors admitted, 3 refused invalid, 2 refused unreachable, 1 expired"), std::string::npos)
+      << text;
+}
+
+TEST(PrometheusText, CarriesTheGossipCountersByReason) {
+  const std::string text = prometheus_text(sample());
+  EXPECT_NE(text.find("onionswarm_nodes_known 7\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("onionswarm_gossip_descriptors_admitted_total 6\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("onionswarm_gossip_descriptors_refused_total{reason=\"invalid\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_gossip_descriptors_refused_total{reason=\"unreachable\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_gossip_descriptors_expired_total 1\n"), std::string::npos);
 }
 
 TEST(StatusJson, SwarmIsNullWhenNotAMember) {
