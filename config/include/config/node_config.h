@@ -22,6 +22,13 @@
 // | max_message_bytes | integer | 65536 (64 KiB)         | 1..65536 (64 KiB, the request limit) per msg  |
 // | map_size          | integer | 8589934592 (8 GiB)     | 1 MiB..16 TiB, LMDB map size in bytes         |
 // | relay_timeout_ms  | integer | 10000                  | 100..600000 ms a relay waits for the next hop |
+// | connection_rate   | integer | 200                    | 0..1000000 onion requests/s per client        |
+// |                   |         |                        | connection (burst 2x); 0 = no limit           |
+// | account_rate      | integer | 50                     | 0..1000000 requests/s per account and method  |
+// |                   |         |                        | at the destination (burst 4x); 0 = no limit   |
+// | max_in_flight     | integer | 20000                  | 1..1000000 relayed requests awaiting answers  |
+// | max_queued_requests | integer | 4096                 | 1..1000000 onion requests in progress         |
+// | replay_cache_entries | integer | 1000000             | 1000..100000000 layer keys kept vs. replays   |
 //
 // Relative paths (data_dir, network) are taken relative to the working
 // directory of the process, not to the config file.
@@ -61,6 +68,11 @@ struct NodeConfig {
   uint64_t max_message_bytes = uint64_t(64) << 10;
   uint64_t map_size = uint64_t(8) << 30;
   uint64_t relay_timeout_ms = 10000;
+  uint32_t connection_rate = 200;
+  uint32_t account_rate = 50;
+  uint64_t max_in_flight = 20000;
+  uint64_t max_queued_requests = 4096;
+  uint64_t replay_cache_entries = 1'000'000;
 };
 
 // One row of the settings table above.
