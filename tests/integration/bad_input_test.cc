@@ -336,7 +336,7 @@ std::string retrieve_json(const std::string& account, const std::string& extra) 
 TEST_F(BadStore, RetrieveWithoutSignature) { ExpectInvalid(retrieve_json(acct(), ""), "signature"); }
 TEST_F(BadStore, RetrieveLimitOutOfRange) {
   ExpectInvalid(retrieve_json(acct(), R"(,"limit":501,"pubkey_ed25519":")" + std::string(64, 'a') +
-                                          R"(","signature":"AA=="})"),
+                                          R"(","signature":"AA==")"),
                 "limit");
 }
 TEST_F(BadStore, SignatureOfWrongLength) {
