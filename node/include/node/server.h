@@ -61,6 +61,10 @@ struct ServerOptions {
   size_t replay_cache_entries = 1'000'000;       // onion-layer ephemeral keys remembered (~40 B each)
   HandlerOptions handler;
   SyncOptions sync;
+  // Answers a kGossip body from the link whose CURVE key is the first
+  // argument (node/gossip.h, Gossip::answer); called on a worker thread.
+  // Unset: kGossip is refused.
+  std::function<Result<std::string>(const crypto::X25519PublicKey&, ByteView)> on_gossip;
 };
 
 // Work and results between threads. Thread-safe.
