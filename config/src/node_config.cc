@@ -25,7 +25,7 @@ constexpr size_t kMaxPathLength = 4096;
 
 // The settings table (header comment and docs/CONFIG.md). Defaults must
 // match NodeConfig's member initialisers (a unit test checks).
-constexpr std::array<NodeConfigKey, 15> kKeys = {{
+constexpr std::array<NodeConfigKey, 20> kKeys = {{
     {"data_dir", "string", "", "directory for keys, the LMDB store and admin.sock; created (mode 0700) if missing"},
     {"listen", "string", "\"tcp://127.0.0.1:4500\"",
      "tcp://HOST:PORT; HOST may be *, PORT 0..65535 or * (0 and *: the kernel picks a free port)"},
@@ -45,6 +45,16 @@ constexpr std::array<NodeConfigKey, 15> kKeys = {{
     {"descriptor_lifetime_ms", "integer", "3600000",
      "1000..86400000 ms this node's descriptor is valid (re-signed at half)"},
     {"gossip_interval_ms", "integer", "5000", "50..600000 ms between gossip rounds"},
+    {"connection_rate", "integer", "200",
+     "0..1000000 onion requests per second per client connection (bursts of twice that); 0 = no limit"},
+    {"account_rate", "integer", "50",
+     "0..1000000 requests per second per account and method at the destination (bursts of four times that); "
+     "0 = no limit"},
+    {"max_in_flight", "integer", "20000", "1..1000000 relayed requests awaiting the next hop; more are answered busy"},
+    {"max_queued_requests", "integer", "4096",
+     "1..1000000 onion requests in progress on this node; more are answered busy"},
+    {"replay_cache_entries", "integer", "1000000",
+     "1000..100000000 onion-layer keys remembered against replays (about 40 bytes each); when full, busy"},
 }};
 
 // Each check returns an empty string when the value is fine, else what is
@@ -93,6 +103,10 @@ constexpr Range kMapSize{kMinMapSize, kMaxMapSize};
 constexpr Range kRelayTimeoutMs{kMinRelayTimeoutMs, kMaxRelayTimeoutMs};
 constexpr Range kDescriptorLifetimeMs{kMinDescriptorLifetimeMs, kMaxDescriptorLifetimeMs};
 constexpr Range kGossipIntervalMs{kMinGossipIntervalMs, kMaxGossipIntervalMs};
+constexpr Range kRate{0, 1'000'000};
+constexpr Range kMaxInFlight{1, 1'000'000};
+constexpr Range kMaxQueued{1, 1'000'000};
+constexpr Range kReplayEntries{1'000, 100'000'000};
 
 std::string range_problem(uint64_t v, Range r) {
   if (v < r.min || v > r.max) {
@@ -190,6 +204,11 @@ std::vector<ConfigProblem> parse_node_config_all(std::string_view json, NodeConf
   read_string(doc, "endorsement", c.endorsement, optional_path_problem, problems);
   read_uint(doc, "descriptor_lifetime_ms", c.descriptor_lifetime_ms, kDescriptorLifetimeMs, problems);
   read_uint(doc, "gossip_interval_ms", c.gossip_interval_ms, kGossipIntervalMs, problems);
+  read_uint(doc, "connection_rate", c.connection_rate, kRate, problems);
+  read_uint(doc, "account_rate", c.account_rate, kRate, problems);
+  read_uint(doc, "max_in_flight", c.max_in_flight, kMaxInFlight, problems);
+  read_uint(doc, "max_queued_requests", c.max_queued_requests, kMaxQueued, problems);
+  read_uint(doc, "replay_cache_entries", c.replay_cache_entries, kReplayEntries, problems);
   return problems;
 }
 
@@ -236,7 +255,12 @@ std::vector<ConfigProblem> node_config_problems(const NodeConfig& c) {
                              UintCheck{"map_size", c.map_size, kMapSize},
                              UintCheck{"relay_timeout_ms", c.relay_timeout_ms, kRelayTimeoutMs},
                              UintCheck{"descriptor_lifetime_ms", c.descriptor_lifetime_ms, kDescriptorLifetimeMs},
-                             UintCheck{"gossip_interval_ms", c.gossip_interval_ms, kGossipIntervalMs}}) {
+                             UintCheck{"gossip_interval_ms", c.gossip_interval_ms, kGossipIntervalMs},
+                             UintCheck{"connection_rate", c.connection_rate, kRate},
+                             UintCheck{"account_rate", c.account_rate, kRate},
+                             UintCheck{"max_in_flight", c.max_in_flight, kMaxInFlight},
+                             UintCheck{"max_queued_requests", c.max_queued_requests, kMaxQueued},
+                             UintCheck{"replay_cache_entries", c.replay_cache_entries, kReplayEntries}}) {
     if (std::string p = range_problem(f.value, f.range); !p.empty()) problems.push_back({pointer_of(f.name), p});
   }
   if (c.quota_bytes < c.max_message_bytes) {

@@ -11,6 +11,19 @@ namespace rpc = swarm::rpc;
 namespace {
 // The largest answer body that fits the biggest padding bucket, with room to spare.
 constexpr size_t kMaxRetrieveAnswerBytes = 120 * 1024;
+// The rate-limit key of a request that names an account: account || method
+// index; empty for requests without an account (they are not limited here).
+std::string limit_key(const rpc::Request& req) {
+  return std::visit(
+      [&](const auto& r) -> std::string {
+        if constexpr (requires { r.account.to_string(); })
+          return r.account.to_string() + '/' + std::to_string(req.index());
+        else
+          return {};
+      },
+      req);
+}
+
 }  // namespace
 
 uint64_t system_clock_ms() {
@@ -72,7 +85,8 @@ RequestHandler::RequestHandler(Storage& storage, const swarm::Directory& directo
       on_new_store_(std::move(on_new_store)),
       // A signed request is accepted while its timestamp is within
       // max_clock_skew_ms of now, so it must be remembered exactly as long.
-      replays_(1'000'000, options_.max_clock_skew_ms) {}
+      replays_(1'000'000, options_.max_clock_skew_ms),
+      account_limits_(options_.account_rate_per_s, options_.account_burst) {}
 
 std::shared_ptr<const std::vector<swarm::Swarm>> RequestHandler::swarms() const {
   auto nodes = directory_.snapshot();
@@ -121,6 +135,10 @@ void RequestHandler::handle(ByteView request, Done done) {
     return done(rpc::error_response(parsed.status()));
   }
   rpc::Request& req = *parsed;
+  if (auto key = limit_key(req); !key.empty() && !account_limits_.admit(key, now)) {
+    if (stats) stats->busy_refusal(BusyReason::kAccountRate);
+    return done(rpc::error_response(error(Code::kBusy, "too many requests for this account; back off")));
+  }
   if (stats) {
     // Count the outcome. Answers are nlohmann dumps, where an unescaped
     // "status":"ok" can only be the top-level status field.

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -33,6 +34,25 @@ Result<NodeKeys> load_or_create_node_keys(const std::string& data_dir) {
   const std::string path = data_dir + "/node.key";
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
+    // A key others can read may already be copied; one others can write may
+    // have been replaced. Refuse it before reading a byte.
+    struct stat st{};
+    if (::fstat(fd, &st) != 0) {
+      ::close(fd);
+      return error(Code::kIo, "cannot stat " + path + ": " + std::strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return error(Code::kInvalidArgument, path + ": not a regular file");
+    }
+    if (st.st_mode & 077) {
+      ::close(fd);
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
+      return error(Code::kUnauthorized, path + " has mode " + mode +
+                                            ": the node key must be readable by its owner only; fix it with "
+                                            "`chmod 600 " + path + "` (and consider the key exposed)");
+    }
     char buf[130] = {};
     ssize_t n = ::read(fd, buf, sizeof buf - 1);
     ::close(fd);

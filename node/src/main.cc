@@ -311,6 +311,13 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
   opts.listen = cfg.listen;
   opts.workers = cfg.workers;
   opts.relay_timeout_ms = cfg.relay_timeout_ms;
+  opts.connection_rate_per_s = cfg.connection_rate;
+  opts.connection_burst = 2 * cfg.connection_rate;
+  opts.handler.account_rate_per_s = cfg.account_rate;
+  opts.handler.account_burst = 4 * cfg.account_rate;
+  opts.max_in_flight = cfg.max_in_flight;
+  opts.max_queued_requests = cfg.max_queued_requests;
+  opts.replay_cache_entries = cfg.replay_cache_entries;
   opts.handler.network_id = network->network_id;
   opts.handler.swarm_size = network->swarm_size;
   const std::string ed_hex = to_hex(keys->ed25519.public_key().view());

@@ -111,6 +111,9 @@ NodeSnapshot take_snapshot(Server& server, const std::string& network_id, uint64
   s.sync_rounds = load(st.sync_rounds);
   s.replication_backlog = load(st.replication_backlog);
   s.peers_reachable = load(st.peers_reachable);
+  s.layers_replayed = load(st.layers_replayed);
+  s.queued_requests = load(st.queued_requests);
+  for (size_t i = 0; i < s.busy.size(); ++i) s.busy[i] = load(st.busy[i]);
   auto copy_histogram = [](const LatencyHistogram& from, NodeSnapshot::Histogram& to) {
     for (size_t i = 0; i < to.counts.size(); ++i) to.counts[i] = load(from.counts[i]);
     to.sum_us = load(from.sum_us);
@@ -174,7 +177,9 @@ nlohmann::json status_json(const NodeSnapshot& s) {
         {"timeouts", s.relay_timeouts},
         {"refused", s.relay_refused},
         {"in_flight", s.in_flight},
-        {"link_errors", s.link_errors}}},
+        {"link_errors", s.link_errors},
+        {"replayed", s.layers_replayed},
+        {"queued", s.queued_requests}}},
       {"replication",
        {{"sent", s.replicas_sent}, {"received", s.replicas_received}, {"refused", s.replicas_refused}}},
       {"gossip",
@@ -206,6 +211,14 @@ std::string prometheus_text(const NodeSnapshot& s) {
             s.relay_refused);
   e.counter("link_errors_total", "Malformed frames on the public socket.", s.link_errors);
   e.gauge("relay_in_flight", "Relayed requests awaiting an answer.", s.in_flight);
+  e.counter("layers_replayed_total", "Onion layers refused because their ephemeral key was seen before.",
+            s.layers_replayed);
+  e.gauge("queued_requests", "Onion requests in progress on this node (bounded by max_queued_requests).",
+          s.queued_requests);
+  e.family("busy_refusals_total", "counter",
+           "Requests refused as busy (rate limit or resource bound) instead of queued, by reason.");
+  for (size_t i = 0; i < s.busy.size(); ++i)
+    e.sample("busy_refusals_total", s.busy[i], std::string("reason=\"") + kBusyReasonNames[i] + "\"");
   e.counter("replicas_sent_total", "Replica pushes sent to swarm peers.", s.replicas_sent);
   e.counter("replicas_received_total", "Replicas received from swarm peers.", s.replicas_received);
   e.counter("replicas_refused_total", "Replicas refused (not a member of the account's swarm, invalid).",

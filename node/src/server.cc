@@ -52,6 +52,11 @@ void configure_common(zmq::socket_t& s) {
   s.set(zmq::sockopt::rcvhwm, 10'000);
 }
 
+// Per connection ZeroMQ queues at most this many inbound messages (each at
+// most kMaxFrameSize) before it stops reading that peer's TCP socket, so one
+// peer's backlog stays within kRouterRcvHwm * kMaxFrameSize of memory.
+constexpr int kRouterRcvHwm = 256;
+
 std::string peer_key_hex(zmq::message_t& m) {
   try {
     const char* v = m.gets("User-Id");
@@ -113,6 +118,25 @@ std::deque<Server::Outgoing> Server::Mailbox::drain() {
   return std::exchange(items_, {});
 }
 
+// ---- Admission -----------------------------------------------------------------
+
+// Holds one onion request's share of the queued counters until the last copy
+// (in the job, then in the handler's completion) is gone.
+struct Server::Admission {
+  Admission(Server& s, size_t bytes) : server(s), bytes(bytes) {
+    server.queued_requests_.fetch_add(1, std::memory_order_relaxed);
+    server.queued_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  }
+  ~Admission() {
+    server.queued_requests_.fetch_sub(1, std::memory_order_relaxed);
+    server.queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+  }
+  Admission(const Admission&) = delete;
+  Admission& operator=(const Admission&) = delete;
+  Server& server;
+  const size_t bytes;
+};
+
 // ---- Server --------------------------------------------------------------------
 
 ServerOptions Server::with_stats(ServerOptions o, NodeStats* stats) {
@@ -126,7 +150,11 @@ Server::Server(ServerOptions options, NodeKeys keys, std::shared_ptr<swarm::Dire
       keys_(std::move(keys)),
       directory_(std::move(directory)),
       clock_(std::move(clock)),
-      storage_(std::move(storage)) {
+      storage_(std::move(storage)),
+      // A layer is accepted while its timestamp is within layer_max_skew_ms
+      // of now: remember its key exactly that long.
+      layer_replays_(options_.replay_cache_entries, options_.layer_max_skew_ms),
+      connection_limits_(options_.connection_rate_per_s, options_.connection_burst) {
   handler_ = std::make_unique<RequestHandler>(
       *storage_, *directory_, keys_.ed25519.public_key(), keys_.x25519.public_key(), options_.handler, clock_,
       [this](const StoredMessage& m, RequestHandler::Replicated replicated) {
@@ -178,6 +206,7 @@ Status Server::start() {
 
     router_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::router);
     configure_common(*router_);
+    router_->set(zmq::sockopt::rcvhwm, kRouterRcvHwm);
     router_->set(zmq::sockopt::curve_server, true);
     router_->set(zmq::sockopt::curve_secretkey, zmq::const_buffer(keys_.x25519.secret().data(), 32));
     router_->set(zmq::sockopt::zap_domain, "onionswarm");
@@ -309,9 +338,13 @@ void Server::on_public_message(std::vector<zmq::message_t>& frames, size_t total
   const uint64_t id = header->request_id;
   switch (header->type) {
     case wire::Type::kOnionRequest: {
+      if (refuse_busy(from, id, frames[1], frames[2].size())) return;
+      auto admission = std::make_shared<Admission>(*this, frames[2].size());
       Bytes blob(static_cast<const uint8_t*>(frames[2].data()),
                  static_cast<const uint8_t*>(frames[2].data()) + frames[2].size());
-      work_.push([this, from, id, blob = std::move(blob)]() mutable { job_onion(from, id, std::move(blob)); });
+      work_.push([this, from, id, blob = std::move(blob), admission = std::move(admission)]() mutable {
+        job_onion(from, id, std::move(blob), std::move(admission));
+      });
       return;
     }
     case wire::Type::kReplicate: {
@@ -377,7 +410,31 @@ void Server::on_public_message(std::vector<zmq::message_t>& frames, size_t total
   }
 }
 
-void Server::job_onion(std::string from, uint64_t request_id, Bytes blob) {
+bool Server::refuse_busy(const std::string& from, uint64_t request_id, zmq::message_t& header_frame,
+                         size_t blob_size) {
+  // The queue bound applies to everyone, node links included: it is what
+  // keeps memory bounded (a ROUTER drops silently at its high-water mark, so
+  // the node counts what it holds itself).
+  const size_t queued = queued_requests_.load(std::memory_order_relaxed);
+  if (queued >= options_.max_queued_requests ||
+      queued_bytes_.load(std::memory_order_relaxed) + blob_size > options_.max_queued_bytes) {
+    stats_.busy_refusal(BusyReason::kQueueFull);
+    reply_error(from, request_id, error(Code::kBusy, "node is busy: too many requests in progress; back off"));
+    return true;
+  }
+  // The per-connection rate applies to clients only: a node link carries
+  // many clients' requests (and is bounded by the queue above). The node
+  // check runs only for connections over their rate.
+  if (connection_limits_.admit(from, clock_())) return false;
+  auto key = from_hex(peer_key_hex(header_frame), crypto::kKeySize);
+  if (key.ok() && key->size() == crypto::kKeySize && directory_->find(*crypto::X25519PublicKey::from(*key)))
+    return false;
+  stats_.busy_refusal(BusyReason::kConnectionRate);
+  reply_error(from, request_id, error(Code::kBusy, "connection over its request rate; back off"));
+  return true;
+}
+
+void Server::job_onion(std::string from, uint64_t request_id, Bytes blob, std::shared_ptr<Admission> admission) {
   auto peeled = onion::peel(keys_.x25519, blob);
   NodeStats::inc(peeled.ok() ? stats_.layers_peeled : stats_.layers_refused);
   if (!peeled.ok()) {
@@ -399,6 +456,17 @@ void Server::job_onion(std::string from, uint64_t request_id, Bytes blob) {
                                   rpc::error_response(error(Code::kStale, "layer timestamp out of range")));
     return mailbox_.post(std::move(o));
   }
+  // Replays: only a layer that opened (authenticated) and is in its time
+  // window gets here, so forgeries and stale layers cannot fill the cache.
+  if (auto st = layer_replays_.check_and_insert(peeled->ephemeral.view(), ts, now); !st.ok()) {
+    if (st.code() == Code::kReplay) NodeStats::inc(stats_.layers_replayed);
+    else stats_.busy_refusal(BusyReason::kReplayCacheFull);
+    Outgoing o;
+    o.to = std::move(from);
+    o.header = {wire::kVersion, wire::Type::kOnionResponse, request_id};
+    o.body = onion::wrap_response(*key, onion::ResponseKind::kHopError, rpc::error_response(st));
+    return mailbox_.post(std::move(o));
+  }
   if (peeled->kind == onion::LayerKind::kRelay) {
     Outgoing o;
     o.kind = Outgoing::kForward;
@@ -409,7 +477,10 @@ void Server::job_onion(std::string from, uint64_t request_id, Bytes blob) {
     o.response_key = std::move(key);
     return mailbox_.post(std::move(o));
   }
-  handler_->handle(peeled->payload, [this, from = std::move(from), request_id, key](Bytes answer) {
+  // The admission is held until the destination's answer is ready (a store
+  // waits for its commit and replicas), so slow disks also count.
+  handler_->handle(peeled->payload, [this, from = std::move(from), request_id, key,
+                                     admission = std::move(admission)](Bytes answer) {
     Outgoing o;
     o.to = from;
     o.header = {wire::kVersion, wire::Type::kOnionResponse, request_id};
@@ -487,8 +558,10 @@ void Server::on_outgoing(Outgoing o) {
         Pending p{o.to, o.header.request_id, o.response_key, clock_() + options_.relay_timeout_ms};
         auto node = directory_->find(o.next_hop);
         if (!node) return answer_hop_error(std::move(p), error(Code::kUnavailable, "next hop is not in this node's directory"));
-        if (pending_.size() >= options_.max_in_flight)
+        if (pending_.size() >= options_.max_in_flight) {
+          stats_.busy_refusal(BusyReason::kRelayInFlight);
           return answer_hop_error(std::move(p), error(Code::kBusy, "relay is at its in-flight limit"));
+        }
         const uint64_t id = next_request_id_++;
         auto* s = link_to(*node);
         Bytes header = wire::encode_header({wire::kVersion, wire::Type::kOnionRequest, id});
@@ -610,6 +683,7 @@ void Server::expire_pending(uint64_t now) {
     NodeStats::inc(stats_.relay_timeouts);
   }
   stats_.in_flight.store(pending_.size(), std::memory_order_relaxed);
+  stats_.queued_requests.store(queued_requests_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   while (!replications_.empty() && replications_.begin()->second.deadline_ms <= now) {
     finish_replication(replications_.begin()->second,
                        error(Code::kUnavailable, "no swarm member confirmed the replica in time; not acknowledged"));

@@ -203,6 +203,7 @@ struct Storage::Impl {
   MDB_dbi tombstones = 0;
   size_t page_size = 0;
   uint32_t schema = kSchemaVersion;
+  int stale_readers_cleared = 0;  // at open, by mdb_reader_check
 
   std::mutex mu;
   std::condition_variable cv;
@@ -592,6 +593,12 @@ Result<std::unique_ptr<Storage>> Storage::open(const StorageOptions& options) {
   if (int rc = mdb_env_open(env, options.path.c_str(), MDB_NOTLS, 0600)) {
     return lmdb_error(rc, "mdb_env_open " + options.path);
   }
+  // A process killed while reading (kill -9) leaves its reader slot behind;
+  // a stale slot pins old pages and, with enough of them, blocks readers.
+  // Clear the slots of dead processes before serving.
+  int stale_readers = 0;
+  if (int rc = mdb_reader_check(env, &stale_readers)) return lmdb_error(rc, "mdb_reader_check");
+  impl->stale_readers_cleared = stale_readers;
 
   MDB_stat env_stat;
   if (int rc = mdb_env_stat(env, &env_stat)) return lmdb_error(rc, "mdb_env_stat");
@@ -853,5 +860,13 @@ Result<std::vector<crypto::Hash>> Storage::bucket_hashes(uint8_t bucket, const c
 uint32_t Storage::schema_version() const { return impl_->schema; }
 
 uint64_t Storage::commits() const { return impl_->commit_count.load(std::memory_order_relaxed); }
+
+unsigned Storage::env_flags() const {
+  unsigned flags = 0;
+  mdb_env_get_flags(impl_->env.get(), &flags);
+  return flags;
+}
+
+int Storage::stale_readers_cleared() const { return impl_->stale_readers_cleared; }
 
 }  // namespace onionswarm::node

@@ -174,8 +174,11 @@ json auth_json(const Auth& a) {
   return {{"pubkey_ed25519", to_hex(a.pubkey.view())}, {"signature", to_base64(a.signature.view())}};
 }
 
+// Messages may quote input (a JSON parser's "last read" excerpt, a method
+// name): bytes that are not UTF-8 are replaced (U+FFFD) instead of making
+// dump() throw, so every request gets its answer.
 Bytes dump(const json& j) {
-  auto s = j.dump();
+  auto s = j.dump(-1, ' ', false, json::error_handler_t::replace);
   return Bytes(s.begin(), s.end());
 }
 

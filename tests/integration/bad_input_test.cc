@@ -250,5 +250,145 @@ TEST_F(BadStore, InvalidHexHashesInDelete) {
                 "hashes");
 }
 
+
+// ---- more kinds: frames and layers --------------------------------------------
+
+TEST_F(BadInput, HeaderTooLong) {
+  ExpectLinkError(raw({Bytes(11, 1), crypto::random_bytes(100)}), "header must be 10 bytes");
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, EmptyOnionBody) {
+  ExpectLinkError(raw({header(1, 1), Bytes{}}), "onion blob too short");
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, LayerWithTrailingBytes) {
+  std::vector<crypto::X25519PublicKey> hops = {target_.x25519};
+  auto built = onion::build(hops, as_bytes(R"({"method":"info"})"), test::now_ms());
+  ASSERT_TRUE(built.ok());
+  built->blob.push_back(0);
+  ExpectLinkError(raw({header(1, 1), built->blob}), "unauthorized");
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, ReplicateFrameFromAClient) {
+  ExpectLinkError(raw({header(1, 0x10), Bytes{'{', '}'}}), "replication only from known nodes");
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, SyncRequestFromAClient) {
+  ExpectLinkError(raw({header(1, 0x12), Bytes{'{', '}'}}), "catch-up only between members");
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, ResponseTypeSentToTheNode) {
+  ExpectLinkError(raw({header(1, 0x02), crypto::random_bytes(100)}), "unexpected frame type");
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, ReplayedLayerGetsHopError) {
+  std::vector<crypto::X25519PublicKey> hops = {target_.x25519};
+  auto built = onion::build(hops, as_bytes(R"({"method":"info"})"), test::now_ms());
+  ASSERT_TRUE(built.ok());
+  for (int round = 0; round < 2; ++round) {
+    RawClient c(target_);
+    c.send_frames({header(1, 1), built->blob});
+    auto answer = c.recv_frames();
+    ASSERT_TRUE(answer.has_value());
+    auto un = onion::unwrap_response(built->response_keys, (*answer)[1]);
+    ASSERT_TRUE(un.ok()) << un.status().to_string();
+    if (round == 0) {
+      EXPECT_EQ(un->kind, onion::ResponseKind::kFinal);
+    } else {
+      EXPECT_EQ(un->kind, onion::ResponseKind::kHopError);
+      EXPECT_NE(std::string(as_chars(un->body)).find("\"replay\""), std::string::npos) << as_chars(un->body);
+    }
+  }
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, FutureLayerTimestampGetsHopError) {
+  RawClient c(target_);
+  auto a = c.send_onion({target_}, as_bytes(R"({"method":"info"})"), test::now_ms() + 2 * 3600 * 1000);
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  EXPECT_EQ(a->kind, onion::ResponseKind::kHopError);
+  EXPECT_NE(std::string(as_chars(a->body)).find("stale"), std::string::npos);
+  ExpectStillServing();
+}
+
+// ---- more kinds: JSON and fields ----------------------------------------------
+
+TEST_F(BadInput, ParamsNotAnObject) { ExpectInvalid(R"({"method":"info","params":[1]})", "params"); }
+TEST_F(BadInput, UnknownTopLevelField) { ExpectInvalid(R"({"method":"info","extra":1})", "unknown field"); }
+TEST_F(BadInput, TrailingGarbageAfterJson) { ExpectInvalid(R"({"method":"info"} trailing)", "bad JSON"); }
+TEST_F(BadInput, InvalidUtf8InJson) { ExpectInvalid("{\"method\":\"\xff\xfe\"}", "bad JSON"); }
+
+TEST_F(BadStore, ZeroTtl) { ExpectInvalid(store_json(acct(), "0", now(), "0", "\"aGk=\""), "ttl"); }
+TEST_F(BadStore, EmptyData) { ExpectInvalid(store_json(acct(), "0", now(), "1000", "\"\""), "data"); }
+TEST_F(BadStore, NegativeTimestamp) { ExpectInvalid(store_json(acct(), "0", "-1", "1000", "\"aGk=\""), "timestamp"); }
+
+std::string retrieve_json(const std::string& account, const std::string& extra) {
+  return R"({"method":"retrieve","params":{"account":)" + account + R"(,"namespace":0,"timestamp":)" +
+         std::to_string(test::now_ms()) + extra + "}}";
+}
+
+TEST_F(BadStore, RetrieveWithoutSignature) { ExpectInvalid(retrieve_json(acct(), ""), "signature"); }
+TEST_F(BadStore, RetrieveLimitOutOfRange) {
+  ExpectInvalid(retrieve_json(acct(), R"(,"limit":501,"pubkey_ed25519":")" + std::string(64, 'a') +
+                                          R"(","signature":"AA==")"),
+                "limit");
+}
+TEST_F(BadStore, SignatureOfWrongLength) {
+  ExpectInvalid(retrieve_json(acct(), R"(,"pubkey_ed25519":")" + std::string(64, 'a') + R"(","signature":")" +
+                                          to_base64(Bytes(10, 1)) + "\""),
+                "signature");
+}
+TEST_F(BadStore, PubkeyNotHex) {
+  ExpectInvalid(retrieve_json(acct(), R"(,"pubkey_ed25519":")" + std::string(64, 'z') + R"(","signature":")" +
+                                          to_base64(Bytes(64, 1)) + "\""),
+                "pubkey_ed25519");
+}
+TEST_F(BadStore, DeleteWithTooManyHashes) {
+  std::string hashes;
+  for (size_t i = 0; i <= rpc::kMaxDeleteHashes; ++i) hashes += (i ? ",\"" : "\"") + std::string(64, 'a') + "\"";
+  ExpectInvalid(R"({"method":"delete","params":{"account":)" + acct() + R"(,"namespace":0,"timestamp":)" + now() +
+                    R"(,"hashes":[)" + hashes + R"(],"pubkey_ed25519":")" + std::string(64, 'a') +
+                    R"(","signature":"AA=="}})",
+                "hashes");
+}
+
+TEST_F(BadStore, StaleSignedRetrieve) {
+  rpc::RetrieveRequest r;
+  r.account = account_.id;
+  r.timestamp_ms = test::now_ms() - 10 * 60 * 1000;
+  rpc::Request req = r;
+  rpc::sign_request(req, account_.ed);
+  RawClient c(target_);
+  auto got = c.request({target_}, req);
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ((*got)["code"], "stale") << got->dump();
+  ExpectStillServing();
+}
+
+TEST_F(BadStore, ReplayedSignedDelete) {
+  // A signed delete of a hash that does not exist, replayed: the second is
+  // refused as a replay, and the stored message is untouched either way.
+  rpc::DeleteRequest d;
+  d.account = account_.id;
+  d.timestamp_ms = test::now_ms() - 1000;
+  d.hashes = {crypto::hash(as_bytes("not stored"))};
+  rpc::Request req = d;
+  rpc::sign_request(req, account_.ed);
+  RawClient c(target_);
+  auto first = c.request({target_}, req);
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  EXPECT_EQ((*first)["status"], "ok") << first->dump();
+  auto second = c.request({target_}, req);
+  ASSERT_TRUE(second.ok()) << second.status().to_string();
+  EXPECT_EQ((*second)["code"], "replay") << second->dump();
+  ExpectStillServing();
+}
+
 }  // namespace
 }  // namespace onionswarm

@@ -26,6 +26,13 @@
 // | endorsement       | string  | "" (none)              | operator endorsement file (permissioned nets) |
 // | descriptor_lifetime_ms | integer | 3600000           | 1000..86400000 ms, our descriptor's lifetime  |
 // | gossip_interval_ms | integer | 5000                  | 50..600000 ms between gossip rounds           |
+// | connection_rate   | integer | 200                    | 0..1000000 onion requests/s per client        |
+// |                   |         |                        | connection (burst 2x); 0 = no limit           |
+// | account_rate      | integer | 50                     | 0..1000000 requests/s per account and method  |
+// |                   |         |                        | at the destination (burst 4x); 0 = no limit   |
+// | max_in_flight     | integer | 20000                  | 1..1000000 relayed requests awaiting answers  |
+// | max_queued_requests | integer | 4096                 | 1..1000000 onion requests in progress         |
+// | replay_cache_entries | integer | 1000000             | 1000..100000000 layer keys kept vs. replays   |
 //
 // Relative paths (data_dir, network) are taken relative to the working
 // directory of the process, not to the config file.
@@ -73,6 +80,11 @@ struct NodeConfig {
   std::string endorsement;  // endorsement file path; empty: none
   uint64_t descriptor_lifetime_ms = 3'600'000;
   uint64_t gossip_interval_ms = 5'000;
+  uint32_t connection_rate = 200;
+  uint32_t account_rate = 50;
+  uint64_t max_in_flight = 20000;
+  uint64_t max_queued_requests = 4096;
+  uint64_t replay_cache_entries = 1'000'000;
 };
 
 // One row of the settings table above.

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "node/limits.h"
 #include "node/stats.h"
 #include "node/storage.h"
 #include "onion/bytes.h"
@@ -69,6 +70,10 @@ struct HandlerOptions {
   size_t swarm_size = swarm::kDefaultSwarmSize;
   uint64_t max_clock_skew_ms = swarm::rpc::kMaxClockSkewMs;
   NodeStats* stats = nullptr;  // counters to update, if any (must outlive the handler)
+  // Requests per second per (account, method), checked right after parsing
+  // (before any signature check: forged requests count too). 0 = off.
+  uint32_t account_rate_per_s = 50;
+  uint32_t account_burst = 200;
 };
 
 class RequestHandler {
@@ -110,6 +115,7 @@ class RequestHandler {
   const OnNewStore on_new_store_;
   ReplayCache replays_;
   KeyCheckCache keys_;
+  RateLimiter account_limits_;
 
   struct SwarmCache {
     std::shared_ptr<const std::vector<swarm::NodeDescriptor>> nodes;

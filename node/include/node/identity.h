@@ -16,7 +16,9 @@ struct NodeKeys {
 };
 
 // Loads DATA_DIR/node.key, or creates it (and DATA_DIR, mode 0700) when
-// missing. kIo when unreadable/unwritable, kInvalidArgument when malformed.
+// missing. kIo when unreadable/unwritable, kInvalidArgument when malformed
+// or not a regular file, kUnauthorized when the file is accessible to group
+// or others (any of mode 077 set): the node refuses to start on such a key.
 Result<NodeKeys> load_or_create_node_keys(const std::string& data_dir);
 
 }  // namespace onionswarm::node

@@ -61,6 +61,9 @@ struct NodeSnapshot {
   uint64_t sync_rounds = 0;
   uint64_t replication_backlog = 0;
   uint64_t peers_reachable = 0;
+  uint64_t layers_replayed = 0;
+  uint64_t queued_requests = 0;
+  std::array<uint64_t, size_t(BusyReason::kCount)> busy{};
   struct Histogram {
     std::array<uint64_t, LatencyHistogram::kBoundsUs.size() + 1> counts{};
     uint64_t sum_us = 0;

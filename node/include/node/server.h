@@ -31,6 +31,7 @@
 
 #include "node/handler.h"
 #include "node/identity.h"
+#include "node/limits.h"
 #include "node/stats.h"
 #include "node/storage.h"
 #include "node/sync.h"
@@ -51,6 +52,13 @@ struct ServerOptions {
   // answered (fewer when the swarm has fewer other members).
   size_t min_replica_acks = 1;
   size_t max_in_flight = 20'000;                 // relayed requests awaiting answers
+  // Flood limits (docs/SECURITY.md, "Floods and limits"). Over a limit the
+  // node answers busy at once instead of queueing.
+  size_t max_queued_requests = 4'096;            // onion requests accepted, not yet answered or forwarded
+  size_t max_queued_bytes = size_t(64) << 20;    // their blob bytes
+  uint32_t connection_rate_per_s = 200;          // per client connection (not node links); 0 = off
+  uint32_t connection_burst = 400;
+  size_t replay_cache_entries = 1'000'000;       // onion-layer ephemeral keys remembered (~40 B each)
   HandlerOptions handler;
   SyncOptions sync;
   // Answers a kGossip body from the link whose CURVE key is the first
@@ -100,6 +108,7 @@ class Server {
   const NodeKeys& keys() const { return keys_; }
 
  private:
+  struct Admission;  // one onion request's share of queued_requests_/queued_bytes_
   struct Pending {
     std::string from;          // routing id of whoever asked
     uint64_t from_request_id;  // their request id
@@ -158,7 +167,10 @@ class Server {
   zmq::socket_t* link_to(const swarm::NodeDescriptor& node);
 
   // worker-side jobs
-  void job_onion(std::string from, uint64_t request_id, Bytes blob);
+  void job_onion(std::string from, uint64_t request_id, Bytes blob, std::shared_ptr<Admission> admission);
+  // Over a flood limit? Counts and answers busy itself when so.
+  bool refuse_busy(const std::string& from, uint64_t request_id, zmq::message_t& header_frame,
+                   size_t blob_size);
   void job_replica(std::string from, uint64_t request_id, const swarm::NodeDescriptor& peer, Bytes body);
 
   NodeStats stats_;  // before options_: handler options point at it
@@ -183,6 +195,12 @@ class Server {
   std::unique_ptr<SyncThread> sync_;
   std::thread zap_thread_;
   std::atomic<bool> zap_stop_{false};
+  // Flood limits. queued_*: onion requests between the reactor and their
+  // answer (or forward); an Admission releases its share when destroyed.
+  LayerReplayCache layer_replays_;
+  RateLimiter connection_limits_;              // reactor thread only (it is thread-safe anyway)
+  std::atomic<size_t> queued_requests_{0};
+  std::atomic<size_t> queued_bytes_{0};
   std::atomic<bool> sweeping_{false};
 };
 

@@ -33,6 +33,18 @@ struct GossipCounters {
   uint64_t expired = 0;              // dropped from the view unrefreshed
 };
 
+// Why a request was refused as busy (kBusy) instead of being queued.
+enum class BusyReason : size_t {
+  kConnectionRate = 0,  // a client connection over its request rate
+  kAccountRate,         // an account over its request rate at the destination
+  kQueueFull,           // too many onion requests (or bytes) in progress on this node
+  kRelayInFlight,       // too many relayed requests awaiting the next hop
+  kReplayCacheFull,     // the layer replay cache is full of unexpired keys
+  kCount,
+};
+inline constexpr std::array<const char*, size_t(BusyReason::kCount)> kBusyReasonNames = {
+    "connection_rate", "account_rate", "queue_full", "relay_in_flight", "replay_cache_full"};
+
 struct NodeStats {
   // Requests handled at this node as the destination, by method
   // (store, retrieve, delete, info, get_swarm) and outcome.
@@ -60,6 +72,11 @@ struct NodeStats {
   std::atomic<uint64_t> sync_rounds{0};         // catch-up rounds completed
   std::atomic<uint64_t> in_flight{0};           // relayed requests awaiting an answer (gauge)
   std::atomic<uint64_t> started_ms{0};          // wall clock at start
+  std::atomic<uint64_t> layers_replayed{0};     // layers refused because their ephemeral key was seen before
+  std::array<std::atomic<uint64_t>, size_t(BusyReason::kCount)> busy{};  // refusals as busy, by reason
+  std::atomic<uint64_t> queued_requests{0};     // onion requests in progress (gauge)
+
+  void busy_refusal(BusyReason r) { inc(busy[size_t(r)]); }
 
   static void inc(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 };

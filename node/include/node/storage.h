@@ -137,6 +137,12 @@ class Storage {
   // and tests: with group commit it is far below the number of writes).
   uint64_t commits() const;
 
+  // The LMDB environment's flags (mdb_env_get_flags), for tests that check
+  // no no-sync flag is ever set.
+  unsigned env_flags() const;
+  // Reader slots of dead processes cleared at open (mdb_reader_check).
+  int stale_readers_cleared() const;
+
  private:
   Storage() = default;
   struct Impl;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -20,7 +21,11 @@ std::string read_all(const std::string& path) {
   return ss.str();
 }
 
-void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+// Key files as the node writes them: owner-only.
+void write_file(const std::string& path, const std::string& text, mode_t mode = 0600) {
+  std::ofstream(path) << text;
+  ::chmod(path.c_str(), mode);
+}
 
 const std::string kSeedHex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
@@ -88,6 +93,37 @@ TEST(NodeKeys, UnusableDataDirIsIo) {
   auto nested = load_or_create_node_keys(dir / "missing/parent");
   ASSERT_FALSE(nested.ok());
   EXPECT_EQ(nested.status().code(), Code::kIo);
+}
+
+TEST(NodeKeys, RefusesAKeyFileReadableByGroupOrOthers) {
+  crypto::init();
+  for (mode_t mode : {0644, 0640, 0604, 0660, 0602, 0620, 0666}) {
+    test::TempDir dir;
+    write_file(dir / "node.key", kSeedHex + "\n", mode);
+    auto keys = load_or_create_node_keys(dir.path());
+    ASSERT_FALSE(keys.ok()) << std::oct << mode;
+    EXPECT_EQ(keys.status().code(), Code::kUnauthorized);
+    EXPECT_NE(keys.status().message().find("chmod 600"), std::string::npos) << keys.status().message();
+    char shown[8];
+    std::snprintf(shown, sizeof shown, "%04o", unsigned(mode));
+    EXPECT_NE(keys.status().message().find(shown), std::string::npos) << keys.status().message();
+    EXPECT_EQ(read_all(dir / "node.key"), kSeedHex + "\n");  // never rewritten
+  }
+  // Owner-only modes are accepted.
+  for (mode_t mode : {0600, 0400}) {
+    test::TempDir dir;
+    write_file(dir / "node.key", kSeedHex + "\n", mode);
+    EXPECT_TRUE(load_or_create_node_keys(dir.path()).ok()) << std::oct << mode;
+  }
+}
+
+TEST(NodeKeys, RefusesAKeyPathThatIsNotAFile) {
+  crypto::init();
+  test::TempDir dir;
+  ASSERT_EQ(::mkdir((dir / "node.key").c_str(), 0700), 0);
+  auto keys = load_or_create_node_keys(dir.path());
+  ASSERT_FALSE(keys.ok());
+  EXPECT_NE(keys.status().message().find("not a regular file"), std::string::npos) << keys.status().message();
 }
 
 }  // namespace

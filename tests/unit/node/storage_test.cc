@@ -8,6 +8,10 @@
 #include <optional>
 #include <set>
 #include <lmdb.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -693,6 +697,88 @@ TEST_F(StorageTest, BlockingWriteFromCallbackIsRefused) {
     code.set_value(r.ok() ? Code::kOk : r.status().code());
   });
   EXPECT_EQ(code.get_future().get(), Code::kInternal);
+}
+
+TEST_F(StorageTest, EnvironmentIsOpenedWithoutAnyNoSyncFlag) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  const unsigned flags = s->env_flags();
+  EXPECT_EQ(flags & MDB_NOSYNC, 0u);
+  EXPECT_EQ(flags & MDB_NOMETASYNC, 0u);
+  EXPECT_EQ(flags & MDB_MAPASYNC, 0u);
+  EXPECT_EQ(flags & MDB_WRITEMAP, 0u);
+  EXPECT_EQ(flags & MDB_RDONLY, 0u);
+  // The data and lock files are owner-only.
+  for (const char* f : {"/data.mdb", "/lock.mdb"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat((options().path + f).c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+  }
+}
+
+TEST_F(StorageTest, AcknowledgementRunsOnlyAfterItsCommitReturned) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  // The observer is the completion itself: when it runs, the commit that
+  // holds the message has returned (the commit counter moved past it) and
+  // a fresh read transaction already sees the message.
+  for (int i = 0; i < 50; ++i) {
+    StoredMessage m = message(account(1), 0, kNow + i, "acked " + std::to_string(i));
+    const crypto::Hash h = m.hash;
+    const uint64_t commits_before = s->commits();
+    std::promise<std::tuple<bool, uint64_t, bool>> seen;
+    Storage* raw = s.get();
+    s->store_async(std::move(m), [&, raw, h](Result<StoreResult> r) {
+      auto got = raw->get(h, kNow);
+      seen.set_value({r.ok() && *r == StoreResult::kNew, raw->commits(), got.ok() && got->has_value()});
+    });
+    auto [stored, commits_at_ack, visible] = seen.get_future().get();
+    EXPECT_TRUE(stored) << i;
+    EXPECT_GT(commits_at_ack, commits_before) << "acknowledged before its commit: " << i;
+    EXPECT_TRUE(visible) << "acknowledged but not readable: " << i;
+  }
+}
+
+TEST_F(StorageTest, StaleReaderSlotOfAKilledProcessIsClearedAtOpen) {
+  {
+    auto s = open();
+    ASSERT_TRUE(s);
+    must_store(*s, message(account(2), 0, kNow, "before the crash"));
+  }
+  // Another process opens the environment, starts a read transaction and
+  // is killed with SIGKILL while holding it: its reader slot stays behind.
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const std::string path = options().path;
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    MDB_env* env = nullptr;
+    MDB_txn* txn = nullptr;
+    char ok = (mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 8) == 0 &&
+               mdb_env_open(env, path.c_str(), MDB_NOTLS | MDB_RDONLY, 0600) == 0 &&
+               mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == 0)
+                  ? '1'
+                  : '0';
+    [[maybe_unused]] auto n = ::write(ready[1], &ok, 1);
+    for (int i = 0; i < 600; ++i) ::sleep(1);  // until killed (bounded)
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char ok = 0;
+  ASSERT_EQ(::read(ready[0], &ok, 1), 1);
+  ::close(ready[0]);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_EQ(ok, '1') << "the child could not open a read transaction";
+
+  auto s = open();
+  ASSERT_TRUE(s);
+  EXPECT_GE(s->stale_readers_cleared(), 1);
+  EXPECT_EQ(all(*s, account(2)).size(), 1u);
+  // Writes work as before.
+  EXPECT_EQ(must_store(*s, message(account(2), 0, kNow + 1, "after the crash")), StoreResult::kNew);
 }
 
 }  // namespace

@@ -1,0 +1,173 @@
+// Replays and tagging against real node processes (docs/SECURITY.md,
+// "Replays"): every hop of a path (guard, middle, exit, destination) refuses
+// a layer it has opened before, and a layer with flipped bits fails cleanly
+// at the real next hop (authenticated encryption), never turning into a
+// different valid request.
+//
+// The test plays the part a hostile relay or an eavesdropper would: it builds
+// the onion with fixed ephemeral keys and nonces, so the layer that hop k
+// received is exactly the onion built for the path suffix hops[k..].
+#include <gtest/gtest.h>
+
+#include "onion/encoding.h"
+#include "onion/layer.h"
+#include "swarm/rpc.h"
+#include "test_support.h"
+
+namespace onionswarm {
+namespace {
+
+namespace rpc = swarm::rpc;
+using nlohmann::json;
+using test::RawClient;
+
+// Five nodes in one swarm: every node stores every account.
+class Replay : public test::DevnetSuite<Replay, 5, 5> {
+ protected:
+  void SetUp() override {
+    DevnetSuite::SetUp();
+    if (HasFatalFailure()) return;
+    nodes_ = net_->nodes();
+    ASSERT_EQ(nodes_.size(), 5u);
+    // guard, middle, exit, destination
+    path_ = {nodes_[1], nodes_[2], nodes_[3], nodes_[0]};
+    for (size_t i = 0; i < path_.size(); ++i) {
+      ephemerals_.push_back(crypto::X25519KeyPair::generate());
+      nonces_.push_back(crypto::random_bytes(crypto::kNonceSize));
+    }
+  }
+
+  // The onion hop `from` receives, built exactly as the full onion's inner layer.
+  onion::BuiltOnion suffix(size_t from, ByteView payload, uint64_t ts) {
+    std::vector<crypto::X25519PublicKey> keys;
+    for (size_t i = from; i < path_.size(); ++i) keys.push_back(path_[i].x25519);
+    auto built = onion::build_with(keys, payload, ts, std::span(ephemerals_).subspan(from),
+                                   std::span(nonces_).subspan(from));
+    EXPECT_TRUE(built.ok()) << built.status().to_string();
+    return built.ok() ? std::move(*built) : onion::BuiltOnion{};
+  }
+
+  struct Answer {
+    wire::Type type = wire::Type::kError;
+    std::string link_error;              // kError: the JSON body
+    onion::UnwrappedResponse response;   // kOnionResponse, unwrapped
+  };
+  // Sends blob to node and waits for its answer.
+  static Answer send(const swarm::NodeDescriptor& node, const onion::BuiltOnion& built, ByteView blob) {
+    RawClient c(node);
+    c.send_frames({wire::encode_header({wire::kVersion, wire::Type::kOnionRequest, 1}), Bytes(blob.begin(), blob.end())});
+    auto frames = c.recv_frames(std::chrono::seconds(30));
+    Answer a;
+    EXPECT_TRUE(frames.has_value()) << "no answer";
+    if (!frames || frames->size() != 2) return a;
+    auto h = wire::decode_header((*frames)[0]);
+    EXPECT_TRUE(h.ok());
+    if (!h.ok()) return a;
+    a.type = h->type;
+    if (a.type == wire::Type::kError) {
+      a.link_error = std::string(as_chars((*frames)[1]));
+      return a;
+    }
+    auto un = onion::unwrap_response(built.response_keys, (*frames)[1]);
+    EXPECT_TRUE(un.ok()) << un.status().to_string();
+    if (un.ok()) a.response = std::move(*un);
+    return a;
+  }
+
+  Bytes store_payload(const test::TestAccount& a, const Bytes& data) {
+    rpc::StoreRequest s;
+    s.account = a.id;
+    s.timestamp_ms = test::now_ms();
+    s.data = data;
+    return rpc::serialize_request(rpc::Request(s));
+  }
+
+  std::vector<swarm::NodeDescriptor> nodes_;
+  std::vector<swarm::NodeDescriptor> path_;
+  std::vector<crypto::X25519KeyPair> ephemerals_;
+  std::vector<Bytes> nonces_;
+};
+
+json body_json(const onion::UnwrappedResponse& r) { return json::parse(as_chars(r.body), nullptr, false); }
+
+TEST_F(Replay, EveryHopRefusesALayerItHasSeen) {
+  test::TestAccount account;
+  const Bytes payload = store_payload(account, crypto::random_bytes(64));
+  const uint64_t ts = test::now_ms();
+
+  // The genuine request goes through and is stored.
+  auto full = suffix(0, payload, ts);
+  Answer first = send(path_[0], full, full.blob);
+  ASSERT_EQ(first.type, wire::Type::kOnionResponse) << first.link_error;
+  ASSERT_EQ(first.response.kind, onion::ResponseKind::kFinal);
+  ASSERT_EQ(body_json(first.response)["status"], "ok") << as_chars(first.response.body);
+
+  // The same layer again, at each hop in turn: guard (the whole onion),
+  // then middle, exit and destination (what the previous hop forwarded).
+  for (size_t hop = 0; hop < path_.size(); ++hop) {
+    SCOPED_TRACE("hop " + std::to_string(hop));
+    auto again = suffix(hop, payload, ts);
+    if (hop == 0) {
+      ASSERT_EQ(again.blob, full.blob) << "fixed keys must rebuild the same onion";
+    }
+    Answer a = send(path_[hop], again, again.blob);
+    ASSERT_EQ(a.type, wire::Type::kOnionResponse) << a.link_error;
+    EXPECT_EQ(a.response.kind, onion::ResponseKind::kHopError);
+    EXPECT_EQ(a.response.hop, 0u) << "the hop that received the replay refuses it itself";
+    json j = body_json(a.response);
+    EXPECT_EQ(j["code"], "replay") << j.dump();
+  }
+
+  // A fresh onion (new ephemeral keys) with the same request still passes:
+  // the cache is per layer, not per request.
+  RawClient c(path_[0]);
+  auto fresh = c.send_onion(path_, payload);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().to_string();
+  EXPECT_EQ(fresh->kind, onion::ResponseKind::kFinal);
+  EXPECT_EQ(json::parse(as_chars(fresh->body))["status"], "ok");
+
+  // Exactly one message stored, however often it was replayed.
+  auto held = test::retrieve_hashes(account, path_.back());
+  ASSERT_TRUE(held.ok()) << held.status().to_string();
+  EXPECT_EQ(held->size(), 1u);
+}
+
+TEST_F(Replay, FlippedBitsFailCleanlyAtTheRealNextHop) {
+  test::TestAccount account;
+  const Bytes payload = store_payload(account, crypto::random_bytes(64));
+  const uint64_t ts = test::now_ms();
+  // This test is a hostile guard: it forwards the middle's layer with bits
+  // flipped in each part of it (ephemeral key, nonce, ciphertext, tag), and
+  // a hostile exit flipping bits in the destination's layer.
+  for (size_t hop : {size_t(1), size_t(3)}) {
+    auto layer = suffix(hop, payload, ts);
+    const size_t n = layer.blob.size();
+    for (size_t pos : {size_t(5), crypto::kKeySize + 3, crypto::kKeySize + crypto::kNonceSize + 10, n / 2, n - 1}) {
+      SCOPED_TRACE("hop " + std::to_string(hop) + ", byte " + std::to_string(pos));
+      Bytes flipped = layer.blob;
+      flipped[pos] ^= 0x04;
+      Answer a = send(path_[hop], layer, flipped);
+      ASSERT_EQ(a.type, wire::Type::kError) << "a tampered layer must not open";
+      json j = json::parse(a.link_error, nullptr, false);
+      EXPECT_EQ(j["code"], "unauthorized") << a.link_error;
+    }
+  }
+  // Nothing reached storage.
+  auto held = test::retrieve_hashes(account, path_.back());
+  ASSERT_TRUE(held.ok()) << held.status().to_string();
+  EXPECT_TRUE(held->empty()) << "a tampered layer became a stored request";
+
+  // The untouched layers were never recorded as seen: the genuine onion
+  // still goes through, once.
+  auto full = suffix(0, payload, ts);
+  Answer ok = send(path_[0], full, full.blob);
+  ASSERT_EQ(ok.type, wire::Type::kOnionResponse) << ok.link_error;
+  EXPECT_EQ(ok.response.kind, onion::ResponseKind::kFinal);
+  EXPECT_EQ(body_json(ok.response)["status"], "ok");
+  held = test::retrieve_hashes(account, path_.back());
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(held->size(), 1u);
+}
+
+}  // namespace
+}  // namespace onionswarm
