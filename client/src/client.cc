@@ -219,7 +219,7 @@ struct Client::Impl {
   }
 
   Result<nlohmann::json> request(const swarm::AccountId& target, rpc::Request req,
-                                 const crypto::Ed25519KeyPair* signer = nullptr) {
+                                 const crypto::Ed25519KeyPair* signer = nullptr, bool pinned = false) {
     if (swarms.empty()) return error(Code::kUnavailable, "the directory has no nodes");
     swarm::Swarm target_swarm = swarms[swarm::swarm_index_for(swarms, target)];
     int redirects = 0;
@@ -241,6 +241,13 @@ struct Client::Impl {
       }
       auto dest = choose_destination(target_swarm, path, failed, rng);
       if (!dest.ok()) return dest.status();
+      if (pinned) {
+        // The member with the smallest X25519 key that has not failed.
+        for (const auto& m : target_swarm.members) {
+          if (std::find(failed.begin(), failed.end(), m.x25519) != failed.end()) continue;
+          if (m.x25519 < dest->x25519) *dest = m;
+        }
+      }
       refresh_signature(req, signer);
       const Bytes payload = rpc::serialize_request(req);
       if (payload.size() > onion::kMaxPayload) {
@@ -345,8 +352,8 @@ const Identity& Client::identity() const { return impl_->identity; }
 uint64_t Client::network_now() const { return impl_->network_now(); }
 
 Result<nlohmann::json> Client::request(const swarm::AccountId& target, rpc::Request req,
-                                       const crypto::Ed25519KeyPair& signer) {
-  return impl_->request(target, std::move(req), &signer);
+                                       const crypto::Ed25519KeyPair& signer, bool pinned) {
+  return impl_->request(target, std::move(req), &signer, pinned);
 }
 
 LocalStore& Client::store() { return *impl_->store; }

@@ -81,6 +81,7 @@ struct Groups::Record {
   std::map<uint64_t, std::set<swarm::AccountId>> members_by_gen;
   std::set<swarm::AccountId> joined;
   bool removed = false;
+  std::set<crypto::Hash> chain;  // hashes on the canonical chain at the last sync (not saved)
 
   group::GroupState state() const {
     group::GroupState s;
@@ -245,7 +246,7 @@ Status Groups::sync_control(Record& r) {
     req.after_timestamp_ms = cursor.timestamp_ms;
     req.after_hash = cursor.hash;
     req.limit = swarm::rpc::kMaxRetrieveLimit;
-    auto j = client_.request(r.id, std::move(req), *signer);
+    auto j = client_.request(r.id, std::move(req), *signer, /*pinned=*/true);
     if (!j.ok()) return j.status();
     auto answer = swarm::rpc::parse_retrieve_answer(*j);
     if (!answer.ok()) return answer.status();
@@ -282,6 +283,8 @@ Status Groups::sync_control(Record& r) {
     last = std::move(*st);
     last_entry = &e;
   }
+  r.chain.clear();
+  for (const auto& e : chain) r.chain.insert(e.hash);
   r.has_head = true;
   r.head_seq = chain.back().seq;
   r.head_hash = chain.back().hash;
@@ -312,11 +315,18 @@ Status Groups::store_control(Record& r, const crypto::Ed25519KeyPair& group_key,
   req.ns = sg::kControlNamespace;
   req.ttl_ms = swarm::rpc::kMaxTtlMs;  // the node keeps control entries for good
   req.data = std::move(blob);
-  auto j = client_.request(r.id, std::move(req), group_key);
+  auto j = client_.request(r.id, std::move(req), group_key, /*pinned=*/true);
   if (!j.ok()) return j.status();
   auto answer = swarm::rpc::parse_store_answer(*j);
   if (!answer.ok()) return answer.status();
   if (answer->hash != entry->hash) return error(Code::kInternal, "the swarm acknowledged a different entry");
+  // Stored; but when another admin's entry on the same head reached another
+  // node first, the canonical chain may pick theirs. Check, so that the
+  // caller re-applies the change instead of losing it.
+  if (Status s = sync_control(r); !s.ok()) return s;
+  if (!r.chain.count(entry->hash)) {
+    return error(Code::kConflict, "another admin's change on the same head won: re-applying");
+  }
   return {};
 }
 
@@ -650,6 +660,7 @@ Status Groups::change(const swarm::AccountId& g,
   auto group_key = crypto::Ed25519KeyPair::from_seed(r.group_seed->view());
   if (!group_key.ok()) return group_key.status();
   Status last = error(Code::kConflict, "the group kept changing; try again");
+  bool stored_once = false;
   // Bounded: a conflict means another admin's change landed first; re-read and re-apply.
   for (int attempt = 0; attempt < kMaxGroupChangeAttempts; ++attempt) {
     if (Status s = sync_control(r); !s.ok()) return s;
@@ -657,7 +668,13 @@ Status Groups::change(const swarm::AccountId& g,
     group::GroupState next = r.state();
     const std::vector<swarm::AccountId> before = next.members;
     bool rotate = false;
-    if (Status s = mutate(next, rotate); !s.ok()) return s;
+    if (Status s = mutate(next, rotate); !s.ok()) {
+      // Our earlier attempt may have landed after all (its entry was on a
+      // losing branch at one node and won later): nothing left to do.
+      if (s.code() == Code::kNotFound && stored_once) return {};
+      return s;
+    }
+    if (!rotate && next.members == r.members && next.admins == r.admins && next.name == r.name) return {};
     if (Status s = group::validate(next); !s.ok()) return s;  // before anything is sent
     uint64_t generation = r.generation;
     crypto::SecretBytes key = r.keys[generation].clone();
@@ -673,6 +690,7 @@ Status Groups::change(const swarm::AccountId& g,
     Status s = store_control(r, *group_key, r.head_seq + 1, r.head_hash, generation, next, key, keys);
     if (s.code() == Code::kConflict) {
       last = s;
+      stored_once = stored_once || s.message().find("won") != std::string::npos;
       continue;
     }
     if (!s.ok()) return s;

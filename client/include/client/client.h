@@ -123,9 +123,12 @@ class Client {
   Result<nlohmann::json> request(const swarm::AccountId& target, swarm::rpc::Request req);
   // The same, signed by signer instead of this account's key (group
   // requests: the group key or a member credential). Stores are signed too,
-  // with a fresh timestamp on every attempt.
+  // with a fresh timestamp on every attempt. pinned: ask the swarm member
+  // with the smallest X25519 key (that has not failed during this request)
+  // rather than a random one, so that compare-and-set changes of one group
+  // meet at one node while it is up.
   Result<nlohmann::json> request(const swarm::AccountId& target, swarm::rpc::Request req,
-                                 const crypto::Ed25519KeyPair& signer);
+                                 const crypto::Ed25519KeyPair& signer, bool pinned = false);
 
   // Sends `info` to node directly as a one-hop onion (no path, no identity).
   static Result<swarm::rpc::InfoAnswer> ping(const swarm::NodeDescriptor& node,
