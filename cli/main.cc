@@ -9,9 +9,12 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,6 +29,8 @@
 #include <nlohmann/json.hpp>
 
 #include "client/client.h"
+#include "client/directory_cache.h"
+#include "client/paths.h"
 #include "client/envelope.h"
 #include "client/groups.h"
 #include "client/identity.h"
@@ -69,6 +74,8 @@ commands:
   group promote GROUP_ID ACCOUNT_ID         make a member an admin (admins only)
   group rename GROUP_ID NAME                (admins only)
   group leave GROUP_ID
+  nodes [--json]                    refresh the cached directory (HOME/directory.json)
+                                    from the directory guard and show the verified nodes
   ping --network FILE [--expect-nodes N]
                                     ask every node of FILE for `info` directly
 
@@ -209,12 +216,46 @@ Result<config::NetworkFile> load_network(const Globals& g) {
   return config::load_network_file(path);
 }
 
+uint64_t wall_ms() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+// The verification rules of the network file, at the client's clock.
+swarm::VerifyRules directory_rules(const config::NetworkFile& net) {
+  swarm::VerifyRules rules;
+  rules.network_id = net.network_id;
+  rules.now_ms = wall_ms();
+  rules.operators = net.operators;
+  return rules;
+}
+
+std::string directory_cache_path(const Globals& g) { return (fs::path(g.home) / "directory.json").string(); }
+
+// HOME/directory.json, every descriptor re-verified; nullopt when absent or
+// malformed.
+std::optional<client::CachedDirectory> load_directory_cache(const Globals& g, const swarm::VerifyRules& rules) {
+  std::ifstream in(directory_cache_path(g));
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  auto c = client::parse_directory_cache(text.str(), rules);
+  if (!c.ok()) return std::nullopt;
+  return std::move(*c);
+}
+
 Result<std::unique_ptr<client::Client>> open_client(const Globals& g, StatusLine& status) {
   auto net = load_network(g);
   if (!net.ok()) return net.status();
   client::ClientOptions o;
   o.home = g.home;
   o.nodes = std::move(net->nodes);
+  // The cached, verified directory (`onionswarm nodes`) replaces the
+  // network file's seeds once it holds enough nodes for a path.
+  if (auto cached = load_directory_cache(g, directory_rules(*net)); cached && cached->descriptors.size() >= 3) {
+    o.nodes.clear();
+    for (const auto& d : cached->descriptors) o.nodes.push_back(d.node);
+  }
   o.network_id = net->network_id;
   o.swarm_size = net->swarm_size;
   o.timeout_ms = g.timeout_ms;
@@ -376,6 +417,69 @@ int cmd_path(const Globals& g, bool json) {
                   to_hex(node->x25519.view()).c_str());
     }
   }
+  return 0;
+}
+
+// `nodes`: refresh HOME/directory.json from the directory guard and show it.
+int cmd_nodes(const Globals& g, bool as_json) {
+  auto net = load_network(g);
+  if (!net.ok()) return fail(net.status());
+  const swarm::VerifyRules rules = directory_rules(*net);
+  std::error_code ec;
+  fs::create_directories(g.home, ec);
+  const std::string path = directory_cache_path(g);
+  std::optional<client::CachedDirectory> cached = load_directory_cache(g, rules);
+  // The directory guard: the node the cache came from while it is still in
+  // the verified view, else a random seed of the network file.
+  std::optional<swarm::NodeDescriptor> guard;
+  if (cached)
+    for (const auto& d : cached->descriptors)
+      if (d.node.x25519 == cached->guard) guard = d.node;
+  if (!guard && !net->nodes.empty())
+    guard = net->nodes[client::random_index(client::secure_random(), net->nodes.size())];
+  if (!guard) return fail(error(Code::kUnavailable, "the network file lists no seed node"));
+  size_t refused = 0;
+  auto fetched = client::fetch_directory(*guard, rules, g.timeout_ms, &refused);
+  bool stale = false;
+  if (fetched.ok()) {
+    const std::string tmp = path + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << client::directory_cache_to_json(*fetched);
+      if (!out.good()) return fail(error(Code::kIo, "cannot write " + tmp));
+    }
+    fs::rename(tmp, path, ec);
+    if (ec) return fail(error(Code::kIo, "cannot write " + path + ": " + ec.message()));
+    cached = std::move(*fetched);
+  } else if (cached) {
+    stale = true;
+    std::fprintf(stderr, "onionswarm: warning: could not refresh the directory (%s); showing the cached one\n",
+                 fetched.status().message().c_str());
+  } else {
+    return fail(fetched.status());
+  }
+  if (as_json) {
+    nlohmann::json nodes = nlohmann::json::array();
+    for (const auto& d : cached->descriptors) {
+      nlohmann::json n = {{"ed25519", to_hex(d.node.ed25519.view())}, {"x25519", to_hex(d.node.x25519.view())},
+                          {"address", d.node.address},  {"version", d.version},
+                          {"expires_at", d.expires_at_ms}};
+      if (d.endorsement) n["operator"] = to_hex(d.endorsement->operator_key.view());
+      nodes.push_back(std::move(n));
+    }
+    std::printf("%s\n", nlohmann::json{{"network_id", net->network_id}, {"fetched_at", cached->fetched_at_ms},
+                                        {"stale", stale}, {"refused", refused}, {"nodes", nodes}}
+                            .dump(2)
+                            .c_str());
+    return 0;
+  }
+  std::printf("%zu nodes in network %s%s\n", cached->descriptors.size(), net->network_id.c_str(),
+              stale ? " (cached, not refreshed)" : "");
+  for (const auto& d : cached->descriptors)
+    std::printf("%s  %-28s %-8s expires in %llds\n", to_hex(d.node.x25519.view()).substr(0, 16).c_str(),
+                d.node.address.c_str(), d.version.c_str(),
+                static_cast<long long>((int64_t(d.expires_at_ms) - int64_t(rules.now_ms)) / 1000));
+  if (refused) std::printf("%zu descriptors refused (did not verify)\n", refused);
   return 0;
 }
 
@@ -582,6 +686,7 @@ int run(int argc, char** argv) {
       {"path", {"json"}},
       {"ping", {"expect-nodes"}},
       {"group", {"json"}},
+      {"nodes", {"json"}},
   };
   auto allowed = kAllowed.find(command);
   if (allowed == kAllowed.end()) throw UsageError("unknown command '" + command + "'");
@@ -615,6 +720,7 @@ int run(int argc, char** argv) {
   }
   if (command == "path") return cmd_path(g, res.count("json") > 0);
   if (command == "group") return cmd_group(g, args, res.count("json") > 0);
+  if (command == "nodes") return cmd_nodes(g, res.count("json") > 0);
   std::optional<uint64_t> expect;
   if (res.count("expect-nodes")) expect = res["expect-nodes"].as<uint64_t>();
   return cmd_ping(g, expect);

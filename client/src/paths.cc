@@ -1,6 +1,9 @@
 #include "client/paths.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <cstring>
 
 namespace onionswarm::client {
 namespace {
@@ -44,6 +47,27 @@ std::optional<NodeDescriptor> pick_preferring(const std::vector<NodeDescriptor>&
 }
 
 }  // namespace
+
+std::string network_family(std::string_view address) {
+  constexpr std::string_view kScheme = "tcp://";
+  std::string_view rest = address.starts_with(kScheme) ? address.substr(kScheme.size()) : address;
+  size_t colon = rest.rfind(':');
+  std::string host(colon == std::string_view::npos ? rest : rest.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    in6_addr a6{};
+    if (::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &a6) == 1) {
+      char out[16];
+      std::snprintf(out, sizeof out, "6:%02x%02x%02x%02x", a6.s6_addr[0], a6.s6_addr[1], a6.s6_addr[2], a6.s6_addr[3]);
+      return out;
+    }
+  }
+  in_addr a4{};
+  if (::inet_pton(AF_INET, host.c_str(), &a4) == 1) {
+    const auto* b = reinterpret_cast<const uint8_t*>(&a4.s_addr);
+    return "4:" + std::to_string(b[0]) + "." + std::to_string(b[1]);
+  }
+  return "name:" + host;  // unresolved: its own family
+}
 
 Random secure_random() {
   return [] {
@@ -90,12 +114,19 @@ Result<Path> choose_path(const std::vector<NodeDescriptor>& nodes, const NodeDes
   auto not_failed = [&](const NodeDescriptor& n) { return !contains(failed, n.x25519); };
   auto not_in_swarm = [&](const NodeDescriptor& n) { return !contains(avoid, n.x25519); };
   auto any = [](const NodeDescriptor&) { return true; };
+  // No two relays in one network family (/16, /32), when avoidable; this
+  // rule gives way before the others.
+  std::vector<std::string> families = {network_family(guard.address)};
+  auto diverse_clean = [&](const NodeDescriptor& n) {
+    return clean(n) && std::find(families.begin(), families.end(), network_family(n.address)) == families.end();
+  };
 
   Path path;
   path.guard = guard;
-  path.middle = *pick_preferring(pool, rng, clean, not_failed, not_in_swarm, any);
+  path.middle = *pick_preferring(pool, rng, diverse_clean, clean, not_failed, not_in_swarm, any);
+  families.push_back(network_family(path.middle.address));
   std::erase_if(pool, [&](const NodeDescriptor& n) { return n.x25519 == path.middle.x25519; });
-  path.exit = *pick_preferring(pool, rng, clean, not_failed, not_in_swarm, any);
+  path.exit = *pick_preferring(pool, rng, diverse_clean, clean, not_failed, not_in_swarm, any);
   return path;
 }
 

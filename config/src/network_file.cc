@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -12,6 +13,7 @@
 
 #include "json_fields.h"
 #include "onion/encoding.h"
+#include "swarm/descriptor.h"
 #include "swarm/json.h"
 
 namespace onionswarm::config {
@@ -35,35 +37,6 @@ bool valid_network_id(std::string_view id) {
     if (!is_alnum(c) && c != '.' && c != '_' && c != '-') return false;
   }
   return true;
-}
-
-// DNS name, IPv4 address or a ZeroMQ interface name: labels of
-// [A-Za-z0-9-] separated by single dots, not starting or ending with '-'.
-bool valid_hostname(std::string_view host) {
-  if (host.empty() || host.size() > 253) return false;
-  size_t label = 0;
-  char prev = '.';
-  for (char c : host) {
-    if (c == '.') {
-      if (label == 0 || prev == '-') return false;
-      label = 0;
-    } else if (is_alnum(c) || c == '-') {
-      if (c == '-' && label == 0) return false;
-      if (++label > 63) return false;
-    } else {
-      return false;
-    }
-    prev = c;
-  }
-  return label > 0 && prev != '-';
-}
-
-bool valid_ipv6_literal(std::string_view inner) {
-  if (inner.size() < 2 || inner.size() > 45) return false;
-  for (char c : inner) {
-    if (!is_hex_digit(c) && c != ':' && c != '.') return false;
-  }
-  return inner.find(':') != std::string_view::npos;
 }
 
 // Decodes exactly 32 bytes of hex into a fixed-size key.
@@ -102,7 +75,7 @@ Result<swarm::NodeDescriptor> parse_node(const Json& v, const std::string& point
 }
 
 Result<NetworkFile> parse_document(const Json& doc) {
-  if (Status s = detail::check_object(doc, "", {"network_id", "swarm_size", "nodes"}); !s.ok()) return s;
+  if (Status s = detail::check_object(doc, "", {"network_id", "swarm_size", "nodes", "operators"}); !s.ok()) return s;
   NetworkFile file;
 
   if (!doc.contains("network_id")) return field_error("/network_id", "missing");
@@ -148,6 +121,21 @@ Result<NetworkFile> parse_document(const Json& doc) {
     }
     file.nodes.push_back(std::move(*node));
   }
+
+  if (doc.contains("operators")) {
+    const Json& ops = doc["operators"];
+    if (Status s = detail::expect_type(ops, "/operators", ops.is_array(), "an array"); !s.ok()) return s;
+    if (ops.size() > kMaxOperators)
+      return field_error("/operators", "at most " + std::to_string(kMaxOperators) + " operator keys");
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const std::string pointer = child_pointer("/operators", i);
+      auto key = parse_key<crypto::Ed25519PublicKey>(ops[i], pointer);
+      if (!key.ok()) return key.status();
+      if (std::find(file.operators.begin(), file.operators.end(), *key) != file.operators.end())
+        return field_error(pointer, "duplicate operator key");
+      file.operators.push_back(*key);
+    }
+  }
   return file;
 }
 
@@ -166,33 +154,7 @@ Status write_all(int fd, std::string_view data) {
 }  // namespace
 
 bool is_valid_tcp_endpoint(std::string_view address, bool for_bind) {
-  constexpr std::string_view kScheme = "tcp://";
-  if (!address.starts_with(kScheme)) return false;
-  std::string_view rest = address.substr(kScheme.size());
-  size_t colon = rest.rfind(':');
-  if (colon == std::string_view::npos) return false;
-  std::string_view host = rest.substr(0, colon);
-  std::string_view port = rest.substr(colon + 1);
-
-  bool host_ok = false;
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host_ok = valid_ipv6_literal(host.substr(1, host.size() - 2));
-  } else if (host == "*") {
-    host_ok = for_bind;
-  } else {
-    host_ok = valid_hostname(host);
-  }
-  if (!host_ok) return false;
-
-  if (port == "*") return for_bind;
-  if (port.empty() || port.size() > 5) return false;
-  unsigned value = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + unsigned(c - '0');
-  }
-  if (value > 65535) return false;
-  return value > 0 || for_bind;
+  return swarm::is_valid_tcp_endpoint(address, for_bind);
 }
 
 Result<NetworkFile> parse_network_file(std::string_view json) {
@@ -220,6 +182,10 @@ std::string network_file_to_json(const NetworkFile& file) {
     n["ed25519"] = to_hex(node.ed25519.view());
     n["x25519"] = to_hex(node.x25519.view());
     doc["nodes"].push_back(std::move(n));
+  }
+  if (!file.operators.empty()) {
+    doc["operators"] = nlohmann::ordered_json::array();
+    for (const auto& op : file.operators) doc["operators"].push_back(to_hex(op.view()));
   }
   // Replace rather than throw on invalid UTF-8 (only possible for a
   // NetworkFile built in code, never for one that was parsed).

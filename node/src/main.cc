@@ -18,11 +18,13 @@
 #include <set>
 
 #include <cxxopts.hpp>
+#include <sodium.h>
 #include <nlohmann/json.hpp>
 
 #include "config/network_file.h"
 #include "config/node_config.h"
 #include "node/admin.h"
+#include "node/gossip.h"
 #include "node/identity.h"
 #include "node/log.h"
 #include "node/metrics.h"
@@ -30,6 +32,7 @@
 #include "node/storage.h"
 #include "onion/crypto.h"
 #include "onion/encoding.h"
+#include "swarm/descriptor.h"
 
 namespace {
 
@@ -196,7 +199,83 @@ int backup(const cxxopts::ParseResult& args) {
 
 // --- run -----------------------------------------------------------------------
 
-int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
+// Living-directory settings from flags (docs/CONFIG.md, "Gossip flags").
+struct GossipFlags {
+  std::string advertise;        // empty: the bound endpoint
+  std::string endorsement;      // endorsement file, or empty
+  uint64_t lifetime_ms = 3'600'000;
+  uint64_t interval_ms = 5'000;
+};
+
+Result<GossipFlags> gossip_flags(const cxxopts::ParseResult& args) {
+  GossipFlags g;
+  if (args.count("advertise")) {
+    g.advertise = args["advertise"].as<std::string>();
+    if (!swarm::is_valid_tcp_endpoint(g.advertise))
+      return error(Code::kInvalidArgument, "--advertise: expected tcp://HOST:PORT, got " + g.advertise);
+  }
+  if (args.count("endorsement")) g.endorsement = args["endorsement"].as<std::string>();
+  if (args.count("descriptor-lifetime-ms")) g.lifetime_ms = args["descriptor-lifetime-ms"].as<uint64_t>();
+  if (args.count("gossip-interval-ms")) g.interval_ms = args["gossip-interval-ms"].as<uint64_t>();
+  if (g.lifetime_ms < 1'000 || g.lifetime_ms > 24ull * 3600 * 1000)
+    return error(Code::kInvalidArgument, "--descriptor-lifetime-ms: must be between 1000 and 86400000");
+  if (g.interval_ms < 50 || g.interval_ms > 600'000)
+    return error(Code::kInvalidArgument, "--gossip-interval-ms: must be between 50 and 600000");
+  return g;
+}
+
+Result<std::string> read_small_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return error(Code::kIo, path + ": cannot open: " + std::strerror(errno));
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && out.size() <= 64 * 1024) out.append(buf, n);
+  std::fclose(f);
+  if (out.size() > 64 * 1024) return error(Code::kInvalidArgument, path + ": file too large");
+  return out;
+}
+
+// --- endorse -------------------------------------------------------------------
+
+// An operator endorses a node: signs (network id, node keys, valid until)
+// with the Ed25519 seed in --operator-key (64 hex, like DATA_DIR/node.key).
+int endorse(const cxxopts::ParseResult& args) {
+  crypto::init();
+  for (const char* need : {"operator-key", "node", "network", "to"})
+    if (!args.count(need)) return fail(std::string("endorse needs --") + need);
+  auto network = config::load_network_file(args["network"].as<std::string>());
+  if (!network.ok()) return fail(network.status().message());
+  auto key_text = read_small_file(args["operator-key"].as<std::string>());
+  if (!key_text.ok()) return fail(key_text.status().message());
+  std::string hex = key_text->substr(0, key_text->find_first_of(" \t\r\n"));
+  auto seed = from_hex(hex, crypto::kSeedSize);
+  if (!seed.ok() || seed->size() != crypto::kSeedSize) return fail("--operator-key: expected 64 hex characters");
+  crypto::SecretBytes secret(*seed);
+  sodium_memzero(seed->data(), seed->size());
+  auto op = crypto::Ed25519KeyPair::from_seed(secret.view());
+  if (!op.ok()) return fail(op.status().message());
+  auto node_ed = from_hex(args["node"].as<std::string>(), crypto::kKeySize);
+  if (!node_ed.ok() || node_ed->size() != crypto::kKeySize) return fail("--node: expected the node's ed25519 key, 64 hex");
+  auto ed = *crypto::Ed25519PublicKey::from(*node_ed);
+  auto x = crypto::ed25519_to_x25519(ed);
+  if (!x.ok()) return fail("--node: not a valid ed25519 key");
+  const uint64_t days = args.count("valid-days") ? args["valid-days"].as<uint64_t>() : 365;
+  if (days < 1 || days > 3660) return fail("--valid-days: must be between 1 and 3660");
+  swarm::EndorsementFile file;
+  file.network_id = network->network_id;
+  file.node_ed25519 = ed;
+  file.node_x25519 = *x;
+  file.endorsement = swarm::endorse(*op, file.network_id, ed, *x, node::system_clock_ms() + days * 86'400'000);
+  const std::string to = args["to"].as<std::string>();
+  if (auto st = node::write_file_atomic(to, swarm::endorsement_file_to_json(file).dump(2) + "\n"); !st.ok())
+    return fail(st.message());
+  std::printf("endorsement for node %s in network %s written to %s\n", args["node"].as<std::string>().c_str(),
+              file.network_id.c_str(), to.c_str());
+  return 0;
+}
+
+int run(const config::NodeConfig& cfg, const std::string& metrics_file, const GossipFlags& gflags) {
   auto level = node::parse_log_level(cfg.log_level);
   if (!level.ok()) return fail(level.status().message());
   node::set_log_level(*level);
@@ -226,8 +305,27 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
     return fail(storage.status().message());
   }
 
-  auto directory = std::make_shared<swarm::StaticDirectory>(network->nodes);
+  node::GossipOptions go;
+  go.network_id = network->network_id;
+  go.operators = network->operators;
+  go.descriptor_lifetime_ms = gflags.lifetime_ms;
+  go.interval_ms = gflags.interval_ms;
+  if (!gflags.endorsement.empty()) {
+    auto text = read_small_file(gflags.endorsement);
+    if (!text.ok()) return fail(text.status().message());
+    auto e = swarm::parse_endorsement_file(*text);
+    if (!e.ok()) return fail(gflags.endorsement + ": " + e.status().message());
+    if (e->network_id != network->network_id || e->node_ed25519 != keys->ed25519.public_key())
+      return fail(gflags.endorsement + ": this endorsement is for another node or network");
+    go.endorsement = e->endorsement;
+  } else if (!network->operators.empty()) {
+    return fail(cfg.network + ": the network is permissioned (it lists operators): pass --endorsement FILE "
+                              "(onionswarm-node endorse)");
+  }
+  auto directory = std::make_shared<node::GossipDirectory>(network->nodes, go.max_nodes);
+  node::Gossip gossip(std::move(go), node::NodeKeys{keys->ed25519.clone(), keys->x25519.clone()}, directory);
   node::ServerOptions opts;
+  opts.on_gossip = [&gossip](const crypto::X25519PublicKey& link, ByteView body) { return gossip.answer(link, body); };
   opts.listen = cfg.listen;
   opts.workers = cfg.workers;
   opts.relay_timeout_ms = cfg.relay_timeout_ms;
@@ -238,6 +336,8 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
 
   node::Server server(std::move(opts), std::move(*keys), directory, std::move(*storage));
   if (auto st = server.start(); !st.ok()) return fail(st.message());
+  const std::string advertised = gflags.advertise.empty() ? server.endpoint() : gflags.advertise;
+  if (auto st = gossip.start(advertised); !st.ok()) return fail(st.message());
 
   node::AdminOptions ao;
   ao.data_dir = cfg.data_dir;
@@ -247,11 +347,11 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
   if (!admin.ok()) return fail(admin.status().message());
 
   // node.json last: whoever waits for it can also use the admin socket.
-  nlohmann::json info = {{"address", server.endpoint()}, {"ed25519", ed_hex}, {"x25519", x_hex}, {"pid", ::getpid()}};
+  nlohmann::json info = {{"address", advertised}, {"listen", server.endpoint()}, {"ed25519", ed_hex}, {"x25519", x_hex}, {"pid", ::getpid()}};
   if (auto st = node::write_file_atomic(cfg.data_dir + "/node.json", info.dump() + "\n"); !st.ok())
     return fail(st.message());
   node::log_info("node", "started " ONIONSWARM_VERSION " on " + server.endpoint() + ", network " +
-                             network->network_id + ", " + std::to_string(network->nodes.size()) + " nodes known");
+                             network->network_id + ", " + std::to_string(network->nodes.size()) + " seeds, advertising " + advertised);
 
   server.run(g_stop, [&] {
     if (!g_reload.exchange(false)) return;
@@ -260,8 +360,8 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
       node::log_error("node", "network file reload failed, keeping the old one: " + reloaded.status().message());
       return;
     }
-    directory->replace(reloaded->nodes);
-    node::log_info("node", "network file reloaded: " + std::to_string(reloaded->nodes.size()) + " nodes");
+    directory->replace_seeds(reloaded->nodes);
+    node::log_info("node", "network file reloaded: " + std::to_string(reloaded->nodes.size()) + " seeds");
   });
   node::log_info("node", "stopping: finishing in-flight commits");
   admin->reset();  // stop the admin thread before the server it reads goes away
@@ -274,13 +374,15 @@ constexpr const char* kCommands =
     "  check-config  check the config file and flags, the data dir and the network file; exit 0 if usable\n"
     "  status        show a running node's health (--json: the raw JSON) via DATA_DIR/admin.sock\n"
     "  metrics       print a running node's metrics (Prometheus text format)\n"
-    "  backup        copy a node's store and key to --to DEST (safe while the node runs)\n";
+    "  backup        copy a node's store and key to --to DEST (safe while the node runs)\n"
+    "  endorse       as a network operator, endorse a node: --operator-key FILE --node ED25519_HEX\n"
+    "                --network FILE [--valid-days N] --to OUT (the node runs with --endorsement OUT)\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   cxxopts::Options options("onionswarm-node", "onionswarm service node: relays onion layers and stores messages");
-  options.custom_help("[run|check-config|status|metrics|backup] [OPTIONS]");
+  options.custom_help("[run|check-config|status|metrics|backup|endorse] [OPTIONS]");
   options.positional_help("");
   options.add_options()
       ("command", "subcommand", cxxopts::value<std::string>()->default_value("run"))
@@ -293,7 +395,15 @@ int main(int argc, char** argv) {
       ("workers", "worker threads (0: one per core)", cxxopts::value<unsigned>())
       ("metrics", "run: rewrite FILE with Prometheus metrics every 10 s", cxxopts::value<std::string>())
       ("json", "status: print the JSON answer")
-      ("to", "backup: destination directory (new or empty)", cxxopts::value<std::string>())
+      ("to", "backup: destination directory; endorse: output file", cxxopts::value<std::string>())
+      ("advertise", "address in this node's descriptor, tcp://HOST:PORT (default: the bound endpoint)",
+       cxxopts::value<std::string>())
+      ("endorsement", "operator endorsement file (permissioned networks)", cxxopts::value<std::string>())
+      ("descriptor-lifetime-ms", "lifetime of this node's descriptor (refreshed at half)", cxxopts::value<uint64_t>())
+      ("gossip-interval-ms", "time between gossip rounds", cxxopts::value<uint64_t>())
+      ("operator-key", "endorse: the operator's Ed25519 seed file (64 hex)", cxxopts::value<std::string>())
+      ("node", "endorse: the node's ed25519 key (hex)", cxxopts::value<std::string>())
+      ("valid-days", "endorse: days the endorsement is valid (default 365)", cxxopts::value<uint64_t>())
       ("h,help", "show this help")
       ("version", "print the version");
   options.parse_positional({"command"});
@@ -317,6 +427,7 @@ int main(int argc, char** argv) {
   if (command == "status") return status(args);
   if (command == "metrics") return metrics(args);
   if (command == "backup") return backup(args);
+  if (command == "endorse") return endorse(args);
   if (command != "run") {
     std::fprintf(stderr, "onionswarm-node: unknown subcommand '%s' (try --help)\n", command.c_str());
     return 2;
@@ -325,6 +436,8 @@ int main(int argc, char** argv) {
   auto cfg = load_config(args);
   if (!cfg.ok()) return fail(cfg.status().message());
   if (auto st = config::validate_node_config(*cfg); !st.ok()) return fail(st.message());
+  auto gflags = gossip_flags(args);
+  if (!gflags.ok()) return fail(gflags.status().message());
   install_signals();
-  return run(*cfg, args.count("metrics") ? args["metrics"].as<std::string>() : "");
+  return run(*cfg, args.count("metrics") ? args["metrics"].as<std::string>() : "", *gflags);
 }

@@ -356,6 +356,22 @@ void Server::on_public_message(std::vector<zmq::message_t>& frames, size_t total
       });
       return;
     }
+    case wire::Type::kGossip: {
+      auto key = from_hex(peer_key_hex(frames[1]), crypto::kKeySize);
+      if (!options_.on_gossip || !key.ok() || key->size() != crypto::kKeySize)
+        return reply_error(from, id, error(Code::kUnavailable, "this node does not gossip"));
+      Bytes body(static_cast<const uint8_t*>(frames[2].data()),
+                 static_cast<const uint8_t*>(frames[2].data()) + frames[2].size());
+      work_.push([this, from, id, link = *crypto::X25519PublicKey::from(*key), body = std::move(body)] {
+        auto answer = options_.on_gossip(link, body);
+        Outgoing o;
+        o.to = from;
+        o.header = {wire::kVersion, answer.ok() ? wire::Type::kGossipResponse : wire::Type::kError, id};
+        o.body = answer.ok() ? Bytes(answer->begin(), answer->end()) : rpc::error_response(answer.status());
+        mailbox_.post(std::move(o));
+      });
+      return;
+    }
     default:
       return reply_error(from, id, error(Code::kInvalidArgument, "unexpected frame type on the public socket"));
   }

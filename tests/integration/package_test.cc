@@ -1,8 +1,10 @@
-// The install tree: `cmake --install` of the build this test belongs to into
-// a temporary root (DESTDIR, prefix /usr, as the Debian package lays it out)
-// has both binaries, the example config, the systemd unit and the man pages;
-// the installed binaries run; the unit passes `systemd-analyze verify` where
-// that tool exists. ctest label "package" (CMakeLists.txt).
+// The Debian package: CPack builds the .deb from the build this test belongs
+// to (the same configuration `make deb` uses), `dpkg-deb -x` unpacks it into
+// a temporary root, and the test checks the package metadata, the maintainer
+// scripts, both binaries, the example config, the systemd unit and the man
+// pages; the unpacked binaries run; the unit passes `systemd-analyze verify`
+// where that tool exists. ctest label "package" (CMakeLists.txt); the suite
+// builds the package once.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,16 +37,51 @@ std::string build_dir() { return fs::path(test::node_bin()).parent_path().parent
 
 class Package : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const std::string cmake = which("cmake");
-    ASSERT_FALSE(cmake.empty()) << "cmake not on PATH";
-    auto r = test::run_command({cmake, "--install", build_dir(), "--prefix", "/usr"}, "", std::chrono::seconds(120),
-                               {"DESTDIR=" + root_.path()});
+  // Builds and unpacks the package once for the whole suite.
+  static void SetUpTestSuite() {
+    root_ = new test::TempDir;
+    packages_ = new test::TempDir;
+    const std::string cpack = which("cpack"), dpkg_deb = which("dpkg-deb");
+    ASSERT_FALSE(cpack.empty()) << "cpack not on PATH";
+    ASSERT_FALSE(dpkg_deb.empty()) << "dpkg-deb not on PATH";
+    auto r = test::run_command({cpack, "-G", "DEB", "--config", build_dir() + "/CPackConfig.cmake", "-B",
+                                packages_->path()},
+                               "", std::chrono::seconds(300));
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    for (const auto& e : fs::directory_iterator(packages_->path()))
+      if (e.path().extension() == ".deb") deb_ = e.path().string();
+    ASSERT_FALSE(deb_.empty()) << "cpack wrote no .deb into " << packages_->path() << "\n" << r.out;
+    r = test::run_command({dpkg_deb, "-x", deb_, root_->path()}, "", std::chrono::seconds(120));
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    r = test::run_command({dpkg_deb, "-e", deb_, root_->path() + "/DEBIAN"}, "", std::chrono::seconds(120));
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
-  std::string at(const std::string& p) const { return root_.path() + p; }
-  test::TempDir root_;
+  static void TearDownTestSuite() {
+    delete root_;
+    delete packages_;
+    root_ = packages_ = nullptr;
+  }
+  void SetUp() override {
+    if (deb_.empty()) GTEST_FAIL() << "the package was not built (see the first test's failure)";
+  }
+  static std::string at(const std::string& p) { return root_->path() + p; }
+  static inline test::TempDir* root_ = nullptr;
+  static inline test::TempDir* packages_ = nullptr;
+  static inline std::string deb_;
 };
+
+TEST_F(Package, MetadataNamesVersionDependenciesAndScripts) {
+  auto r = test::run_command({which("dpkg-deb"), "-f", deb_, "Package", "Version", "Depends", "Section"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Package: onionswarm\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Version: " ONIONSWARM_VERSION), std::string::npos) << r.out;
+  for (const char* dep : {"libsodium23", "libzmq5", "liblmdb0"})
+    EXPECT_NE(r.out.find(dep), std::string::npos) << "Depends lacks " << dep << ":\n" << r.out;
+  // The maintainer scripts ship, and the example config is a conffile.
+  for (const char* f : {"/DEBIAN/postinst", "/DEBIAN/prerm", "/DEBIAN/postrm", "/DEBIAN/conffiles"})
+    EXPECT_TRUE(fs::is_regular_file(at(f))) << f;
+  EXPECT_NE(test::read_file(at("/DEBIAN/conffiles")).find("/etc/onionswarm/node.json"), std::string::npos);
+}
 
 TEST_F(Package, InstallTreeHasBinariesConfigUnitAndManPages) {
   for (const char* f : {"/usr/bin/onionswarm-node", "/usr/bin/onionswarm", "/etc/onionswarm/node.json",
@@ -93,10 +130,10 @@ TEST_F(Package, SystemdUnitVerifies) {
   // temporary root's copy; --man=no: the man page is not installed system-wide.
   std::string unit = test::read_file(at("/lib/systemd/system/onionswarm-node.service"));
   for (size_t p = 0; (p = unit.find("/usr/bin/onionswarm-node", p)) != std::string::npos;) {
-    unit.replace(p, 9, root_.path() + "/usr/bin/");
-    p += root_.path().size() + 9;
+    unit.replace(p, 9, root_->path() + "/usr/bin/");
+    p += root_->path().size() + 9;
   }
-  const std::string copy = root_.path() + "/onionswarm-node.service";
+  const std::string copy = root_->path() + "/onionswarm-node.service";
   std::ofstream(copy) << unit;
   auto r = test::run_command({analyze, "verify", "--man=no", copy}, "", std::chrono::seconds(60));
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;

@@ -12,7 +12,10 @@
 //   - guard, middle and exit are three distinct nodes (required);
 //   - middle and exit avoid nodes the caller lists as failed, when avoidable;
 //   - middle and exit are not members of the target swarm, when avoidable
-//     (this rule gives way first: a failed node is worse);
+//     (this rule gives way before the failed-node rule: a failed node is worse);
+//   - no two of guard, middle and exit share a network family (IPv4 /16,
+//     IPv6 /32, see network_family), when avoidable; this rule gives way
+//     first (on loopback every node is in 127.0 and it always relaxes);
 //   - the destination is not one of the three relays, when avoidable, and
 //     not a node listed as failed, when avoidable.
 #pragma once
@@ -20,6 +23,8 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "onion/crypto.h"
@@ -73,6 +78,11 @@ Result<swarm::NodeDescriptor> choose_destination(const swarm::Swarm& target,
                                                  const std::optional<Path>& path,
                                                  const std::vector<crypto::X25519PublicKey>& failed,
                                                  const Random& rng);
+
+// The network family of a node address "tcp://HOST:PORT": "4:A.B" for an
+// IPv4 host (its /16), "6:<8 hex>" for a bracketed IPv6 host (its /32),
+// "name:HOST" for a DNS name (not resolved: each name is its own family).
+std::string network_family(std::string_view address);
 
 // The X25519 keys of a swarm's members (the `avoid` list for choose_path).
 std::vector<crypto::X25519PublicKey> member_keys(const swarm::Swarm& swarm);

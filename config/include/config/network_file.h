@@ -11,8 +11,14 @@
 //       {"address": "tcp://127.0.0.1:4500",   // tcp://HOST:PORT, PORT 1..65535
 //        "ed25519": "<64 hex>",               // identity key
 //        "x25519":  "<64 hex>"}               // CURVE server / onion layer key
-//     ]
+//     ],
+//     "operators": ["<64 hex>", ...]      // optional, at most 64 Ed25519 keys
 //   }
+//
+// "nodes" are the seeds: a node or client starts from them and learns the
+// rest of the network by gossip (swarm/descriptor.h, node/gossip.h). A
+// non-empty "operators" list makes the network permissioned: only nodes whose
+// descriptor carries an endorsement by one of these keys are admitted.
 //
 // No two nodes may share an ed25519 key, an x25519 key or an address.
 //
@@ -36,11 +42,13 @@ inline constexpr size_t kMaxNetworkIdLength = 64;
 inline constexpr size_t kMinSwarmSize = 1;
 inline constexpr size_t kMaxSwarmSize = 100;
 inline constexpr size_t kDefaultSwarmSize = 5;
+inline constexpr size_t kMaxOperators = 64;
 
 struct NetworkFile {
   std::string network_id;
   size_t swarm_size = kDefaultSwarmSize;
-  std::vector<swarm::NodeDescriptor> nodes;
+  std::vector<swarm::NodeDescriptor> nodes;         // the seeds
+  std::vector<crypto::Ed25519PublicKey> operators;  // empty: open network
 };
 
 // Parses and validates the JSON text of a network file. kInvalidArgument

@@ -53,6 +53,10 @@ struct ServerOptions {
   size_t max_in_flight = 20'000;                 // relayed requests awaiting answers
   HandlerOptions handler;
   SyncOptions sync;
+  // Answers a kGossip body from the link whose CURVE key is the first
+  // argument (node/gossip.h, Gossip::answer); called on a worker thread.
+  // Unset: kGossip is refused.
+  std::function<Result<std::string>(const crypto::X25519PublicKey&, ByteView)> on_gossip;
 };
 
 // Work and results between threads. Thread-safe.

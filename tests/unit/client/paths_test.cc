@@ -196,3 +196,63 @@ TEST(Paths, DestinationAvoidsFailedAndCoversSwarm) {
 
 }  // namespace
 }  // namespace onionswarm::client
+
+namespace onionswarm::client {
+namespace {
+
+TEST(PathFamilies, NetworkFamilyIsTheIpv4Slash16OrIpv6Slash32) {
+  EXPECT_EQ(network_family("tcp://198.18.7.9:4500"), "4:198.18");
+  EXPECT_EQ(network_family("tcp://198.18.200.1:1"), network_family("tcp://198.18.7.9:4500"));
+  EXPECT_NE(network_family("tcp://198.19.7.9:4500"), network_family("tcp://198.18.7.9:4500"));
+  EXPECT_EQ(network_family("tcp://[2001:db8::1]:4500"), "6:20010db8");
+  EXPECT_EQ(network_family("tcp://[2001:db8:ffff::2]:1"), network_family("tcp://[2001:db8::1]:4500"));
+  EXPECT_NE(network_family("tcp://[2001:db9::1]:1"), network_family("tcp://[2001:db8::1]:4500"));
+  EXPECT_EQ(network_family("tcp://node.example.org:4500"), "name:node.example.org");
+}
+
+NodeDescriptor at(uint8_t i, const std::string& host) {
+  NodeDescriptor n = node(i);
+  n.address = "tcp://" + host + ":4500";
+  return n;
+}
+
+TEST(PathFamilies, RelaysComeFromThreeFamiliesWhenAvoidable) {
+  // Two /16s crowded with nodes, one more /16 and one IPv6 /32 with one node each.
+  std::vector<NodeDescriptor> all;
+  for (uint8_t i = 0; i < 8; ++i) all.push_back(at(i, "198.18.0." + std::to_string(i + 1)));
+  for (uint8_t i = 8; i < 16; ++i) all.push_back(at(i, "198.19.0." + std::to_string(i + 1)));
+  all.push_back(at(16, "10.1.0.1"));
+  all.push_back(at(17, "[2001:db8::1]"));
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    auto rng = seeded(seed);
+    auto p = choose_path(all, all[0], {}, {}, rng);
+    ASSERT_TRUE(p.ok());
+    std::set<std::string> families = {network_family(p->guard.address), network_family(p->middle.address),
+                                      network_family(p->exit.address)};
+    EXPECT_EQ(families.size(), 3u) << "seed " << seed;
+  }
+}
+
+TEST(PathFamilies, OneFamilyRelaxesTheRule) {
+  auto all = nodes(5);  // all on 127.0.0.1
+  auto rng = seeded(3);
+  auto p = choose_path(all, all[0], {}, {}, rng);
+  ASSERT_TRUE(p.ok());
+  EXPECT_NE(p->middle.x25519, p->exit.x25519);
+  EXPECT_NE(p->middle.x25519, p->guard.x25519);
+}
+
+TEST(PathFamilies, FailedNodesAreAvoidedBeforeFamilies) {
+  std::vector<NodeDescriptor> all = {at(0, "198.18.0.1"), at(1, "198.18.0.2"), at(2, "198.18.0.3"),
+                                     at(3, "198.19.0.1")};
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    auto rng = seeded(seed);
+    auto p = choose_path(all, all[0], {}, {all[3].x25519}, rng);
+    ASSERT_TRUE(p.ok());
+    EXPECT_NE(p->middle.x25519, all[3].x25519);
+    EXPECT_NE(p->exit.x25519, all[3].x25519);
+  }
+}
+
+}  // namespace
+}  // namespace onionswarm::client

@@ -182,6 +182,33 @@ TEST(NetworkFile, RoundTripsThroughJson) {
   EXPECT_EQ(again->nodes, r->nodes);
 }
 
+TEST(NetworkFile, OperatorsParseAndRoundTrip) {
+  const std::string op1(64, 'e'), op2(64, 'f');
+  auto r = parse_network_file(R"({"network_id":"n","nodes":[],"operators":[")" + op1 + R"(",")" + op2 + R"("]})");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  ASSERT_EQ(r->operators.size(), 2u);
+  auto back = parse_network_file(network_file_to_json(*r));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->operators, r->operators);
+  // No operators: an open network, and the canonical form omits the key.
+  auto open = parse_network_file(R"({"network_id":"n","nodes":[]})");
+  ASSERT_TRUE(open.ok());
+  EXPECT_TRUE(open->operators.empty());
+  EXPECT_EQ(network_file_to_json(*open).find("operators"), std::string::npos);
+}
+
+TEST(NetworkFile, RejectsBadOperators) {
+  const std::string op(64, 'e');
+  expect_invalid(R"({"network_id":"n","nodes":[],"operators":"x"})", "/operators: expected an array");
+  expect_invalid(R"({"network_id":"n","nodes":[],"operators":["abc"]})", "/operators/0: expected 64 hex");
+  expect_invalid(R"({"network_id":"n","nodes":[],"operators":[1]})", "/operators/0: expected a string");
+  expect_invalid(R"({"network_id":"n","nodes":[],"operators":[")" + op + R"(",")" + op + R"("]})",
+                 "/operators/1: duplicate");
+  std::string many = R"({"network_id":"n","nodes":[],"operators":[)";
+  for (int i = 0; i <= 64; ++i) many += std::string(i ? "," : "") + "\"" + op + "\"";
+  expect_invalid(many + "]}", "/operators: at most 64");
+}
+
 TEST(NetworkFile, LoadsExampleFile) {
   auto r = load_network_file(std::string(ONIONSWARM_SOURCE_DIR) + "/config/examples/network.json");
   ASSERT_TRUE(r.ok()) << r.status().to_string();

@@ -1,0 +1,122 @@
+#include "client/directory_cache.h"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "onion/encoding.h"
+#include "onion/wire.h"
+#include "swarm/json.h"
+
+namespace onionswarm::client {
+
+using nlohmann::json;
+
+std::vector<swarm::SignedDescriptor> verified_descriptors(const json& list, const swarm::VerifyRules& rules,
+                                                          size_t* refused) {
+  std::vector<swarm::SignedDescriptor> out;
+  std::set<crypto::X25519PublicKey> seen;
+  if (!list.is_array()) return out;
+  for (const auto& item : list) {
+    auto d = swarm::parse_descriptor(item);
+    if (!d.ok() || !swarm::verify_descriptor(*d, rules).ok() || seen.count(d->node.x25519) ||
+        out.size() >= kMaxCachedDescriptors) {
+      ++*refused;
+      continue;
+    }
+    seen.insert(d->node.x25519);
+    out.push_back(std::move(*d));
+  }
+  return out;
+}
+
+std::string directory_cache_to_json(const CachedDirectory& c) {
+  json list = json::array();
+  for (const auto& d : c.descriptors) list.push_back(swarm::descriptor_to_json(d));
+  return json{{"fetched_at", c.fetched_at_ms}, {"guard", to_hex(c.guard.view())}, {"descriptors", std::move(list)}}
+             .dump(1) +
+         "\n";
+}
+
+Result<CachedDirectory> parse_directory_cache(std::string_view text, const swarm::VerifyRules& rules) {
+  auto j = swarm::parse_json(text, 6, kMaxCacheFileBytes);
+  if (!j.ok()) return j.status();
+  if (!j->is_object() || !j->contains("fetched_at") || !(*j)["fetched_at"].is_number_unsigned() ||
+      !j->contains("guard") || !(*j)["guard"].is_string() || !j->contains("descriptors"))
+    return error(Code::kInvalidArgument, "directory cache: expected fetched_at, guard and descriptors");
+  auto guard = from_hex((*j)["guard"].get<std::string>(), crypto::kKeySize);
+  if (!guard.ok() || guard->size() != crypto::kKeySize)
+    return error(Code::kInvalidArgument, "directory cache: guard must be 64 hex characters");
+  CachedDirectory c;
+  c.fetched_at_ms = (*j)["fetched_at"].get<uint64_t>();
+  c.guard = *crypto::X25519PublicKey::from(*guard);
+  size_t refused = 0;
+  c.descriptors = verified_descriptors((*j)["descriptors"], rules, &refused);
+  return c;
+}
+
+Result<CachedDirectory> fetch_directory(const swarm::NodeDescriptor& guard, const swarm::VerifyRules& rules,
+                                        uint64_t timeout_ms, size_t* refused) {
+  CachedDirectory c;
+  c.guard = guard.x25519;
+  c.fetched_at_ms = rules.now_ms;
+  json all = json::array();
+  try {
+    zmq::context_t ctx;
+    zmq::socket_t s(ctx, zmq::socket_type::dealer);
+    auto keys = crypto::X25519KeyPair::generate();  // fresh: the guard learns nothing lasting
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::maxmsgsize, wire::kMaxFrameSize);
+    s.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(guard.x25519.data(), 32));
+    s.set(zmq::sockopt::curve_publickey, zmq::const_buffer(keys.public_key().data(), 32));
+    s.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(keys.secret().data(), 32));
+    s.connect(guard.address);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    std::optional<std::string> after;
+    for (uint64_t page = 1; page <= kMaxDirectoryPages; ++page) {
+      json req{{"op", "list"}};
+      if (after) req["after"] = *after;
+      const std::string body = req.dump();
+      const Bytes header = wire::encode_header({wire::kVersion, wire::Type::kGossip, page});
+      std::array<zmq::const_buffer, 2> frames = {zmq::buffer(header), zmq::buffer(body)};
+      if (!zmq::send_multipart(s, frames, zmq::send_flags::dontwait)) return error(Code::kUnavailable, "cannot send");
+      std::optional<json> answer;
+      for (int strays = 0; strays < 16 && !answer; ++strays) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
+        zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
+        zmq::poll(&item, 1, left);
+        if (!(item.revents & ZMQ_POLLIN)) break;
+        std::vector<zmq::message_t> got;
+        if (!zmq::recv_multipart(s, std::back_inserter(got)) || got.size() != 2) continue;
+        auto h = wire::decode_header({static_cast<const uint8_t*>(got[0].data()), got[0].size()});
+        if (!h.ok() || h->request_id != page) continue;
+        if (h->type != wire::Type::kGossipResponse)
+          return error(Code::kUnavailable, "the guard refused the directory request: " + got[1].to_string().substr(0, 200));
+        auto j = swarm::parse_json(got[1].to_string_view(), 6, wire::kMaxBodySize);
+        if (!j.ok() || !j->is_object() || !j->contains("descriptors") || !(*j)["descriptors"].is_array())
+          return error(Code::kInvalidArgument, "malformed directory answer");
+        answer = std::move(*j);
+      }
+      if (!answer) return error(Code::kTimeout, "the guard did not answer the directory request in time");
+      const json& list = (*answer)["descriptors"];
+      for (const auto& d : list) {
+        if (all.size() >= kMaxCachedDescriptors) break;
+        all.push_back(d);
+      }
+      if (!answer->value("more", false) || list.empty() || !list.back().is_object() || !list.back().contains("x25519") ||
+          !list.back()["x25519"].is_string())
+        break;
+      after = list.back()["x25519"].get<std::string>();
+    }
+  } catch (const zmq::error_t& e) {
+    return error(Code::kUnavailable, std::string("directory request failed: ") + e.what());
+  }
+  c.descriptors = verified_descriptors(all, rules, refused);
+  return c;
+}
+
+}  // namespace onionswarm::client
