@@ -5,6 +5,7 @@
 // 2 usage error.
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -31,6 +32,7 @@
 #include "client/directory_cache.h"
 #include "client/paths.h"
 #include "client/envelope.h"
+#include "client/groups.h"
 #include "client/identity.h"
 #include "client/local_store.h"
 #include "client/mnemonic.h"
@@ -62,6 +64,16 @@ commands:
                                     fetch and print new messages (--all: everything
                                     stored locally, without fetching)
   path [--json]                     show the current path's guard, middle and exit
+  group create NAME [ACCOUNT_ID...]  create a closed group (up to 100 members), invite accounts
+  group invites                     fetch and list pending invitations
+  group accept|decline GROUP_ID     join or drop an invitation
+  group send GROUP_ID [TEXT]        send TEXT (or stdin) to the group
+  group list [--json]               groups this account is in
+  group info GROUP_ID [--json]      name, members, admins, your role
+  group add|remove GROUP_ID ACCOUNT_ID...   (admins only)
+  group promote GROUP_ID ACCOUNT_ID         make a member an admin (admins only)
+  group rename GROUP_ID NAME                (admins only)
+  group leave GROUP_ID
   nodes [--json]                    refresh the cached directory (HOME/directory.json)
                                     from the guard and show the verified nodes
   ping --network FILE [--expect-nodes N]
@@ -148,16 +160,22 @@ std::string dump_line(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-void print_entry(const client::InboxEntry& e, bool json) {
+void print_entry(const client::InboxEntry& e, bool json, const client::Groups* groups = nullptr) {
   const std::string hash = to_hex(e.hash.view());
+  std::string group_name;
+  if (!e.group.empty() && groups) group_name = groups->name_of(e.group).value_or("");
   if (json) {
     nlohmann::json j = {{"from", e.from}, {"timestamp", e.timestamp_ms}, {"hash", hash},
                         {"text", e.text}};
+    if (!e.group.empty()) j["group"] = {{"id", e.group}, {"name", group_name}};
     if (!e.verified) {
       j["verified"] = false;
       j["error"] = e.error;
     }
     std::printf("%s\n", dump_line(j).c_str());
+  } else if (e.verified && !e.group.empty()) {
+    std::printf("[%s] [%s] %s: %s\n", format_time(e.timestamp_ms).c_str(), printable(group_name).c_str(),
+                e.from.c_str(), printable(e.text).c_str());
   } else if (e.verified) {
     std::printf("[%s] %s: %s\n", format_time(e.timestamp_ms).c_str(), e.from.c_str(),
                 printable(e.text).c_str());
@@ -334,17 +352,27 @@ int cmd_inbox(const Globals& g, bool json, bool watch, bool all, bool show_path)
   auto c = open_client(g, status);
   if (!c.ok()) return fail(c.status());
   client::Client& cl = **c;
+  client::Groups groups(cl);
   if (all) {
     auto entries = cl.store().list();
     if (!entries.ok()) return fail(entries.status());
-    for (const auto& e : *entries) print_entry(e, json);
+    for (const auto& e : *entries) print_entry(e, json, &groups);
     return 0;
   }
+  // 1:1 messages (invitations among them are recorded), then every group's.
+  auto fetch_all = [&]() -> Result<std::vector<client::InboxEntry>> {
+    std::vector<client::InboxEntry> fresh;
+    if (Status s = groups.fetch_direct(&fresh); !s.ok()) return s;
+    auto in_groups = groups.fetch();
+    if (!in_groups.ok()) return in_groups.status();
+    for (auto& e : *in_groups) fresh.push_back(std::move(e));
+    return fresh;
+  };
   if (!watch) {
-    auto fresh = cl.fetch();
+    auto fresh = fetch_all();
     status.clear();
     if (!fresh.ok()) return fail(fresh.status());
-    for (const auto& e : *fresh) print_entry(e, json);
+    for (const auto& e : *fresh) print_entry(e, json, &groups);
     if (show_path && cl.last_route()) std::printf("fetched via: %s\n", format_route(*cl.last_route()).c_str());
     return 0;
   }
@@ -355,13 +383,13 @@ int cmd_inbox(const Globals& g, bool json, bool watch, bool all, bool show_path)
   sigaction(SIGTERM, &sa, nullptr);
   // Runs until SIGINT/SIGTERM; each wait is bounded.
   while (!g_stop) {
-    auto fresh = cl.fetch();
+    auto fresh = fetch_all();
     status.clear();
     if (g_stop) break;
     if (!fresh.ok()) {
       std::fprintf(stderr, "onionswarm: error: %s (retrying)\n", fresh.status().message().c_str());
     } else {
-      for (const auto& e : *fresh) print_entry(e, json);
+      for (const auto& e : *fresh) print_entry(e, json, &groups);
     }
     for (int waited = 0; waited < kWatchIntervalMs && !g_stop; waited += kWatchStepMs) {
       std::this_thread::sleep_for(std::chrono::milliseconds(kWatchStepMs));
@@ -464,6 +492,143 @@ int cmd_ping(const Globals& g, std::optional<uint64_t> expect_nodes) {
   return all_ok ? 0 : 1;
 }
 
+swarm::AccountId parse_id(const std::string& s, bool group) {
+  auto id = swarm::AccountId::parse(s);
+  if (!id.ok()) throw UsageError("bad account ID '" + s.substr(0, 80) + "': " + id.status().message());
+  if (group && !id->is_group()) throw UsageError("a group ID starts with 03: " + s.substr(0, 80));
+  if (!group && !id->is_user()) throw UsageError("an account ID starts with 05: " + s.substr(0, 80));
+  return *id;
+}
+
+nlohmann::json info_json(const client::GroupInfo& i) {
+  nlohmann::json members = nlohmann::json::array(), admins = nlohmann::json::array();
+  for (const auto& m : i.members) members.push_back({{"id", m.to_string()}, {"joined", i.joined.count(m) > 0}});
+  for (const auto& a : i.admins) admins.push_back(a.to_string());
+  return {{"id", i.id.to_string()}, {"name", i.name},        {"members", members},
+          {"admins", admins},       {"role", i.role()},      {"generation", i.generation},
+          {"head_seq", i.head_seq}, {"head_hash", to_hex(i.head_hash.view())}};
+}
+
+int cmd_group(const Globals& g, const std::vector<std::string>& args, bool json) {
+  if (args.empty()) throw UsageError("usage: group create|invites|accept|decline|send|list|info|add|remove|promote|rename|leave ...");
+  const std::string& sub = args[0];
+  auto need = [&](size_t min, size_t max, const char* usage) {
+    if (args.size() < min || args.size() > max) throw UsageError(std::string("usage: group ") + usage);
+  };
+  std::vector<swarm::AccountId> accounts;
+  if (sub == "create") {
+    need(2, 2 + client::group::kMaxMembers, "create NAME [ACCOUNT_ID...]");
+    for (size_t i = 2; i < args.size(); ++i) accounts.push_back(parse_id(args[i], false));
+  } else if (sub == "invites" || sub == "list") {
+    need(1, 1, (sub + "").c_str());
+  } else if (sub == "accept" || sub == "decline" || sub == "info" || sub == "leave") {
+    need(2, 2, (sub + " GROUP_ID").c_str());
+  } else if (sub == "send") {
+    need(2, 3, "send GROUP_ID [TEXT]");
+  } else if (sub == "add" || sub == "remove") {
+    need(3, 2 + client::group::kMaxMembers + 1, (sub + " GROUP_ID ACCOUNT_ID...").c_str());
+    for (size_t i = 2; i < args.size(); ++i) accounts.push_back(parse_id(args[i], false));
+  } else if (sub == "promote") {
+    need(3, 3, "promote GROUP_ID ACCOUNT_ID");
+    accounts.push_back(parse_id(args[2], false));
+  } else if (sub == "rename") {
+    need(3, 3, "rename GROUP_ID NAME");
+  } else {
+    throw UsageError("unknown group command '" + sub.substr(0, 40) + "'");
+  }
+  std::optional<swarm::AccountId> gid;
+  if (sub != "create" && sub != "invites" && sub != "list") gid = parse_id(args[1], true);
+  std::string text;
+  if (sub == "send") {
+    if (args.size() == 3) {
+      text = args[2];
+    } else {
+      auto in = read_stdin(client::kMaxTextBytes + 2);
+      if (!in.ok()) return fail(in.status());
+      text = std::move(in).value();
+      if (!text.empty() && text.back() == '\n') text.pop_back();
+    }
+  }
+
+  StatusLine status;
+  auto c = open_client(g, status);
+  if (!c.ok()) return fail(c.status());
+  client::Groups groups(**c);
+  auto done = [&](const Status& s, const std::string& what) {
+    status.clear();
+    if (!s.ok()) return fail(what + ": " + s.message());
+    return 0;
+  };
+  if (sub == "create") {
+    auto id = groups.create(args[1], accounts);
+    status.clear();
+    if (!id.ok()) return fail("group not created: " + id.status().message());
+    std::printf("%s\n", id->to_string().c_str());
+    return 0;
+  }
+  if (sub == "invites") {
+    std::vector<client::InboxEntry> direct;
+    Status s = groups.fetch_direct(&direct);
+    status.clear();
+    if (!s.ok()) return fail(s);
+    if (!direct.empty())
+      std::fprintf(stderr, "%zu new 1:1 message(s) kept: see `onionswarm inbox --all`\n", direct.size());
+    auto list = groups.invites();
+    if (!list.ok()) return fail(list.status());
+    for (const auto& i : *list) {
+      if (json) {
+        std::printf("%s\n", dump_line({{"group", i.group.to_string()}, {"name", i.name}, {"from", i.from}}).c_str());
+      } else {
+        std::printf("%s %s (from %s)\n", i.group.to_string().c_str(), printable(i.name).c_str(), i.from.c_str());
+      }
+    }
+    return 0;
+  }
+  if (sub == "accept") return done(groups.accept(*gid), "cannot join");
+  if (sub == "decline") return done(groups.decline(*gid), "cannot decline");
+  if (sub == "send") {
+    auto sent = groups.send(*gid, text);
+    status.clear();
+    if (!sent.ok()) return fail("message not stored: " + sent.status().message());
+    std::printf("hash: %s\n", to_hex(sent->hash.view()).c_str());
+    return 0;
+  }
+  if (sub == "list" || sub == "info") {
+    std::vector<client::GroupInfo> infos;
+    if (sub == "list") {
+      auto l = groups.list();
+      if (!l.ok()) return fail(l.status());
+      infos = std::move(*l);
+    } else {
+      auto i = groups.info(*gid);
+      status.clear();
+      if (!i.ok()) return fail(i.status());
+      infos.push_back(std::move(*i));
+    }
+    for (const auto& i : infos) {
+      if (json) {
+        std::printf("%s\n", dump_line(info_json(i)).c_str());
+      } else if (sub == "list") {
+        std::printf("%s %s (%zu members, %s)\n", i.id.to_string().c_str(), printable(i.name).c_str(), i.members.size(),
+                    i.role().c_str());
+      } else {
+        std::printf("group: %s\nname: %s\nrole: %s\nmembers (%zu):\n", i.id.to_string().c_str(),
+                    printable(i.name).c_str(), i.role().c_str(), i.members.size());
+        for (const auto& m : i.members)
+          std::printf("  %s%s%s\n", m.to_string().c_str(),
+                      std::binary_search(i.admins.begin(), i.admins.end(), m) ? " admin" : "",
+                      i.joined.count(m) ? "" : " (invited)");
+      }
+    }
+    return 0;
+  }
+  if (sub == "add") return done(groups.add(*gid, accounts), "not added");
+  if (sub == "remove") return done(groups.remove(*gid, accounts), "not removed");
+  if (sub == "promote") return done(groups.promote(*gid, accounts[0]), "not promoted");
+  if (sub == "rename") return done(groups.rename(*gid, args[2]), "not renamed");
+  return done(groups.leave(*gid), "cannot leave");
+}
+
 int run(int argc, char** argv) {
   cxxopts::Options opts("onionswarm", "onion-routed private messaging");
   // clang-format off
@@ -505,6 +670,7 @@ int run(int argc, char** argv) {
       {"inbox", {"json", "watch", "all", "show-path"}},
       {"path", {"json"}},
       {"ping", {"expect-nodes"}},
+      {"group", {"json"}},
       {"nodes", {"json"}},
   };
   auto allowed = kAllowed.find(command);
@@ -514,7 +680,7 @@ int run(int argc, char** argv) {
       throw UsageError("--" + std::string(o) + " is not an option of '" + command + "'");
     }
   }
-  if (command != "send" && !args.empty()) {
+  if (command != "send" && command != "group" && !args.empty()) {
     throw UsageError("unexpected argument '" + args[0] + "' for '" + command + "'");
   }
 
@@ -538,6 +704,7 @@ int run(int argc, char** argv) {
                      res.count("show-path") > 0);
   }
   if (command == "path") return cmd_path(g, res.count("json") > 0);
+  if (command == "group") return cmd_group(g, args, res.count("json") > 0);
   if (command == "nodes") return cmd_nodes(g, res.count("json") > 0);
   std::optional<uint64_t> expect;
   if (res.count("expect-nodes")) expect = res["expect-nodes"].as<uint64_t>();

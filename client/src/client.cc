@@ -9,6 +9,7 @@
 #include <zmq.hpp>
 
 #include "client/envelope.h"
+#include "client/group.h"
 #include "client/transport.h"
 #include "onion/encoding.h"
 #include "onion/layer.h"
@@ -176,7 +177,16 @@ struct Client::Impl {
 
   // Signed requests get a fresh timestamp and signature per attempt: nodes
   // refuse a replayed signature, and an attempt may have arrived.
-  void refresh_signature(rpc::Request& req) const {
+  void refresh_signature(rpc::Request& req, const crypto::Ed25519KeyPair* signer) const {
+    if (signer) {
+      std::visit([&](auto& r) {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (!std::is_same_v<T, rpc::InfoRequest> && !std::is_same_v<T, rpc::GetSwarmRequest>)
+          r.timestamp_ms = network_now();
+      }, req);
+      rpc::sign_request(req, *signer);
+      return;
+    }
     std::visit(
         [&](auto& r) {
           using T = std::decay_t<decltype(r)>;
@@ -197,7 +207,8 @@ struct Client::Impl {
     }
   }
 
-  Result<nlohmann::json> request(const swarm::AccountId& target, rpc::Request req) {
+  Result<nlohmann::json> request(const swarm::AccountId& target, rpc::Request req,
+                                 const crypto::Ed25519KeyPair* signer = nullptr, bool pinned = false) {
     if (swarms.empty()) return error(Code::kUnavailable, "the directory has no nodes");
     swarm::Swarm target_swarm = swarms[swarm::swarm_index_for(swarms, target)];
     int redirects = 0;
@@ -219,7 +230,14 @@ struct Client::Impl {
       }
       auto dest = choose_destination(target_swarm, path, failed, rng);
       if (!dest.ok()) return dest.status();
-      refresh_signature(req);
+      if (pinned) {
+        // The member with the smallest X25519 key that has not failed.
+        for (const auto& m : target_swarm.members) {
+          if (std::find(failed.begin(), failed.end(), m.x25519) != failed.end()) continue;
+          if (m.x25519 < dest->x25519) *dest = m;
+        }
+      }
+      refresh_signature(req, signer);
       const Bytes payload = rpc::serialize_request(req);
       if (payload.size() > onion::kMaxPayload) {
         return error(Code::kInvalidArgument, "request too large");
@@ -318,6 +336,15 @@ Result<std::unique_ptr<Client>> Client::open(ClientOptions options) {
 
 const swarm::AccountId& Client::account_id() const { return impl_->identity.account_id(); }
 
+const Identity& Client::identity() const { return impl_->identity; }
+
+uint64_t Client::network_now() const { return impl_->network_now(); }
+
+Result<nlohmann::json> Client::request(const swarm::AccountId& target, rpc::Request req,
+                                       const crypto::Ed25519KeyPair& signer, bool pinned) {
+  return impl_->request(target, std::move(req), &signer, pinned);
+}
+
 LocalStore& Client::store() { return *impl_->store; }
 
 const std::optional<Route>& Client::last_route() const { return impl_->last_route; }
@@ -364,7 +391,7 @@ Result<SendResult> Client::send(const swarm::AccountId& recipient, std::string_v
   return result;
 }
 
-Result<std::vector<InboxEntry>> Client::fetch() {
+Result<std::vector<InboxEntry>> Client::fetch(std::vector<InboxEntry>* control) {
   const swarm::AccountId& me = impl_->identity.account_id();
   const std::string account = me.to_string();
   auto stored = impl_->store->cursor(account, 0);
@@ -410,6 +437,15 @@ Result<std::vector<InboxEntry>> Client::fetch() {
       }
       page_entries.push_back(std::move(entry));
     }
+    // Control messages leave the inbox list: marked seen, handed to the caller.
+    std::vector<crypto::Hash> control_hashes;
+    std::erase_if(page_entries, [&](InboxEntry& e) {
+      if (!e.verified || !group::is_control_text(e.text)) return false;
+      control_hashes.push_back(e.hash);
+      if (control) control->push_back(std::move(e));
+      return true;
+    });
+    if (Status s = impl_->store->mark_seen(control_hashes); !s.ok()) return s;
     // One durable commit per page, not per message.
     auto added = impl_->store->add_all(page_entries);
     if (!added.ok()) return added.status();

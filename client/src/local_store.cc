@@ -3,9 +3,10 @@
 //   seen     hash(32)                          ->  empty
 //   cursors  account "/" namespace (decimal)   ->  timestamp_ms(8, BE) || hash(32)
 //   settings key                               ->  value
-// Entry encoding (version 1):
-//   version(1)=1 || hash(32) || timestamp_ms(8) || received_ms(8) || verified(1)
+// Entry encoding (version 1, or 2 for a group message):
+//   version(1) || hash(32) || timestamp_ms(8) || received_ms(8) || verified(1)
 //   || from_len(4) || from || text_len(4) || text || error_len(4) || error
+//   [version 2 only: || group_len(4) || group]
 // All integers big-endian. Default LMDB flags: every commit is synced.
 #include "client/local_store.h"
 
@@ -23,6 +24,7 @@ namespace {
 constexpr const char* kGuardSetting = "guard";
 
 constexpr uint8_t kEntryVersion = 1;
+constexpr uint8_t kGroupEntryVersion = 2;
 constexpr size_t kCursorValueSize = 8 + crypto::kHashSize;
 constexpr size_t kInboxKeySize = 8 + crypto::kHashSize;
 constexpr size_t kMapSize = size_t(1) << 30;  // 1 GiB of address space, sparse on disk
@@ -54,7 +56,7 @@ Bytes encode_entry(const InboxEntry& e) {
   Bytes out;
   out.reserve(1 + crypto::kHashSize + 8 + 8 + 1 + 12 + e.from.size() + e.text.size() +
               e.error.size());
-  out.push_back(kEntryVersion);
+  out.push_back(e.group.empty() ? kEntryVersion : kGroupEntryVersion);
   append(out, e.hash.view());
   put_u64(out, e.timestamp_ms);
   put_u64(out, e.received_ms);
@@ -62,6 +64,7 @@ Bytes encode_entry(const InboxEntry& e) {
   put_string(out, e.from);
   put_string(out, e.text);
   put_string(out, e.error);
+  if (!e.group.empty()) put_string(out, e.group);
   return out;
 }
 
@@ -94,9 +97,10 @@ Result<InboxEntry> decode_entry(ByteView b) {
   Reader r(b);
   ByteView version, hash, ts, rx, verified;
   InboxEntry e;
-  if (!r.take(1, version) || version[0] != kEntryVersion || !r.take(crypto::kHashSize, hash) ||
-      !r.take(8, ts) || !r.take(8, rx) || !r.take(1, verified) || verified[0] > 1 ||
-      !r.string(e.from) || !r.string(e.text) || !r.string(e.error) || !r.done()) {
+  if (!r.take(1, version) || (version[0] != kEntryVersion && version[0] != kGroupEntryVersion) ||
+      !r.take(crypto::kHashSize, hash) || !r.take(8, ts) || !r.take(8, rx) || !r.take(1, verified) ||
+      verified[0] > 1 || !r.string(e.from) || !r.string(e.text) || !r.string(e.error) ||
+      (version[0] == kGroupEntryVersion && (!r.string(e.group) || e.group.empty())) || !r.done()) {
     return corrupt;
   }
   std::memcpy(e.hash.data(), hash.data(), crypto::kHashSize);
@@ -253,6 +257,20 @@ Result<bool> LocalStore::seen(const crypto::Hash& hash) const {
   return true;
 }
 
+Status LocalStore::mark_seen(const std::vector<crypto::Hash>& hashes) {
+  if (hashes.empty()) return Status();
+  Txn txn;
+  if (Status s = txn.begin(impl_->env, false); !s.ok()) return s;
+  uint8_t none = 0;
+  for (const auto& h : hashes) {
+    MDB_val k = val_of(h.view());
+    MDB_val empty{0, &none};
+    const int rc = mdb_put(txn.get(), impl_->seen, &k, &empty, 0);
+    if (rc != 0) return lmdb_error("mdb_put seen", rc);
+  }
+  return txn.commit();
+}
+
 Result<std::vector<InboxEntry>> LocalStore::list() const {
   Txn txn;
   if (Status s = txn.begin(impl_->env, true); !s.ok()) return s;
@@ -345,5 +363,15 @@ std::optional<crypto::X25519PublicKey> LocalStore::guard() const {
 }
 
 Status LocalStore::set_guard(const crypto::X25519PublicKey& key) { return set_setting(kGuardSetting, to_hex(key.view())); }
+
+Status LocalStore::delete_setting(const std::string& key) {
+  if (Status s = check_setting_key(key); !s.ok()) return s;
+  Txn txn;
+  if (Status s = txn.begin(impl_->env, false); !s.ok()) return s;
+  MDB_val k = val_of(key);
+  const int rc = mdb_del(txn.get(), impl_->settings, &k, nullptr);
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error("mdb_del settings", rc);
+  return txn.commit();
+}
 
 }  // namespace onionswarm::client

@@ -114,16 +114,84 @@ Status RequestHandler::check_signed(const rpc::Request& req, const swarm::Accoun
   const uint64_t skew = options_.max_clock_skew_ms;
   if (ts + skew < now || ts > now + skew)
     return error(Code::kStale, "timestamp is more than " + std::to_string(skew / 1000) + " s off the node's clock");
-  if (account.is_user()) {
-    if (!keys_.matches(auth.pubkey, account))
-      return error(Code::kUnauthorized, "pubkey_ed25519 does not belong to the account");
-  } else if (auth.pubkey.bytes != account.key) {
-    return error(Code::kUnauthorized, "pubkey_ed25519 does not belong to the group");
-  }
+  if (account.is_user() && !keys_.matches(auth.pubkey, account))
+    return error(Code::kUnauthorized, "pubkey_ed25519 does not belong to the account");
   if (!crypto::verify(auth.pubkey, rpc::signing_bytes(req), auth.signature))
     return error(Code::kUnauthorized, "bad signature");
+  // After the signature check: a forgery costs no storage read.
+  if (account.is_group()) {
+    if (auto st = check_group_signer(req, account, auth.pubkey, now); !st.ok()) return st;
+  }
   // Only a valid signature enters the replay cache, so forgeries cannot fill it.
   return replays_.check_and_insert(crypto::hash(auth.signature.view()), ts, now);
+}
+
+Result<std::vector<swarm::group::ControlEntry>> RequestHandler::group_chain(const swarm::AccountId& account,
+                                                                            uint64_t now) const {
+  crypto::Ed25519PublicKey group_pk;
+  group_pk.bytes = account.key;
+  std::vector<swarm::group::ControlEntry> entries;
+  Cursor cursor;
+  // Bounded: at most kMaxControlEntries entries are read.
+  while (entries.size() < swarm::group::kMaxControlEntries) {
+    bool more = false;
+    auto page = storage_.retrieve(account, swarm::group::kControlNamespace, cursor, rpc::kMaxRetrieveLimit, now, &more);
+    if (!page.ok()) return page.status();
+    for (const auto& m : *page) {
+      cursor = Cursor{m.timestamp_ms, m.hash};
+      auto e = swarm::group::parse_control(m.data, group_pk);
+      if (e.ok()) entries.push_back(std::move(*e));  // invalid entries are never part of the chain
+    }
+    if (!more || page->empty()) break;
+  }
+  return swarm::group::canonical_chain(std::move(entries));
+}
+
+Status RequestHandler::check_group_signer(const rpc::Request& req, const swarm::AccountId& account,
+                                          const crypto::Ed25519PublicKey& signer, uint64_t now) {
+  if (signer.bytes == account.key) return {};  // the group key may do anything
+  uint16_t ns = 0;
+  bool is_store = false;
+  if (auto* st = std::get_if<rpc::StoreRequest>(&req)) {
+    ns = st->ns;
+    is_store = true;
+  } else if (auto* r = std::get_if<rpc::RetrieveRequest>(&req)) {
+    ns = r->ns;
+  } else {
+    return error(Code::kUnauthorized, "only the group key may delete from a group");
+  }
+  const bool messages = ns == swarm::group::kMessagesNamespace;
+  const bool control_read = ns == swarm::group::kControlNamespace && !is_store;
+  if (!messages && !control_read) return error(Code::kUnauthorized, "this group namespace needs the group key");
+  auto chain = group_chain(account, now);
+  if (!chain.ok()) return chain.status();
+  if (chain->empty()) return error(Code::kUnauthorized, "the group has no control log: only the group key may sign");
+  if (messages) {
+    if (chain->back().member_auth == signer) return {};
+    return error(Code::kUnauthorized, "not the group's current member credential");
+  }
+  for (const auto& e : *chain)
+    if (e.member_auth == signer) return {};
+  return error(Code::kUnauthorized, "not a member credential of this group");
+}
+
+Status RequestHandler::check_control_store(const rpc::StoreRequest& r, uint64_t now) {
+  crypto::Ed25519PublicKey group_pk;
+  group_pk.bytes = r.account.key;
+  auto e = swarm::group::parse_control(r.data, group_pk);
+  if (!e.ok()) return e.status();
+  auto chain = group_chain(r.account, now);
+  if (!chain.ok()) return chain.status();
+  for (const auto& c : *chain)
+    if (c.hash == e->hash) return {};  // a retry of a stored entry: answers "exists"
+  if (chain->empty()) {
+    if (e->seq == 0 && e->prev == crypto::Hash{}) return {};
+    return error(Code::kConflict, "the group has no control log yet: the first entry must have seq 0");
+  }
+  const auto& head = chain->back();
+  if (e->seq == head.seq + 1 && e->prev == head.hash && e->generation >= head.generation) return {};
+  return error(Code::kConflict, "the control entry does not extend the head (seq " + std::to_string(head.seq) +
+                                    " " + to_hex(head.hash.view()) + "): re-read the log and retry");
 }
 
 void RequestHandler::handle(ByteView request, Done done) {
@@ -183,6 +251,29 @@ void RequestHandler::handle(ByteView request, Done done) {
                store->timestamp_ms > now + options_.max_clock_skew_ms) {
       return done(rpc::error_response(error(Code::kStale, "timestamp is too far from the node's clock")));
     }
+    if (store->account.is_group() && store->ns == swarm::group::kControlNamespace) {
+      // Compare-and-set: check against the head and keep the group locked
+      // at this node until the entry is durably stored (or refused).
+      {
+        std::lock_guard lock(control_mu_);
+        if (!control_pending_.insert(store->account).second)
+          return done(rpc::error_response(
+              error(Code::kConflict, "another change to this group is being stored: re-read the log and retry")));
+      }
+      const swarm::AccountId account = store->account;
+      auto release = [this, account] {
+        std::lock_guard lock(control_mu_);
+        control_pending_.erase(account);
+      };
+      if (auto st = check_control_store(*store, now); !st.ok()) {
+        release();
+        return done(rpc::error_response(st));
+      }
+      return handle_store(std::move(*store), now, [release, done = std::move(done)](Bytes answer) {
+        release();
+        done(std::move(answer));
+      });
+    }
     return handle_store(std::move(*store), now, std::move(done));
   }
   if (auto* r = std::get_if<rpc::RetrieveRequest>(&req)) {
@@ -212,6 +303,8 @@ void RequestHandler::handle(ByteView request, Done done) {
     if (wrong_swarm(d->account)) return;
     if (auto st = check_signed(req, d->account, d->timestamp_ms, d->auth, now); !st.ok())
       return done(rpc::error_response(st));
+    if (d->account.is_group() && d->ns == swarm::group::kControlNamespace)
+      return done(rpc::error_response(error(Code::kUnauthorized, "a group's control log cannot be deleted")));
     auto n = storage_.remove(d->account, d->ns, d->hashes);
     if (!n.ok()) return done(rpc::error_response(n.status()));
     return done(rpc::delete_response(*n));
@@ -242,6 +335,8 @@ void RequestHandler::handle_store(rpc::StoreRequest r, uint64_t /*now*/, Done do
   m.ns = r.ns;
   m.timestamp_ms = r.timestamp_ms;
   m.expiry_ms = r.timestamp_ms + r.ttl_ms;
+  // A group's control log is its membership: it never expires.
+  if (r.account.is_group() && r.ns == swarm::group::kControlNamespace) m.expiry_ms = UINT64_MAX;
   m.hash = crypto::hash(r.data);
   m.data = std::move(r.data);
   auto copy = on_new_store_ ? std::make_shared<StoredMessage>(m) : nullptr;

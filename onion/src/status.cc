@@ -4,7 +4,7 @@
 
 namespace onionswarm {
 namespace {
-constexpr std::array<std::pair<Code, std::string_view>, 14> kNames{{
+constexpr std::array<std::pair<Code, std::string_view>, 15> kNames{{
     {Code::kOk, "ok"},
     {Code::kInvalidArgument, "invalid_argument"},
     {Code::kUnauthorized, "unauthorized"},
@@ -19,6 +19,7 @@ constexpr std::array<std::pair<Code, std::string_view>, 14> kNames{{
     {Code::kBusy, "busy"},
     {Code::kIo, "io"},
     {Code::kInternal, "internal"},
+    {Code::kConflict, "conflict"},
 }};
 }  // namespace
 

@@ -94,6 +94,9 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   const swarm::AccountId& account_id() const;
+  const Identity& identity() const;
+  // The network's clock as this client knows it (local clock + learned offset).
+  uint64_t network_now() const;
   LocalStore& store();
 
   // Seals text to `recipient` (a 05 account) and stores it in its swarm's
@@ -104,7 +107,10 @@ class Client {
   // Retrieves this account's inbox after the stored cursor, opens and
   // verifies every message, keeps the new ones in the LocalStore and returns
   // them (unverified ones with verified == false and the reason).
-  Result<std::vector<InboxEntry>> fetch();
+  // Control messages (client/group.h kControlPrefix: group invitations and
+  // admin grants) are not kept in the inbox: they are marked seen and, when
+  // control is given, appended to it; without it they are dropped.
+  Result<std::vector<InboxEntry>> fetch(std::vector<InboxEntry>* control = nullptr);
 
   // The current path, building one (and choosing the guard) if there is none.
   Result<Path> path();
@@ -115,6 +121,14 @@ class Client {
   // One request to a member of target's swarm (see the header comment).
   // Returns the destination's "ok" answer; an error answer becomes a Status.
   Result<nlohmann::json> request(const swarm::AccountId& target, swarm::rpc::Request req);
+  // The same, signed by signer instead of this account's key (group
+  // requests: the group key or a member credential). Stores are signed too,
+  // with a fresh timestamp on every attempt. pinned: ask the swarm member
+  // with the smallest X25519 key (that has not failed during this request)
+  // rather than a random one, so that compare-and-set changes of one group
+  // meet at one node while it is up.
+  Result<nlohmann::json> request(const swarm::AccountId& target, swarm::rpc::Request req,
+                                 const crypto::Ed25519KeyPair& signer, bool pinned = false);
 
   // Sends `info` to node directly as a one-hop onion (no path, no identity).
   static Result<swarm::rpc::InfoAnswer> ping(const swarm::NodeDescriptor& node,

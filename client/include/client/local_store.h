@@ -25,6 +25,7 @@ struct InboxEntry {
   std::string text;            // empty if unverified
   bool verified = false;       // false: failed to open/verify; shown as such, never as real
   std::string error;           // why it failed, when !verified
+  std::string group;           // "03..." for a group message, empty for a 1:1 message
 };
 
 struct RetrieveCursor {
@@ -47,6 +48,9 @@ class LocalStore {
   // entries[i] was new (a hash repeated within the batch counts once).
   Result<std::vector<bool>> add_all(const std::vector<InboxEntry>& entries);
   Result<bool> seen(const crypto::Hash& hash) const;
+  // Marks hashes as seen without adding inbox entries (control messages).
+  // Durable on return.
+  Status mark_seen(const std::vector<crypto::Hash>& hashes);
   // All entries ordered by (timestamp_ms, hash).
   Result<std::vector<InboxEntry>> list() const;
 
@@ -56,6 +60,8 @@ class LocalStore {
   // Small string settings (e.g. "guard" -> hex key).
   Result<std::optional<std::string>> get_setting(const std::string& key) const;
   Status set_setting(const std::string& key, const std::string& value);
+  // Removes a setting; ok when it did not exist.
+  Status delete_setting(const std::string& key);
 
   // The client's guard (setting "guard", x25519 hex): the first relay of
   // every path and the node the directory is fetched from. nullopt when

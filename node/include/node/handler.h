@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "onion/bytes.h"
 #include "onion/crypto.h"
 #include "swarm/directory.h"
+#include "swarm/group.h"
 #include "swarm/rpc.h"
 #include "swarm/swarms.h"
 
@@ -104,6 +106,14 @@ class RequestHandler {
  private:
   Status check_signed(const swarm::rpc::Request& req, const swarm::AccountId& account, uint64_t ts,
                       const swarm::rpc::Auth& auth, uint64_t now);
+  // Who may sign for a 03 account (swarm/group.h): the group key, or a
+  // member credential for namespaces 0 (current) and 1 (any of the chain).
+  Status check_group_signer(const swarm::rpc::Request& req, const swarm::AccountId& account,
+                            const crypto::Ed25519PublicKey& signer, uint64_t now);
+  // The canonical control chain of a group, from this node's storage.
+  Result<std::vector<swarm::group::ControlEntry>> group_chain(const swarm::AccountId& account, uint64_t now) const;
+  // Compare-and-set for a control entry store: it must extend the head.
+  Status check_control_store(const swarm::rpc::StoreRequest& r, uint64_t now);
   void handle_store(swarm::rpc::StoreRequest r, uint64_t now, Done done);
 
   Storage& storage_;
@@ -121,6 +131,12 @@ class RequestHandler {
     std::shared_ptr<const std::vector<swarm::NodeDescriptor>> nodes;
     std::shared_ptr<const std::vector<swarm::Swarm>> swarms;
   };
+  // Groups with a control entry between its check and its durable commit:
+  // a second one for the same group is refused (kConflict) meanwhile, so the
+  // compare-and-set cannot pass twice on the same head at this node.
+  std::mutex control_mu_;
+  std::set<swarm::AccountId> control_pending_;  // GUARDED_BY(control_mu_)
+
   mutable std::mutex swarm_mu_;
   mutable SwarmCache swarm_cache_;  // GUARDED_BY(swarm_mu_)
 };

@@ -40,6 +40,7 @@ enum class Code {
   kBusy,
   kIo,
   kInternal,
+  kConflict,  // a compare-and-set failed: re-read the current state and retry
 };
 
 // Stable lower_snake name of a code, used on the wire ("invalid_argument").

@@ -1,0 +1,112 @@
+// Closed groups over the network: create, invite, accept, send, fetch, and
+// the admin changes (add, remove, promote, rename), on top of a Client.
+// Crypto and byte formats are in client/group.h; the node's rules in
+// swarm/group.h; the protocol in docs/PROTOCOL.md, "Closed groups".
+//
+// Local state (LocalStore settings, JSON): "group/<id>" per joined group
+// (roster, keys per generation, credential seeds, the group key when admin,
+// the control head, members per generation, who announced joining),
+// "group-invite/<id>" per pending invitation, and the indexes "groups" and
+// "group-invites". Secrets in it are as safe as HOME (mode 0700), like the
+// identity key.
+//
+// Changes are compare-and-set on the group's control log: on kConflict the
+// change is re-read and re-applied on top of the new head (bounded retries),
+// so two admins changing the group at once both land, one after the other,
+// or the second fails cleanly when its change no longer applies.
+//
+// Thread safety: as Client (one thread).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "client/client.h"
+#include "client/group.h"
+
+namespace onionswarm::client {
+
+inline constexpr int kMaxGroupChangeAttempts = 6;
+
+struct GroupInfo {
+  swarm::AccountId id;
+  std::string name;
+  std::vector<swarm::AccountId> members;  // the roster (invited or joined)
+  std::vector<swarm::AccountId> admins;
+  std::set<swarm::AccountId> joined;       // announced their acceptance (admins count as joined)
+  uint64_t generation = 0;
+  uint64_t head_seq = 0;
+  crypto::Hash head_hash;
+  bool holds_group_key = false;
+  bool removed = false;  // no longer in the roster (or cannot read the latest state)
+  std::string role() const { return removed ? "removed" : holds_group_key ? "admin" : "member"; }
+};
+
+struct PendingInvite {
+  swarm::AccountId group;
+  std::string name;
+  std::string from;  // the inviting admin
+};
+
+class Groups {
+ public:
+  explicit Groups(Client& client) : client_(client) {}
+
+  // Creates the group (this account its first admin) and invites invitees.
+  // kInvalidArgument before anything is sent when the roster would exceed
+  // kMaxMembers or the name is bad.
+  Result<swarm::AccountId> create(const std::string& name, const std::vector<swarm::AccountId>& invitees);
+
+  // Fetches the 1:1 inbox (keeping ordinary messages there, returned in
+  // *fresh_direct if given) and records invitations and admin grants.
+  Status fetch_direct(std::vector<InboxEntry>* fresh_direct = nullptr);
+  // Records the invitations and admin grants among control messages.
+  Status handle_control(const std::vector<InboxEntry>& control);
+  Result<std::vector<PendingInvite>> invites() const;
+  // Joins: reads the group's log with the invited credential, checks this
+  // account is in the roster, announces the join. kNotFound without an invite.
+  Status accept(const swarm::AccountId& group);
+  Status decline(const swarm::AccountId& group);
+
+  Result<SendResult> send(const swarm::AccountId& group, std::string_view text);
+  // New messages of every joined group (syncing each group's log first);
+  // admins also act on members' leave notices (removing them).
+  Result<std::vector<InboxEntry>> fetch();
+
+  Result<std::vector<GroupInfo>> list() const;  // local state, no network
+  Result<GroupInfo> info(const swarm::AccountId& group, bool sync = true);
+  std::optional<std::string> name_of(const std::string& group_id) const;
+
+  Status add(const swarm::AccountId& group, const std::vector<swarm::AccountId>& accounts);
+  Status remove(const swarm::AccountId& group, const std::vector<swarm::AccountId>& accounts);
+  Status promote(const swarm::AccountId& group, const swarm::AccountId& account);
+  Status rename(const swarm::AccountId& group, const std::string& name);
+  Status leave(const swarm::AccountId& group);
+
+  // Keys and credentials this client holds for group, every generation
+  // (tests: show that a removed member holds nothing that opens new messages).
+  Result<std::vector<crypto::SecretBytes>> held_keys(const swarm::AccountId& group) const;
+  // The member credential this client would sign with (tests).
+  Result<crypto::Ed25519KeyPair> credential(const swarm::AccountId& group) const;
+
+ private:
+  struct Record;
+  Result<Record> load(const swarm::AccountId& group) const;
+  Status save(const Record& r);
+  Status sync_control(Record& r);
+  Status change(const swarm::AccountId& group, const std::function<Status(group::GroupState&, bool& rotate)>& mutate,
+                std::vector<swarm::AccountId>* invited, const std::string& needs_admin_what);
+  Status store_control(Record& r, const crypto::Ed25519KeyPair& group_key, uint64_t seq, const crypto::Hash& prev,
+                       uint64_t generation, const group::GroupState& state, const crypto::SecretBytes& key,
+                       ByteView keys);
+  Status send_invite(const Record& r, const swarm::AccountId& to);
+  Status store_group_message(const Record& r, group::Kind kind, std::string_view text, SendResult* out);
+  Status forget(const swarm::AccountId& group);
+
+  Client& client_;
+};
+
+}  // namespace onionswarm::client

@@ -1,0 +1,798 @@
+#include "client/groups.h"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "onion/encoding.h"
+#include "swarm/json.h"
+
+namespace onionswarm::client {
+namespace {
+
+using nlohmann::json;
+namespace sg = swarm::group;
+
+constexpr const char* kGroupsIndex = "groups";
+constexpr const char* kInvitesIndex = "group-invites";
+constexpr size_t kMaxLocalJson = 4 << 20;
+
+std::string record_key(const swarm::AccountId& g) { return "group/" + g.to_string(); }
+std::string invite_key(const swarm::AccountId& g) { return "group-invite/" + g.to_string(); }
+
+crypto::Ed25519PublicKey group_pk(const swarm::AccountId& g) {
+  crypto::Ed25519PublicKey pk;
+  pk.bytes = g.key;
+  return pk;
+}
+
+json ids_json(const std::vector<swarm::AccountId>& ids) {
+  json a = json::array();
+  for (const auto& id : ids) a.push_back(id.to_string());
+  return a;
+}
+
+Result<std::vector<swarm::AccountId>> ids_of(const json& j) {
+  std::vector<swarm::AccountId> out;
+  if (!j.is_array()) return error(Code::kIo, "corrupt local group state");
+  for (const auto& v : j) {
+    if (!v.is_string()) return error(Code::kIo, "corrupt local group state");
+    auto id = swarm::AccountId::parse(v.get_ref<const std::string&>());
+    if (!id.ok()) return error(Code::kIo, "corrupt local group state");
+    out.push_back(*id);
+  }
+  return out;
+}
+
+Result<crypto::SecretBytes> secret_of(const json& j) {
+  if (!j.is_string()) return error(Code::kIo, "corrupt local group state");
+  auto b = from_hex(j.get_ref<const std::string&>(), crypto::kKeySize);
+  if (!b.ok() || b->size() != crypto::kKeySize) return error(Code::kIo, "corrupt local group state");
+  crypto::SecretBytes s(*b);
+  std::fill(b->begin(), b->end(), 0);
+  return s;
+}
+
+crypto::SecretBytes random_secret() {
+  Bytes b = crypto::random_bytes(crypto::kKeySize);
+  crypto::SecretBytes s(b);
+  std::fill(b.begin(), b.end(), 0);
+  return s;
+}
+
+void sorted_insert(std::vector<swarm::AccountId>& v, const swarm::AccountId& a) {
+  auto it = std::lower_bound(v.begin(), v.end(), a);
+  if (it == v.end() || *it != a) v.insert(it, a);
+}
+
+}  // namespace
+
+struct Groups::Record {
+  swarm::AccountId id;
+  std::string name;
+  std::vector<swarm::AccountId> members, admins;
+  uint64_t generation = 0;
+  std::map<uint64_t, crypto::SecretBytes> keys;  // generation -> encryption key
+  std::map<uint64_t, crypto::SecretBytes> auth;  // generation -> member credential seed
+  std::optional<crypto::SecretBytes> group_seed;
+  bool has_head = false;
+  uint64_t head_seq = 0;
+  crypto::Hash head_hash;
+  std::map<uint64_t, std::set<swarm::AccountId>> members_by_gen;
+  std::set<swarm::AccountId> joined;
+  bool removed = false;
+  std::set<crypto::Hash> chain;  // hashes on the canonical chain at the last sync (not saved)
+
+  group::GroupState state() const {
+    group::GroupState s;
+    s.name = name;
+    s.members = members;
+    s.admins = admins;
+    auto it = auth.find(generation);
+    if (it != auth.end()) s.auth_seed = it->second.clone();
+    return s;
+  }
+  GroupInfo info() const {
+    GroupInfo i;
+    i.id = id;
+    i.name = name;
+    i.members = members;
+    i.admins = admins;
+    i.joined = joined;
+    for (const auto& a : admins) i.joined.insert(a);
+    i.generation = generation;
+    i.head_seq = head_seq;
+    i.head_hash = head_hash;
+    i.holds_group_key = group_seed.has_value();
+    i.removed = removed;
+    return i;
+  }
+};
+
+// ---- local state ----------------------------------------------------------
+
+Result<Groups::Record> Groups::load(const swarm::AccountId& g) const {
+  auto v = client_.store().get_setting(record_key(g));
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return error(Code::kNotFound, "not a member of group " + g.to_string() + " (see `group invites`)");
+  auto j = swarm::parse_json(**v, 8, kMaxLocalJson);
+  if (!j.ok() || !j->is_object()) return error(Code::kIo, "corrupt local group state");
+  Record r;
+  r.id = g;
+  try {
+    r.name = (*j)["name"].get<std::string>();
+    auto m = ids_of((*j)["members"]);
+    auto a = ids_of((*j)["admins"]);
+    if (!m.ok()) return m.status();
+    if (!a.ok()) return a.status();
+    r.members = *m;
+    r.admins = *a;
+    r.generation = (*j)["generation"].get<uint64_t>();
+    for (const char* field : {"keys", "auth"}) {
+      for (auto it = (*j)[field].begin(); it != (*j)[field].end(); ++it) {
+        auto s = secret_of(it.value());
+        if (!s.ok()) return s.status();
+        (field[0] == 'k' ? r.keys : r.auth)[std::stoull(it.key())] = std::move(*s);
+      }
+    }
+    if (j->contains("group_seed")) {
+      auto s = secret_of((*j)["group_seed"]);
+      if (!s.ok()) return s.status();
+      r.group_seed = std::move(*s);
+    }
+    r.has_head = (*j)["has_head"].get<bool>();
+    r.head_seq = (*j)["head_seq"].get<uint64_t>();
+    auto hh = from_hex((*j)["head_hash"].get<std::string>(), crypto::kHashSize);
+    if (!hh.ok() || hh->size() != crypto::kHashSize) return error(Code::kIo, "corrupt local group state");
+    r.head_hash = *crypto::Hash::from(*hh);
+    for (auto it = (*j)["members_by_gen"].begin(); it != (*j)["members_by_gen"].end(); ++it) {
+      auto ids = ids_of(it.value());
+      if (!ids.ok()) return ids.status();
+      r.members_by_gen[std::stoull(it.key())] = std::set<swarm::AccountId>(ids->begin(), ids->end());
+    }
+    auto joined = ids_of((*j)["joined"]);
+    if (!joined.ok()) return joined.status();
+    r.joined = std::set<swarm::AccountId>(joined->begin(), joined->end());
+    r.removed = (*j)["removed"].get<bool>();
+  } catch (const std::exception&) {
+    return error(Code::kIo, "corrupt local group state");
+  }
+  return r;
+}
+
+Status Groups::save(const Record& r) {
+  json j = {{"name", r.name},
+            {"members", ids_json(r.members)},
+            {"admins", ids_json(r.admins)},
+            {"generation", r.generation},
+            {"has_head", r.has_head},
+            {"head_seq", r.head_seq},
+            {"head_hash", to_hex(r.head_hash.view())},
+            {"removed", r.removed}};
+  json keys = json::object(), auth = json::object(), by_gen = json::object();
+  for (const auto& [g, k] : r.keys) keys[std::to_string(g)] = to_hex(k.view());
+  for (const auto& [g, k] : r.auth) auth[std::to_string(g)] = to_hex(k.view());
+  for (const auto& [g, ids] : r.members_by_gen)
+    by_gen[std::to_string(g)] = ids_json(std::vector<swarm::AccountId>(ids.begin(), ids.end()));
+  j["keys"] = keys;
+  j["auth"] = auth;
+  j["members_by_gen"] = by_gen;
+  j["joined"] = ids_json(std::vector<swarm::AccountId>(r.joined.begin(), r.joined.end()));
+  if (r.group_seed) j["group_seed"] = to_hex(r.group_seed->view());
+  if (Status s = client_.store().set_setting(record_key(r.id), j.dump()); !s.ok()) return s;
+  // The index of joined groups.
+  auto idx = client_.store().get_setting(kGroupsIndex);
+  if (!idx.ok()) return idx.status();
+  json list = json::array();
+  if (idx->has_value()) {
+    auto p = swarm::parse_json(**idx, 4, kMaxLocalJson);
+    if (p.ok() && p->is_array()) list = *p;
+  }
+  const std::string id = r.id.to_string();
+  if (std::find(list.begin(), list.end(), json(id)) == list.end()) {
+    list.push_back(id);
+    return client_.store().set_setting(kGroupsIndex, list.dump());
+  }
+  return {};
+}
+
+namespace {
+Result<json> read_index(const LocalStore& store, const char* key) {
+  auto idx = store.get_setting(key);
+  if (!idx.ok()) return idx.status();
+  if (!idx->has_value()) return json::array();
+  auto p = swarm::parse_json(**idx, 4, kMaxLocalJson);
+  if (!p.ok() || !p->is_array()) return error(Code::kIo, "corrupt local group index");
+  return *p;
+}
+Status drop_from_index(LocalStore& store, const char* key, const std::string& id) {
+  auto list = read_index(store, key);
+  if (!list.ok()) return list.status();
+  json out = json::array();
+  for (const auto& v : *list)
+    if (v != id) out.push_back(v);
+  return store.set_setting(key, out.dump());
+}
+}  // namespace
+
+Status Groups::forget(const swarm::AccountId& g) {
+  if (Status s = client_.store().delete_setting(record_key(g)); !s.ok()) return s;
+  return drop_from_index(client_.store(), kGroupsIndex, g.to_string());
+}
+
+// ---- control log ----------------------------------------------------------
+
+Status Groups::sync_control(Record& r) {
+  const crypto::Ed25519PublicKey pk = group_pk(r.id);
+  std::optional<crypto::Ed25519KeyPair> signer;
+  if (r.group_seed) {
+    auto kp = crypto::Ed25519KeyPair::from_seed(r.group_seed->view());
+    if (!kp.ok()) return kp.status();
+    signer = std::move(*kp);
+  } else if (!r.auth.empty()) {
+    auto kp = group::member_auth_key(r.auth.rbegin()->second);
+    if (!kp.ok()) return kp.status();
+    signer = std::move(*kp);
+  } else {
+    return error(Code::kUnauthorized, "no credential for this group");
+  }
+  std::vector<sg::ControlEntry> entries;
+  RetrieveCursor cursor;
+  // Bounded: at most kMaxControlEntries entries.
+  while (entries.size() < sg::kMaxControlEntries) {
+    swarm::rpc::RetrieveRequest req;
+    req.account = r.id;
+    req.ns = sg::kControlNamespace;
+    req.after_timestamp_ms = cursor.timestamp_ms;
+    req.after_hash = cursor.hash;
+    req.limit = swarm::rpc::kMaxRetrieveLimit;
+    auto j = client_.request(r.id, std::move(req), *signer, /*pinned=*/true);
+    if (!j.ok()) return j.status();
+    auto answer = swarm::rpc::parse_retrieve_answer(*j);
+    if (!answer.ok()) return answer.status();
+    for (const auto& m : answer->messages) {
+      cursor = RetrieveCursor{m.timestamp_ms, m.hash};
+      auto e = sg::parse_control(m.data, pk);
+      if (e.ok()) entries.push_back(std::move(*e));
+    }
+    if (!answer->more || answer->messages.empty()) break;
+  }
+  const auto chain = sg::canonical_chain(std::move(entries));
+  if (chain.empty()) return error(Code::kNotFound, "the group has no control log");
+  const auto& me = client_.identity();
+  std::optional<group::GroupState> last;
+  const sg::ControlEntry* last_entry = nullptr;
+  r.members_by_gen.clear();
+  for (const auto& e : chain) {
+    auto body = group::split_body(e.body);
+    if (!body.ok()) break;
+    if (!body->keys.empty()) {
+      auto k = group::unwrap_keys(body->keys, e.generation, pk, me.x25519());
+      if (k.ok()) r.keys[e.generation] = std::move(*k);
+    }
+    auto key = r.keys.find(e.generation);
+    if (key == r.keys.end()) continue;  // before we joined, or after we were removed
+    auto st = group::open_state(pk, e, key->second);
+    if (!st.ok()) {
+      // Refused (e.g. more than kMaxMembers members): the state stays where it was.
+      if (st.status().code() == Code::kInvalidArgument) break;
+      continue;
+    }
+    r.auth[e.generation] = st->auth_seed.clone();
+    r.members_by_gen[e.generation].insert(st->members.begin(), st->members.end());
+    last = std::move(*st);
+    last_entry = &e;
+  }
+  r.chain.clear();
+  for (const auto& e : chain) r.chain.insert(e.hash);
+  r.has_head = true;
+  r.head_seq = chain.back().seq;
+  r.head_hash = chain.back().hash;
+  if (!last || last_entry->hash != chain.back().hash || !last->is_member(me.account_id())) {
+    r.removed = true;
+    if (last) {
+      r.name = last->name;
+    }
+    return save(r);
+  }
+  r.removed = false;
+  r.name = last->name;
+  r.members = last->members;
+  r.admins = last->admins;
+  r.generation = last_entry->generation;
+  return save(r);
+}
+
+Status Groups::store_control(Record& r, const crypto::Ed25519KeyPair& group_key, uint64_t seq,
+                             const crypto::Hash& prev, uint64_t generation, const group::GroupState& state,
+                             const crypto::SecretBytes& key, ByteView keys) {
+  auto entry = group::make_entry(group_key.public_key(), seq, prev, generation, state, key, keys);
+  if (!entry.ok()) return entry.status();
+  Bytes blob = sg::sign_control(group_key, *entry);
+  if (blob.size() > swarm::rpc::kMaxDataBytes) return error(Code::kInvalidArgument, "control entry too large");
+  swarm::rpc::StoreRequest req;
+  req.account = r.id;
+  req.ns = sg::kControlNamespace;
+  req.ttl_ms = swarm::rpc::kMaxTtlMs;  // the node keeps control entries for good
+  req.data = std::move(blob);
+  auto j = client_.request(r.id, std::move(req), group_key, /*pinned=*/true);
+  if (!j.ok()) return j.status();
+  auto answer = swarm::rpc::parse_store_answer(*j);
+  if (!answer.ok()) return answer.status();
+  if (answer->hash != entry->hash) return error(Code::kInternal, "the swarm acknowledged a different entry");
+  // Stored; but when another admin's entry on the same head reached another
+  // node first, the canonical chain may pick theirs. Check, so that the
+  // caller re-applies the change instead of losing it.
+  if (Status s = sync_control(r); !s.ok()) return s;
+  if (!r.chain.count(entry->hash)) {
+    return error(Code::kConflict, "another admin's change on the same head won: re-applying");
+  }
+  return {};
+}
+
+Status Groups::send_invite(const Record& r, const swarm::AccountId& to) {
+  group::Invite inv;
+  inv.group = r.id;
+  inv.name = r.name;
+  inv.generation = r.generation;
+  auto k = r.keys.find(r.generation);
+  auto a = r.auth.find(r.generation);
+  if (k == r.keys.end() || a == r.auth.end()) return error(Code::kInternal, "no key for the current generation");
+  inv.key = k->second.clone();
+  inv.auth_seed = a->second.clone();
+  auto sent = client_.send(to, group::encode_invite(inv));
+  if (!sent.ok()) return error(sent.status().code(), "invitation to " + to.to_string() + " not sent: " + sent.status().message());
+  return {};
+}
+
+Result<swarm::AccountId> Groups::create(const std::string& name, const std::vector<swarm::AccountId>& invitees) {
+  const auto& me = client_.identity().account_id();
+  group::GroupState st;
+  st.name = name;
+  st.members = {me};
+  st.admins = {me};
+  for (const auto& i : invitees) {
+    if (!i.is_user()) return error(Code::kInvalidArgument, "only 05 accounts can be invited: " + i.to_string());
+    sorted_insert(st.members, i);
+  }
+  st.auth_seed = random_secret();
+  if (Status s = group::validate(st); !s.ok()) return s;  // before anything is sent
+  const crypto::Ed25519KeyPair group_key = crypto::Ed25519KeyPair::generate();
+  Record r;
+  r.id = swarm::AccountId::group(group_key.public_key());
+  r.name = name;
+  r.members = st.members;
+  r.admins = st.admins;
+  r.generation = 0;
+  r.keys[0] = random_secret();
+  r.auth[0] = st.auth_seed.clone();
+  r.group_seed = crypto::SecretBytes(group_key.seed());
+  if (Status s = store_control(r, group_key, 0, crypto::Hash{}, 0, st, r.keys[0], {}); !s.ok()) return s;
+  if (Status s = sync_control(r); !s.ok()) return s;
+  for (const auto& i : invitees)
+    if (i != me)
+      if (Status s = send_invite(r, i); !s.ok()) return s;
+  return r.id;
+}
+
+// ---- invitations ------------------------------------------------------------
+
+Status Groups::fetch_direct(std::vector<InboxEntry>* fresh_direct) {
+  std::vector<InboxEntry> control;
+  auto fresh = client_.fetch(&control);
+  if (!fresh.ok()) return fresh.status();
+  if (fresh_direct) *fresh_direct = std::move(*fresh);
+  return handle_control(control);
+}
+
+Status Groups::handle_control(const std::vector<InboxEntry>& control) {
+  for (const auto& e : control) {
+    auto parsed = group::parse_control_text(e.text);
+    if (!parsed.ok()) continue;  // malformed control messages are dropped
+    if (auto* inv = std::get_if<group::Invite>(&*parsed)) {
+      auto joined = client_.store().get_setting(record_key(inv->group));
+      if (joined.ok() && joined->has_value()) continue;  // already joined
+      json j = {{"text", e.text}, {"from", e.from}};
+      if (Status s = client_.store().set_setting(invite_key(inv->group), j.dump()); !s.ok()) return s;
+      auto list = read_index(client_.store(), kInvitesIndex);
+      if (!list.ok()) return list.status();
+      const std::string id = inv->group.to_string();
+      if (std::find(list->begin(), list->end(), json(id)) == list->end()) {
+        list->push_back(id);
+        if (Status s = client_.store().set_setting(kInvitesIndex, list->dump()); !s.ok()) return s;
+      }
+    } else {
+      auto& grant = std::get<group::AdminGrant>(*parsed);
+      auto r = load(grant.group);
+      if (!r.ok()) continue;  // only for groups this account joined
+      r->group_seed = grant.group_seed.clone();
+      if (Status s = save(*r); !s.ok()) return s;
+    }
+  }
+  return {};
+}
+
+Result<std::vector<PendingInvite>> Groups::invites() const {
+  auto list = read_index(client_.store(), kInvitesIndex);
+  if (!list.ok()) return list.status();
+  std::vector<PendingInvite> out;
+  for (const auto& v : *list) {
+    auto id = swarm::AccountId::parse(v.get<std::string>());
+    if (!id.ok()) continue;
+    auto raw = client_.store().get_setting(invite_key(*id));
+    if (!raw.ok() || !raw->has_value()) continue;
+    auto j = swarm::parse_json(**raw, 4, 1 << 20);
+    if (!j.ok() || !j->is_object()) continue;
+    auto parsed = group::parse_control_text((*j)["text"].get<std::string>());
+    if (!parsed.ok()) continue;
+    auto& inv = std::get<group::Invite>(*parsed);
+    out.push_back({inv.group, inv.name, (*j)["from"].get<std::string>()});
+  }
+  return out;
+}
+
+Status Groups::accept(const swarm::AccountId& g) {
+  auto raw = client_.store().get_setting(invite_key(g));
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return error(Code::kNotFound, "no invitation to group " + g.to_string());
+  auto j = swarm::parse_json(**raw, 4, 1 << 20);
+  if (!j.ok() || !j->is_object()) return error(Code::kIo, "corrupt invitation");
+  auto parsed = group::parse_control_text((*j)["text"].get<std::string>());
+  if (!parsed.ok()) return parsed.status();
+  auto& inv = std::get<group::Invite>(*parsed);
+  Record r;
+  r.id = g;
+  r.name = inv.name;
+  r.generation = inv.generation;
+  r.keys[inv.generation] = inv.key.clone();
+  r.auth[inv.generation] = inv.auth_seed.clone();
+  if (Status s = sync_control(r); !s.ok()) return error(s.code(), "cannot read the group: " + s.message());
+  if (r.removed) {
+    (void)forget(g);
+    return error(Code::kUnauthorized, "this account is no longer in the group's roster");
+  }
+  if (Status s = store_group_message(r, group::Kind::kJoin, "", nullptr); !s.ok()) return s;
+  r.joined.insert(client_.identity().account_id());
+  if (Status s = save(r); !s.ok()) return s;
+  return decline(g);  // the invitation is used up
+}
+
+Status Groups::decline(const swarm::AccountId& g) {
+  auto raw = client_.store().get_setting(invite_key(g));
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return error(Code::kNotFound, "no invitation to group " + g.to_string());
+  if (Status s = client_.store().delete_setting(invite_key(g)); !s.ok()) return s;
+  return drop_from_index(client_.store(), kInvitesIndex, g.to_string());
+}
+
+// ---- messages ---------------------------------------------------------------
+
+Status Groups::store_group_message(const Record& r, group::Kind kind, std::string_view text, SendResult* out) {
+  if (r.removed) return error(Code::kUnauthorized, "this account is not a member of the group");
+  auto key = r.keys.find(r.generation);
+  auto seed = r.auth.find(r.generation);
+  if (key == r.keys.end() || seed == r.auth.end()) return error(Code::kUnauthorized, "no key for the group's current generation");
+  auto auth = group::member_auth_key(seed->second);
+  if (!auth.ok()) return auth.status();
+  auto blob = group::seal_group_message(group_pk(r.id), r.generation, key->second, client_.identity().ed25519(), kind,
+                                        client_.network_now(), text);
+  if (!blob.ok()) return blob.status();
+  if (blob->size() > swarm::rpc::kMaxDataBytes) return error(Code::kInvalidArgument, "message too large");
+  const crypto::Hash hash = crypto::hash(*blob);
+  swarm::rpc::StoreRequest req;
+  req.account = r.id;
+  req.ns = sg::kMessagesNamespace;
+  req.data = std::move(*blob);
+  auto j = client_.request(r.id, std::move(req), *auth);
+  if (!j.ok()) return j.status();
+  auto answer = swarm::rpc::parse_store_answer(*j);
+  if (!answer.ok()) return answer.status();
+  if (answer->hash != hash) return error(Code::kInternal, "the swarm acknowledged a different message hash");
+  if (out) {
+    out->hash = hash;
+    out->existed = answer->existed;
+    if (client_.last_route()) out->route = *client_.last_route();
+  }
+  return {};
+}
+
+Result<SendResult> Groups::send(const swarm::AccountId& g, std::string_view text) {
+  auto r = load(g);
+  if (!r.ok()) return r.status();
+  if (Status s = sync_control(*r); !s.ok()) return s;
+  SendResult out;
+  if (Status s = store_group_message(*r, group::Kind::kText, text, &out); !s.ok()) return s;
+  return out;
+}
+
+Result<std::vector<InboxEntry>> Groups::fetch() {
+  auto list = read_index(client_.store(), kGroupsIndex);
+  if (!list.ok()) return list.status();
+  std::vector<InboxEntry> all;
+  for (const auto& v : *list) {
+    auto id = swarm::AccountId::parse(v.get<std::string>());
+    if (!id.ok()) continue;
+    auto r = load(*id);
+    if (!r.ok()) continue;
+    if (Status s = sync_control(*r); !s.ok()) return s;
+    if (r->removed) continue;
+    auto auth = group::member_auth_key(r->auth[r->generation]);
+    if (!auth.ok()) return auth.status();
+    const std::string gid = id->to_string();
+    auto stored = client_.store().cursor(gid, sg::kMessagesNamespace);
+    if (!stored.ok()) return stored.status();
+    RetrieveCursor page = *stored;
+    std::optional<uint64_t> last_seen;
+    uint64_t node_now = 0;
+    std::vector<swarm::AccountId> leavers;
+    for (int n = 0; n < kMaxFetchPages; ++n) {
+      swarm::rpc::RetrieveRequest req;
+      req.account = *id;
+      req.ns = sg::kMessagesNamespace;
+      req.after_timestamp_ms = page.timestamp_ms;
+      req.after_hash = page.hash;
+      req.limit = swarm::rpc::kDefaultRetrieveLimit;
+      auto j = client_.request(*id, std::move(req), *auth);
+      if (!j.ok()) return j.status();
+      auto answer = swarm::rpc::parse_retrieve_answer(*j);
+      if (!answer.ok()) return answer.status();
+      node_now = answer->now_ms;
+      std::vector<InboxEntry> entries;
+      std::vector<crypto::Hash> other;  // seen, not shown
+      for (const auto& item : answer->messages) {
+        last_seen = item.timestamp_ms;
+        page = RetrieveCursor{item.timestamp_ms, item.hash};
+        const crypto::Hash hash = crypto::hash(item.data);
+        auto seen = client_.store().seen(hash);
+        if (!seen.ok()) return seen.status();
+        if (*seen) continue;
+        auto gen = group::message_generation(item.data);
+        auto key = gen.ok() ? r->keys.find(*gen) : r->keys.end();
+        if (key == r->keys.end()) {
+          other.push_back(hash);
+          continue;
+        }
+        auto m = group::open_group_message(group_pk(*id), key->second, item.data);
+        // Only messages signed by a member of that generation are accepted.
+        if (!m.ok() || !r->members_by_gen[m->generation].count(m->sender)) {
+          other.push_back(hash);
+          continue;
+        }
+        if (m->kind == group::Kind::kJoin) {
+          r->joined.insert(m->sender);
+          other.push_back(hash);
+        } else if (m->kind == group::Kind::kLeave) {
+          r->joined.erase(m->sender);
+          leavers.push_back(m->sender);
+          other.push_back(hash);
+        } else {
+          InboxEntry e;
+          e.hash = hash;
+          e.timestamp_ms = m->timestamp_ms;
+          e.received_ms = client_.network_now();
+          e.from = m->sender.to_string();
+          e.text = std::move(m->text);
+          e.verified = true;
+          e.group = gid;
+          entries.push_back(std::move(e));
+        }
+      }
+      if (Status s = client_.store().mark_seen(other); !s.ok()) return s;
+      auto added = client_.store().add_all(entries);
+      if (!added.ok()) return added.status();
+      for (size_t i = 0; i < entries.size(); ++i)
+        if ((*added)[i]) all.push_back(std::move(entries[i]));
+      if (!answer->more || answer->messages.empty()) break;
+    }
+    if (Status s = save(*r); !s.ok()) return s;
+    if (Status s = client_.store().set_cursor(gid, sg::kMessagesNamespace, next_cursor(*stored, last_seen, node_now));
+        !s.ok())
+      return s;
+    // An admin acts on leave notices of members still in the roster.
+    if (r->group_seed) {
+      std::vector<swarm::AccountId> to_remove;
+      for (const auto& l : leavers)
+        if (std::binary_search(r->members.begin(), r->members.end(), l) &&
+            !std::binary_search(r->admins.begin(), r->admins.end(), l))
+          to_remove.push_back(l);
+      if (!to_remove.empty())
+        if (Status s = remove(*id, to_remove); !s.ok()) return s;
+    }
+  }
+  return all;
+}
+
+// ---- info -------------------------------------------------------------------
+
+Result<std::vector<GroupInfo>> Groups::list() const {
+  auto list = read_index(client_.store(), kGroupsIndex);
+  if (!list.ok()) return list.status();
+  std::vector<GroupInfo> out;
+  for (const auto& v : *list) {
+    auto id = swarm::AccountId::parse(v.get<std::string>());
+    if (!id.ok()) continue;
+    auto r = load(*id);
+    if (r.ok()) out.push_back(r->info());
+  }
+  return out;
+}
+
+Result<GroupInfo> Groups::info(const swarm::AccountId& g, bool sync) {
+  auto r = load(g);
+  if (!r.ok()) return r.status();
+  if (sync)
+    if (Status s = sync_control(*r); !s.ok()) return s;
+  return r->info();
+}
+
+std::optional<std::string> Groups::name_of(const std::string& group_id) const {
+  auto id = swarm::AccountId::parse(group_id);
+  if (!id.ok()) return std::nullopt;
+  auto r = load(*id);
+  if (!r.ok()) return std::nullopt;
+  return r->name;
+}
+
+Result<std::vector<crypto::SecretBytes>> Groups::held_keys(const swarm::AccountId& g) const {
+  auto r = load(g);
+  if (!r.ok()) return r.status();
+  std::vector<crypto::SecretBytes> out;
+  for (const auto& [gen, k] : r->keys) out.push_back(k.clone());
+  return out;
+}
+
+Result<crypto::Ed25519KeyPair> Groups::credential(const swarm::AccountId& g) const {
+  auto r = load(g);
+  if (!r.ok()) return r.status();
+  if (r->auth.empty()) return error(Code::kNotFound, "no credential");
+  return group::member_auth_key(r->auth.rbegin()->second);
+}
+
+// ---- admin changes ----------------------------------------------------------
+
+Status Groups::change(const swarm::AccountId& g,
+                      const std::function<Status(group::GroupState&, bool& rotate)>& mutate,
+                      std::vector<swarm::AccountId>* invited, const std::string& what) {
+  auto loaded = load(g);
+  if (!loaded.ok()) return loaded.status();
+  Record r = std::move(*loaded);
+  if (!r.group_seed) return error(Code::kUnauthorized, "only admins can " + what + " (this account is not an admin of the group)");
+  auto group_key = crypto::Ed25519KeyPair::from_seed(r.group_seed->view());
+  if (!group_key.ok()) return group_key.status();
+  Status last = error(Code::kConflict, "the group kept changing; try again");
+  bool stored_once = false;
+  // Bounded: a conflict means another admin's change landed first; re-read and re-apply.
+  for (int attempt = 0; attempt < kMaxGroupChangeAttempts; ++attempt) {
+    if (Status s = sync_control(r); !s.ok()) return s;
+    if (r.removed) return error(Code::kUnauthorized, "this account is no longer in the group's roster");
+    group::GroupState next = r.state();
+    const std::vector<swarm::AccountId> before = next.members;
+    bool rotate = false;
+    if (Status s = mutate(next, rotate); !s.ok()) {
+      // Our earlier attempt may have landed after all (its entry was on a
+      // losing branch at one node and won later): nothing left to do.
+      if (s.code() == Code::kNotFound && stored_once) return {};
+      return s;
+    }
+    if (!rotate && next.members == r.members && next.admins == r.admins && next.name == r.name) return {};
+    if (Status s = group::validate(next); !s.ok()) return s;  // before anything is sent
+    uint64_t generation = r.generation;
+    crypto::SecretBytes key = r.keys[generation].clone();
+    Bytes keys;
+    if (rotate) {
+      ++generation;
+      key = random_secret();
+      next.auth_seed = random_secret();
+      std::vector<crypto::X25519PublicKey> recipients;
+      for (const auto& m : next.members) recipients.push_back(m.x25519());
+      keys = group::wrap_keys(key, generation, group_key->public_key(), recipients);
+    }
+    Status s = store_control(r, *group_key, r.head_seq + 1, r.head_hash, generation, next, key, keys);
+    if (s.code() == Code::kConflict) {
+      last = s;
+      stored_once = stored_once || s.message().find("won") != std::string::npos;
+      continue;
+    }
+    if (!s.ok()) return s;
+    if (rotate) {
+      r.keys[generation] = key.clone();
+    }
+    if (Status s2 = sync_control(r); !s2.ok()) return s2;
+    if (invited) {
+      for (const auto& m : next.members)
+        if (!std::binary_search(before.begin(), before.end(), m)) invited->push_back(m);
+    }
+    return {};
+  }
+  return last;
+}
+
+Status Groups::add(const swarm::AccountId& g, const std::vector<swarm::AccountId>& accounts) {
+  std::vector<swarm::AccountId> invited;
+  Status s = change(
+      g,
+      [&](group::GroupState& st, bool&) {
+        for (const auto& a : accounts) {
+          if (!a.is_user()) return error(Code::kInvalidArgument, "only 05 accounts can be added: " + a.to_string());
+          sorted_insert(st.members, a);
+        }
+        return Status();
+      },
+      &invited, "add members");
+  if (!s.ok()) return s;
+  auto r = load(g);
+  if (!r.ok()) return r.status();
+  for (const auto& a : invited)
+    if (Status s2 = send_invite(*r, a); !s2.ok()) return s2;
+  return {};
+}
+
+Status Groups::remove(const swarm::AccountId& g, const std::vector<swarm::AccountId>& accounts) {
+  return change(
+      g,
+      [&](group::GroupState& st, bool& rotate) {
+        for (const auto& a : accounts) {
+          if (st.is_admin(a) && a != client_.identity().account_id())
+            return error(Code::kInvalidArgument,
+                         "an admin holds the group key for good and cannot be removed: create a successor group "
+                         "without them (docs/PROTOCOL.md, \"Closed groups\")");
+          auto it = std::lower_bound(st.members.begin(), st.members.end(), a);
+          if (it == st.members.end() || *it != a) continue;  // already gone: nothing to do for it
+          st.members.erase(it);
+          auto ad = std::lower_bound(st.admins.begin(), st.admins.end(), a);
+          if (ad != st.admins.end() && *ad == a) st.admins.erase(ad);
+          rotate = true;
+        }
+        if (!rotate) return error(Code::kNotFound, "none of these accounts is a member");
+        return Status();
+      },
+      nullptr, "remove members");
+}
+
+Status Groups::promote(const swarm::AccountId& g, const swarm::AccountId& account) {
+  Status s = change(
+      g,
+      [&](group::GroupState& st, bool&) {
+        if (!st.is_member(account)) return error(Code::kInvalidArgument, "only a member can become an admin");
+        sorted_insert(st.admins, account);
+        return Status();
+      },
+      nullptr, "promote members");
+  if (!s.ok()) return s;
+  auto r = load(g);
+  if (!r.ok()) return r.status();
+  group::AdminGrant grant;
+  grant.group = g;
+  grant.group_seed = r->group_seed->clone();
+  auto sent = client_.send(account, group::encode_admin_grant(grant));
+  if (!sent.ok()) return error(sent.status().code(), "the group key was not sent: " + sent.status().message());
+  return {};
+}
+
+Status Groups::rename(const swarm::AccountId& g, const std::string& name) {
+  return change(
+      g,
+      [&](group::GroupState& st, bool&) {
+        st.name = name;
+        return Status();
+      },
+      nullptr, "rename the group");
+}
+
+Status Groups::leave(const swarm::AccountId& g) {
+  auto r = load(g);
+  if (!r.ok()) return r.status();
+  if (r->group_seed) {
+    if (r->admins.size() == 1 && r->members.size() > 1)
+      return error(Code::kInvalidArgument, "the last admin cannot leave: promote another member first");
+    Status s = remove(g, {client_.identity().account_id()});
+    if (!s.ok() && s.code() != Code::kNotFound) return s;
+  } else {
+    if (Status s = sync_control(*r); !s.ok()) return s;
+    if (!r->removed)
+      if (Status s = store_group_message(*r, group::Kind::kLeave, "", nullptr); !s.ok()) return s;
+  }
+  return forget(g);
+}
+
+}  // namespace onionswarm::client

@@ -1,0 +1,86 @@
+#include "swarm/group.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+namespace onionswarm::swarm::group {
+namespace {
+
+crypto::Ed25519KeyPair key(uint8_t tag) {
+  crypto::init();
+  return std::move(crypto::Ed25519KeyPair::from_seed(Bytes(32, tag))).value();
+}
+
+ControlEntry make(const crypto::Ed25519KeyPair& g, uint64_t seq, const crypto::Hash& prev, uint64_t gen,
+                  std::string body, Bytes* blob = nullptr) {
+  ControlEntry e;
+  e.seq = seq;
+  e.prev = prev;
+  e.generation = gen;
+  e.member_auth = key(9).public_key();
+  e.body.assign(body.begin(), body.end());
+  Bytes b = sign_control(g, e);
+  if (blob) *blob = b;
+  return e;
+}
+
+TEST(GroupControl, RoundTripsAndChecksTheSignature) {
+  auto g = key(1);
+  Bytes blob;
+  auto e = make(g, 3, crypto::hash(Bytes{1}), 2, "body", &blob);
+  auto p = parse_control(blob, g.public_key());
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  EXPECT_EQ(p->seq, 3u);
+  EXPECT_EQ(p->generation, 2u);
+  EXPECT_EQ(p->hash, crypto::hash(blob));
+  EXPECT_EQ(p->hash, e.hash);
+  EXPECT_EQ(std::string(p->body.begin(), p->body.end()), "body");
+  auto other = parse_control(blob, key(2).public_key());
+  EXPECT_EQ(other.status().code(), Code::kUnauthorized);
+  Bytes tampered = blob;
+  tampered[5] ^= 1;
+  EXPECT_EQ(parse_control(tampered, g.public_key()).status().code(), Code::kUnauthorized);
+}
+
+TEST(GroupControl, MalformedEntriesAreInvalidArgument) {
+  auto g = key(1);
+  Bytes blob;
+  make(g, 0, {}, 0, "x", &blob);
+  for (size_t n : {size_t(0), size_t(10), blob.size() - 1}) {
+    EXPECT_EQ(parse_control(ByteView(blob.data(), n), g.public_key()).status().code(), Code::kInvalidArgument) << n;
+  }
+  Bytes longer = blob;
+  longer.push_back(0);
+  EXPECT_EQ(parse_control(longer, g.public_key()).status().code(), Code::kInvalidArgument);
+  Bytes version = blob;
+  version[0] = 2;
+  EXPECT_EQ(parse_control(version, g.public_key()).status().code(), Code::kInvalidArgument);
+}
+
+TEST(GroupControl, CanonicalChainIsTheSameInAnyOrderAndPicksTheSmallestHashAtAFork) {
+  auto g = key(1);
+  auto e0 = make(g, 0, {}, 0, "genesis");
+  auto a1 = make(g, 1, e0.hash, 0, "admin a");
+  auto b1 = make(g, 1, e0.hash, 0, "admin b");
+  const auto& win = a1.hash < b1.hash ? a1 : b1;
+  auto c2 = make(g, 2, win.hash, 1, "on the winner");
+  auto lose2 = make(g, 2, (a1.hash < b1.hash ? b1 : a1).hash, 1, "on the loser");
+  auto bad_gen = make(g, 3, c2.hash, 0, "generation goes back");
+  auto skip = make(g, 4, c2.hash, 1, "skips a seq");
+  std::vector<ControlEntry> all = {e0, a1, b1, c2, lose2, bad_gen, skip};
+  std::mt19937 rng(7);
+  for (int i = 0; i < 20; ++i) {
+    std::shuffle(all.begin(), all.end(), rng);
+    auto chain = canonical_chain(all);
+    ASSERT_EQ(chain.size(), 3u);
+    EXPECT_EQ(chain[0].hash, e0.hash);
+    EXPECT_EQ(chain[1].hash, win.hash);
+    EXPECT_EQ(chain[2].hash, c2.hash);
+  }
+  EXPECT_TRUE(canonical_chain({a1, c2}).empty());  // no genesis, no chain
+}
+
+}  // namespace
+}  // namespace onionswarm::swarm::group
