@@ -654,7 +654,7 @@ TEST_F(StorageTest, MapFullIsAnErrorNotACrashAndDeletesStillWork) {
       EXPECT_EQ(r.value(), StoreResult::kNew);
       ++stored;
     } else {
-      EXPECT_EQ(r.status().code(), Code::kFull) << r.status().to_string();
+      EXPECT_EQ(r.status().code(), Code::kStorageFull) << r.status().to_string();
       EXPECT_NE(r.status().message().find("full"), std::string::npos);
       ++full;
     }
