@@ -348,7 +348,12 @@ struct Storage::Impl {
       if (rc != 0) return {i, rc};  // ~Txn aborts
       ++applied;
     }
-    if (int rc = txn.commit()) return fail_all(lmdb_error(rc, "commit"));
+    if (int rc = txn.commit()) {
+      // LMDB reports a short page write as EIO, which is what a full disk
+      // gives (ENOSPC only when not a byte fitted): name it.
+      if (rc == EIO && disk_free_bytes() < uint64_t(1) << 20) rc = ENOSPC;
+      return fail_all(lmdb_error(rc, "commit"));
+    }
     commit_count.fetch_add(1, std::memory_order_relaxed);
     return {end, 0};
   }
@@ -387,6 +392,14 @@ struct Storage::Impl {
     const uint64_t map_room = used + reserve < total ? (total - reserve - used) * page_size : 0;
     const uint64_t reusable = free_pages * page_size;
     return std::min(map_room, disk_room > UINT64_MAX - reusable ? UINT64_MAX : disk_room + reusable);
+  }
+
+  // Free bytes (for unprivileged users) on the data dir's filesystem;
+  // UINT64_MAX when statvfs fails.
+  uint64_t disk_free_bytes() const {
+    struct statvfs fs;
+    if (::statvfs(options.path.c_str(), &fs) != 0) return UINT64_MAX;
+    return uint64_t(fs.f_bavail) * fs.f_frsize;
   }
 
   // Bytes of the filesystem (of size fs_bytes) kept free for deletes and

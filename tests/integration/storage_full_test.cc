@@ -265,6 +265,35 @@ TEST(StorageFull, FullDiskAnswersStorageFullAndStillReadsDeletesAndExpires) {
     ASSERT_GT(running.pid, 0);
     ASSERT_TRUE(test::wait_answering(node)) << test::read_file(net.dir() + "/tmpfs-node.log");
     fill_and_check(node, data_dir, "8 MiB tmpfs data dir");
+
+    // Something else takes the disk's last byte (the node's reserve too):
+    // stores use up the pages LMDB freed inside its file, then answer
+    // storage_full (never io); reads go on; once freed, stores work.
+    const std::string filler = data_dir + "/filler";
+    {
+      std::ofstream out(filler, std::ios::binary);
+      const std::string chunk(64 * 1024, 'x');
+      for (int i = 0; i < 256 && out.write(chunk.data(), std::streamsize(chunk.size())) && out.flush(); ++i) {
+      }
+    }
+    test::TestAccount a;
+    RawClient c(node);
+    Result<json> r = json();
+    int taken = 0;
+    for (; taken < 100; ++taken) {
+      r = store(c, node, a, kFillBytes);
+      ASSERT_TRUE(r.ok()) << r.status().to_string();
+      if ((*r)["status"] != "ok") break;
+    }
+    EXPECT_EQ((*r)["code"], "storage_full") << r->dump();
+    std::cout << "[storage full] disk filled by another file: " << taken
+              << " more stores fitted in LMDB's freed pages, then: " << (*r)["message"] << "\n";
+    EXPECT_TRUE(test::wait_answering(node, std::chrono::seconds(20)));
+    EXPECT_TRUE(test::retrieve_hashes(a, node).ok());
+    std::filesystem::remove(filler);
+    r = store(c, node, a, 1024);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ((*r)["status"], "ok") << r->dump();
     EXPECT_EQ(running.stop(), 0) << "node did not stop cleanly";
   }
 }
