@@ -770,9 +770,11 @@ Result<size_t> Storage::sweep_expired(uint64_t now_ms, size_t max) {
   // A sweep copies every page it touches before the old ones are freed (at
   // commit), so on a full disk or map a large sweep may not fit even in the
   // reserve. Then sweep in smaller transactions: each commit frees pages the
-  // next one reuses, so expiry still makes progress.
+  // next one reuses, so expiry still makes progress; after each success the
+  // transactions grow again (doubling), so few commits are needed.
   size_t swept = 0, chunk = max;
-  while (swept < max) {
+  bool shrunk = false;
+  for (int attempts = 0; swept < max && attempts < 100'000; ++attempts) {
     const size_t want = std::min(chunk, max - swept);
     Impl::Op op;
     op.kind = Impl::SweepOp{now_ms, want};
@@ -780,13 +782,15 @@ Result<size_t> Storage::sweep_expired(uint64_t now_ms, size_t max) {
     if (!n.ok()) {
       if (n.status().code() == Code::kStorageFull && chunk > 1) {
         chunk = std::max<size_t>(1, chunk / 8);
+        shrunk = true;
         continue;
       }
       if (swept > 0) return swept;
       return n.status();
     }
     swept += *n;
-    if (*n < want || chunk == max) break;  // nothing left, or done in one go
+    if (*n < want || !shrunk) break;  // nothing left, or done in one go
+    chunk = std::min(max, chunk * 2);
   }
   return swept;
 }
