@@ -1,8 +1,13 @@
 #include "node/handler.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <utility>
+
+#include "node/log.h"
 
 #include "onion/encoding.h"
 
@@ -26,6 +31,17 @@ std::string limit_key(const rpc::Request& req) {
       req);
 }
 
+// Counts a store or replica refused because the node's storage is full, and
+// logs the first refusal and every 1000th after it (not every one: a full
+// node may refuse thousands a second).
+void count_storage_full(NodeStats* stats, const Status& status) {
+  static std::atomic<uint64_t> seen{0};
+  const uint64_t n = seen.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (stats) NodeStats::inc(stats->storage_full_refusals);
+  if (n == 1 || n % 1000 == 0)
+    log_warn("storage", "refusing stores (" + std::to_string(n) + " so far): " + status.message());
+}
+
 }  // namespace
 
 uint64_t system_clock_ms() {
@@ -36,26 +52,105 @@ uint64_t system_clock_ms() {
 
 // ---- ReplayCache -------------------------------------------------------------
 
+namespace {
+constexpr size_t kMinSlots = 1024;
+constexpr auto kLater = [](const auto& x, const auto& y) { return x.ts_ms > y.ts_ms; };  // min-heap order
+}  // namespace
+
+ReplayCache::ReplayCache(size_t capacity, uint64_t window_ms)
+    : capacity_(capacity),
+      max_slots_(capacity + capacity / 3 + 1),
+      window_ms_(window_ms),
+      seed_([] {
+        uint64_t v = 0;
+        crypto::random_fill(reinterpret_cast<uint8_t*>(&v), sizeof v);
+        return v;
+      }()),
+      slots_(std::min(max_slots_, kMinSlots)) {}
+
+ReplayCache::Fingerprint ReplayCache::fingerprint(const crypto::Hash& key) {
+  Fingerprint fp;
+  std::memcpy(&fp.a, key.data(), 8);
+  std::memcpy(&fp.b, key.data() + 8, 8);
+  if (fp.empty()) fp.b = 1;  // (0, 0) marks an empty slot
+  return fp;
+}
+
+size_t ReplayCache::home(const Fingerprint& fp, size_t slots) const {
+  uint64_t h = (fp.a ^ seed_) * 0x9E3779B97F4A7C15ull;
+  h ^= h >> 29;
+  return size_t((unsigned __int128)(h ^ fp.b) * slots >> 64);  // uniform in [0, slots)
+}
+
+size_t ReplayCache::find_locked(const Fingerprint& fp) const {
+  const size_t n = slots_.size();
+  for (size_t i = home(fp, n);; i = i + 1 == n ? 0 : i + 1) {
+    if (slots_[i].empty()) return n;
+    if (slots_[i] == fp) return i;
+  }
+}
+
+void ReplayCache::insert_slot_locked(std::vector<Fingerprint>& table, const Fingerprint& fp) const {
+  const size_t n = table.size();
+  size_t i = home(fp, n);
+  while (!table[i].empty()) i = i + 1 == n ? 0 : i + 1;
+  table[i] = fp;
+}
+
+void ReplayCache::erase_locked(const Fingerprint& fp) {
+  const size_t n = slots_.size();
+  size_t hole = find_locked(fp);
+  if (hole == n) return;
+  // Backward shift: move later members of the probe run into the hole when
+  // their home slot does not lie cyclically in (hole, j].
+  for (size_t j = hole + 1 == n ? 0 : hole + 1; !slots_[j].empty(); j = j + 1 == n ? 0 : j + 1) {
+    const size_t k = home(slots_[j], n);
+    const bool k_in_range = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
+    if (!k_in_range) {
+      slots_[hole] = slots_[j];
+      hole = j;
+    }
+  }
+  slots_[hole] = Fingerprint{};
+}
+
+void ReplayCache::grow_locked() {
+  std::vector<Fingerprint> bigger(std::min(max_slots_, slots_.size() * 2));
+  for (const Fingerprint& fp : slots_)
+    if (!fp.empty()) insert_slot_locked(bigger, fp);
+  slots_.swap(bigger);
+}
+
 void ReplayCache::expire_locked(uint64_t now_ms) {
-  while (!by_time_.empty() && by_time_.begin()->first + window_ms_ < now_ms) {
-    seen_.erase(by_time_.begin()->second);
-    by_time_.erase(by_time_.begin());
+  while (!heap_.empty() && heap_.front().ts_ms + window_ms_ < now_ms) {
+    erase_locked(heap_.front().fp);
+    std::pop_heap(heap_.begin(), heap_.end(), kLater);
+    heap_.pop_back();
   }
 }
 
 Status ReplayCache::check_and_insert(const crypto::Hash& key, uint64_t request_ts_ms, uint64_t now_ms) {
+  const Fingerprint fp = fingerprint(key);
   std::lock_guard lock(mu_);
   expire_locked(now_ms);
-  if (seen_.count(key)) return error(Code::kReplay, "this signed request was already used");
-  if (seen_.size() >= capacity_) return error(Code::kBusy, "too many signed requests; try again later");
-  seen_.emplace(key, request_ts_ms);
-  by_time_.emplace(request_ts_ms, key);
+  if (find_locked(fp) != slots_.size()) return error(Code::kReplay, "this signed request was already used");
+  if (heap_.size() >= capacity_) return error(Code::kBusy, "too many signed requests; try again later");
+  if ((heap_.size() + 1) * 4 > slots_.size() * 3 && slots_.size() < max_slots_) grow_locked();
+  if (heap_.size() == heap_.capacity()) heap_.reserve(std::min(capacity_, std::max<size_t>(64, heap_.size() * 2)));
+  insert_slot_locked(slots_, fp);
+  heap_.push_back(Expiry{request_ts_ms, fp});
+  std::push_heap(heap_.begin(), heap_.end(), kLater);
   return {};
 }
 
 size_t ReplayCache::size() const {
   std::lock_guard lock(mu_);
-  return seen_.size();
+  return heap_.size();
+}
+
+size_t ReplayCache::memory_bytes() const {
+  std::lock_guard lock(mu_);
+  return slots_.capacity() * sizeof(Fingerprint) + heap_.capacity() * sizeof(Expiry);
 }
 
 // ---- KeyCheckCache -----------------------------------------------------------
@@ -410,7 +505,8 @@ void RequestHandler::handle_store(rpc::StoreRequest r, uint64_t now, Done done) 
       }
       settle(*join);
     });
-    storage_.store_async(std::move(m), [join, settle](Result<StoreResult> res) {
+    storage_.store_async(std::move(m), [join, settle, stats = options_.stats](Result<StoreResult> res) {
+      if (!res.ok() && res.status().code() == Code::kStorageFull) count_storage_full(stats, res.status());
       {
         std::lock_guard lock(join->mu);
         join->local = std::move(res);
@@ -421,6 +517,7 @@ void RequestHandler::handle_store(rpc::StoreRequest r, uint64_t now, Done done) 
   }
   auto copy = on_new_store_ ? std::make_shared<StoredMessage>(m) : nullptr;
   storage_.store_async(std::move(m), [this, copy, hash, done = std::move(done)](Result<StoreResult> res) {
+    if (!res.ok() && res.status().code() == Code::kStorageFull) count_storage_full(options_.stats, res.status());
     if (auto a = answer_unless_new(res, hash, self_x_)) return done(std::move(*a));
     if (!copy) return done(rpc::store_response({false, hash, {self_x_}}));
     // Acknowledge only once the swarm confirms enough replicas.
@@ -434,7 +531,10 @@ void RequestHandler::accept_replica(StoredMessage message, std::function<void(Re
   if (!serves(message.account)) {
     return done(error(Code::kWrongSwarm, "replica for an account outside this node's swarm"));
   }
-  storage_.store_async(std::move(message), std::move(done));
+  storage_.store_async(std::move(message), [stats = options_.stats, done = std::move(done)](Result<StoreResult> r) {
+    if (!r.ok() && r.status().code() == Code::kStorageFull) count_storage_full(stats, r.status());
+    done(std::move(r));
+  });
 }
 
 }  // namespace onionswarm::node

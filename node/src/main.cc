@@ -285,6 +285,8 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
     }
     return fail(storage.status().message());
   }
+  if (const int stale = (*storage)->stale_readers_cleared(); stale > 0)
+    node::log_info("storage", "cleared " + std::to_string(stale) + " LMDB reader slot(s) left by dead processes");
 
   node::GossipOptions go;
   go.network_id = network->network_id;

@@ -113,6 +113,7 @@ NodeSnapshot take_snapshot(Server& server, const std::string& network_id, uint64
   s.peers_reachable = load(st.peers_reachable);
   s.layers_replayed = load(st.layers_replayed);
   s.queued_requests = load(st.queued_requests);
+  s.storage_full_refusals = load(st.storage_full_refusals);
   for (size_t i = 0; i < s.busy.size(); ++i) s.busy[i] = load(st.busy[i]);
   auto copy_histogram = [](const LatencyHistogram& from, NodeSnapshot::Histogram& to) {
     for (size_t i = 0; i < to.counts.size(); ++i) to.counts[i] = load(from.counts[i]);
@@ -155,7 +156,7 @@ nlohmann::json status_json(const NodeSnapshot& s) {
   json swarm = nullptr;
   if (s.in_swarm) swarm = {{"id", hex64(s.swarm_id)}, {"peers", s.peers}};
   json storage = {{"ok", s.storage_ok}, {"messages", s.messages}, {"bytes", s.data_bytes},
-                  {"schema_version", s.schema_version}};
+                  {"schema_version", s.schema_version}, {"full_refusals", s.storage_full_refusals}};
   if (!s.storage_ok) storage["error"] = s.storage_error;
   return {
       {"version", s.version},
@@ -219,6 +220,9 @@ std::string prometheus_text(const NodeSnapshot& s) {
            "Requests refused as busy (rate limit or resource bound) instead of queued, by reason.");
   for (size_t i = 0; i < s.busy.size(); ++i)
     e.sample("busy_refusals_total", s.busy[i], std::string("reason=\"") + kBusyReasonNames[i] + "\"");
+  e.counter("storage_full_refusals_total",
+            "Stores and replicas refused because the disk or the LMDB map is (nearly) full (storage_full).",
+            s.storage_full_refusals);
   e.counter("replicas_sent_total", "Replica pushes sent to swarm peers.", s.replicas_sent);
   e.counter("replicas_received_total", "Replicas received from swarm peers.", s.replicas_received);
   e.counter("replicas_refused_total", "Replicas refused (not a member of the account's swarm, invalid).",

@@ -33,6 +33,7 @@
 
 #include <lmdb.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -102,7 +103,10 @@ Status lmdb_error(int rc, std::string_view what) {
   msg += mdb_strerror(rc);
   switch (rc) {
     case MDB_MAP_FULL:
-      return error(Code::kFull, "node storage is full (LMDB map_size reached); " + msg);
+      return error(Code::kStorageFull, "node storage is full (LMDB map_size reached); " + msg);
+    case ENOSPC:
+    case EDQUOT:
+      return error(Code::kStorageFull, "node storage is full (no space left on the disk); " + msg);
     case MDB_READERS_FULL:
       return error(Code::kBusy, msg);
     default:
@@ -333,9 +337,9 @@ struct Storage::Impl {
             end = i;  // commit what fits, re-measure, retry op i first
             break;
           }
-          op.status = error(Code::kFull, "node storage is nearly full (the last 1/" +
-                                             std::to_string(kReserveDivisor) +
-                                             " of map_size is kept for deletes and sweeps)");
+          op.status = error(Code::kStorageFull,
+                            "node storage is nearly full (a reserve of the LMDB map and of the disk is "
+                            "kept for deletes and sweeps)");
           continue;
         }
         room -= cost;
@@ -344,27 +348,68 @@ struct Storage::Impl {
       if (rc != 0) return {i, rc};  // ~Txn aborts
       ++applied;
     }
-    if (int rc = txn.commit()) return fail_all(lmdb_error(rc, "commit"));
+    if (int rc = txn.commit()) {
+      // LMDB reports a short page write as EIO, which is what a full disk
+      // gives (ENOSPC only when not a byte fitted): name it.
+      if (rc == EIO && disk_free_bytes() < uint64_t(1) << 20) rc = ENOSPC;
+      return fail_all(lmdb_error(rc, "commit"));
+    }
     commit_count.fetch_add(1, std::memory_order_relaxed);
     return {end, 0};
   }
 
-  // Bytes that stores may still use outside the reserve, measured (on the
+  // Bytes that stores may still use outside the reserves, measured (on the
   // committer, between write transactions' begin and first op) at the start
-  // of a write transaction from the last committed high-water page
-  // and, only when that is close to the reserve, the free pages in LMDB's
-  // freelist (FREE_DBI, as mdb_stat counts them). Approximate: pages freed
-  // but still pinned by old readers count as free.
+  // of a write transaction. Two limits, the smaller wins:
+  //   map:  the last 1/kReserveDivisor of map_size is kept back;
+  //   disk: the file grows into the filesystem's free space (statvfs
+  //         f_bavail), of which disk_reserve() is kept back; pages on
+  //         LMDB's freelist are reused inside the file and need no disk.
+  // Far from both limits (over 256 MiB each) nothing more is read; close to
+  // one, the free pages in LMDB's freelist (FREE_DBI, as mdb_stat counts
+  // them) are added. Approximate: pages freed but still pinned by old
+  // readers count as free.
   uint64_t room_bytes() {
     MDB_envinfo info;
     if (mdb_env_info(env.get(), &info) != 0 || page_size == 0) return 0;
+    constexpr uint64_t kFar = uint64_t(256) << 20;
     const uint64_t total = info.me_mapsize / page_size;
     const uint64_t reserve = total / kReserveDivisor;
     const uint64_t high_water = uint64_t(info.me_last_pgno) + 1;
-    if (high_water + reserve < total &&
-        (total - reserve - high_water) * page_size > (uint64_t(256) << 20)) {
-      return (total - reserve - high_water) * page_size;  // far from full: no scan
+    // Disk space the file may still grow into, past the disk reserve.
+    uint64_t disk_room = UINT64_MAX;
+    struct statvfs fs;
+    if (::statvfs(options.path.c_str(), &fs) == 0 && fs.f_frsize > 0) {
+      const uint64_t avail = uint64_t(fs.f_bavail) * fs.f_frsize;
+      const uint64_t keep = disk_reserve(uint64_t(fs.f_blocks) * fs.f_frsize);
+      disk_room = avail > keep ? avail - keep : 0;
     }
+    if (high_water + reserve < total && (total - reserve - high_water) * page_size > kFar && disk_room > kFar) {
+      return std::min((total - reserve - high_water) * page_size, disk_room);  // far from full: no scan
+    }
+    const uint64_t free_pages = freelist_pages();
+    const uint64_t used = high_water > free_pages ? high_water - free_pages : 0;
+    const uint64_t map_room = used + reserve < total ? (total - reserve - used) * page_size : 0;
+    const uint64_t reusable = free_pages * page_size;
+    return std::min(map_room, disk_room > UINT64_MAX - reusable ? UINT64_MAX : disk_room + reusable);
+  }
+
+  // Free bytes (for unprivileged users) on the data dir's filesystem;
+  // UINT64_MAX when statvfs fails.
+  uint64_t disk_free_bytes() const {
+    struct statvfs fs;
+    if (::statvfs(options.path.c_str(), &fs) != 0) return UINT64_MAX;
+    return uint64_t(fs.f_bavail) * fs.f_frsize;
+  }
+
+  // Bytes of the filesystem (of size fs_bytes) kept free for deletes and
+  // sweeps: 1/kReserveDivisor of it, at most options.disk_reserve_bytes.
+  uint64_t disk_reserve(uint64_t fs_bytes) const {
+    return std::min<uint64_t>(fs_bytes / kReserveDivisor, options.disk_reserve_bytes);
+  }
+
+  // Pages on LMDB's freelist (reusable without growing the file).
+  uint64_t freelist_pages() {
     // LMDB allows a FREE_DBI cursor only in a read-only transaction; one
     // begun now sees the same committed state as the write transaction.
     uint64_t free_pages = 0;
@@ -381,8 +426,7 @@ struct Storage::Impl {
         free_pages += n;
       }
     }
-    const uint64_t used = high_water > free_pages ? high_water - free_pages : 0;
-    return used + reserve < total ? (total - reserve - used) * page_size : 0;
+    return free_pages;
   }
 
   // The apply functions run inside the committer's write transaction. They
@@ -723,9 +767,32 @@ Result<size_t> Storage::drop_handed_over(const swarm::AccountId& account, uint16
 
 Result<size_t> Storage::sweep_expired(uint64_t now_ms, size_t max) {
   if (max == 0) return size_t(0);
-  Impl::Op op;
-  op.kind = Impl::SweepOp{now_ms, max};
-  return impl_->run_blocking(std::move(op));
+  // A sweep copies every page it touches before the old ones are freed (at
+  // commit), so on a full disk or map a large sweep may not fit even in the
+  // reserve. Then sweep in smaller transactions: each commit frees pages the
+  // next one reuses, so expiry still makes progress; after each success the
+  // transactions grow again (doubling), so few commits are needed.
+  size_t swept = 0, chunk = max;
+  bool shrunk = false;
+  for (int attempts = 0; swept < max && attempts < 100'000; ++attempts) {
+    const size_t want = std::min(chunk, max - swept);
+    Impl::Op op;
+    op.kind = Impl::SweepOp{now_ms, want};
+    auto n = impl_->run_blocking(std::move(op));
+    if (!n.ok()) {
+      if (n.status().code() == Code::kStorageFull && chunk > 1) {
+        chunk = std::max<size_t>(1, chunk / 8);
+        shrunk = true;
+        continue;
+      }
+      if (swept > 0) return swept;
+      return n.status();
+    }
+    swept += *n;
+    if (*n < want || !shrunk) break;  // nothing left, or done in one go
+    chunk = std::min(max, chunk * 2);
+  }
+  return swept;
 }
 
 // --- reads -----------------------------------------------------------------

@@ -4,7 +4,7 @@
 
 namespace onionswarm {
 namespace {
-constexpr std::array<std::pair<Code, std::string_view>, 15> kNames{{
+constexpr std::array<std::pair<Code, std::string_view>, 16> kNames{{
     {Code::kOk, "ok"},
     {Code::kInvalidArgument, "invalid_argument"},
     {Code::kUnauthorized, "unauthorized"},
@@ -20,6 +20,7 @@ constexpr std::array<std::pair<Code, std::string_view>, 15> kNames{{
     {Code::kIo, "io"},
     {Code::kInternal, "internal"},
     {Code::kConflict, "conflict"},
+    {Code::kStorageFull, "storage_full"},
 }};
 }  // namespace
 

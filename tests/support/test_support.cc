@@ -1,5 +1,6 @@
 #include "test_support.h"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -183,7 +184,16 @@ void RawClient::send_frames(const std::vector<Bytes>& frames) {
 
 std::optional<std::vector<Bytes>> RawClient::recv_frames(std::chrono::milliseconds timeout) {
   zmq::pollitem_t item{sock_.handle(), 0, ZMQ_POLLIN, 0};
-  zmq::poll(&item, 1, timeout);
+  if (!cancel_) {
+    zmq::poll(&item, 1, timeout);
+  } else {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      zmq::poll(&item, 1, std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(20)));
+      if ((item.revents & ZMQ_POLLIN) || cancel_->load() || left.count() <= 0) break;
+    }
+  }
   if (!(item.revents & ZMQ_POLLIN)) return std::nullopt;
   std::vector<zmq::message_t> msgs;
   if (!zmq::recv_multipart(sock_, std::back_inserter(msgs))) return std::nullopt;
@@ -244,17 +254,27 @@ Result<nlohmann::json> RawClient::request(const std::vector<swarm::NodeDescripto
 Result<std::set<std::string>> retrieve_hashes(const TestAccount& a, const swarm::NodeDescriptor& node) {
   swarm::rpc::RetrieveRequest r;
   r.account = a.id;
-  r.timestamp_ms = now_ms();
   r.limit = swarm::rpc::kMaxRetrieveLimit;
-  swarm::rpc::Request req = r;
-  swarm::rpc::sign_request(req, a.ed);
   RawClient c(node);
-  auto got = c.request({node}, req);
-  if (!got.ok()) return got.status();
-  if ((*got)["status"] != "ok") return error(Code::kUnavailable, "retrieve refused: " + got->dump());
   std::set<std::string> out;
-  for (const auto& m : (*got)["messages"]) out.insert(m["hash"].get<std::string>());
-  return out;
+  for (int page = 0; page < 1000; ++page) {  // pages of at most 500 (and 120 KiB)
+    r.timestamp_ms = now_ms();
+    swarm::rpc::Request req = r;
+    swarm::rpc::sign_request(req, a.ed);
+    auto got = c.request({node}, req);
+    if (!got.ok()) return got.status();
+    if ((*got)["status"] != "ok") return error(Code::kUnavailable, "retrieve refused: " + got->dump());
+    for (const auto& m : (*got)["messages"]) out.insert(m["hash"].get<std::string>());
+    if (!(*got).value("more", false) || (*got)["messages"].empty()) return out;
+    const auto& last = (*got)["messages"].back();
+    r.after_timestamp_ms = last["timestamp"].get<uint64_t>();
+    auto raw = from_hex(last["hash"].get<std::string>());
+    if (!raw.ok()) return raw.status();
+    auto h = crypto::Hash::from(*raw);
+    if (!h.ok()) return h.status();
+    r.after_hash = *h;
+  }
+  return error(Code::kInternal, "too many pages");
 }
 
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path) {
@@ -291,6 +311,40 @@ int reap(pid_t pid, std::chrono::milliseconds timeout) {
 
 pid_t devnet_pid(const Devnet& net, int i) {
   return pid_t(std::stol("0" + read_file(net.node_dir(i) + "/pid")));
+}
+
+pid_t restart_devnet_node(const Devnet& net, int i, const std::vector<std::string>& extra_args,
+                          const std::string& log_path) {
+  const auto nodes = net.nodes();
+  if (i < 1 || size_t(i) > nodes.size()) return -1;
+  std::vector<std::string> argv = {node_bin(),      "run",           "--data-dir",
+                                   net.node_dir(i), "--listen",      nodes[size_t(i) - 1].address,
+                                   "--network",     net.network_file()};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  return spawn(argv, log_path.empty() ? net.node_dir(i) + "/node.log" : log_path);
+}
+
+bool wait_gone(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return true;                            // our child, reaped
+    if (r < 0 && ::kill(pid, 0) != 0) return true;        // not our child, and gone
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+bool wait_answering(const swarm::NodeDescriptor& node, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    RawClient c(node);
+    auto r = c.request({node}, swarm::rpc::InfoRequest{});
+    if (r.ok() && (*r)["status"] == "ok") return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
 }
 
 }  // namespace onionswarm::test

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -112,8 +113,12 @@ class RawClient {
 
   // Sends frames as one multipart message; no answer awaited.
   void send_frames(const std::vector<Bytes>& frames);
-  // Waits for one multipart answer; nullopt after timeout.
+  // Waits for one multipart answer; nullopt after timeout, or as soon as
+  // the cancel flag (set_cancel) is true.
   std::optional<std::vector<Bytes>> recv_frames(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  // A flag another thread sets to end this client's waits early (checked
+  // every 20 ms), e.g. once the test has killed the node it talks to.
+  void set_cancel(const std::atomic<bool>* cancel) { cancel_ = cancel; }
 
   struct OnionAnswer {
     wire::Type type = wire::Type::kError;  // kOnionResponse or kError
@@ -134,6 +139,7 @@ class RawClient {
   zmq::context_t ctx_;
   zmq::socket_t sock_;
   uint64_t next_id_ = 1;
+  const std::atomic<bool>* cancel_ = nullptr;
 };
 
 uint64_t now_ms();
@@ -157,5 +163,17 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path);
 int reap(pid_t pid, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 // Reads the pid a devnet recorded for node i.
 pid_t devnet_pid(const Devnet& net, int i);
+
+// Starts node i of the devnet again (after it was stopped) on its old
+// address and data dir, with extra arguments (e.g. --config FILE); its log
+// is appended to log_path (default: NODE_DIR/node.log).
+// Returns the pid of the new process, a child of the caller.
+pid_t restart_devnet_node(const Devnet& net, int i, const std::vector<std::string>& extra_args = {},
+                          const std::string& log_path = "");
+// Waits (bounded) until pid no longer exists: reaped if it is our child,
+// else gone from the process table. True when it is gone.
+bool wait_gone(pid_t pid, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+// Waits (bounded) until node answers info; true when it did.
+bool wait_answering(const swarm::NodeDescriptor& node, std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 }  // namespace onionswarm::test

@@ -63,6 +63,7 @@ struct NodeSnapshot {
   uint64_t peers_reachable = 0;
   uint64_t layers_replayed = 0;
   uint64_t queued_requests = 0;
+  uint64_t storage_full_refusals = 0;
   std::array<uint64_t, size_t(BusyReason::kCount)> busy{};
   struct Histogram {
     std::array<uint64_t, LatencyHistogram::kBoundsUs.size() + 1> counts{};

@@ -75,6 +75,7 @@ struct NodeStats {
   std::atomic<uint64_t> layers_replayed{0};     // layers refused because their ephemeral key was seen before
   std::array<std::atomic<uint64_t>, size_t(BusyReason::kCount)> busy{};  // refusals as busy, by reason
   std::atomic<uint64_t> queued_requests{0};     // onion requests in progress (gauge)
+  std::atomic<uint64_t> storage_full_refusals{0};  // stores and replicas refused: disk or LMDB map (nearly) full
 
   void busy_refusal(BusyReason r) { inc(busy[size_t(r)]); }
 

@@ -47,6 +47,11 @@ struct StorageOptions {
   uint64_t quota_messages = 10'000;               // per account, all namespaces
   uint64_t quota_bytes = 64ull << 20;             // per account, sum of data sizes
   size_t max_batch = 1024;                        // writes per group commit, at most
+  // Free disk space kept for deletes and sweeps: stores are refused
+  // (kStorageFull) once the filesystem holding `path` has less than the
+  // smaller of this and 1/16 of its size left (LMDB needs free pages even to
+  // delete). The last 1/16 of map_size is kept back the same way.
+  size_t disk_reserve_bytes = size_t(64) << 20;
 };
 
 struct StoredMessage {
@@ -84,7 +89,9 @@ class Storage {
   // Queues a store; done runs on the committer thread once the write is
   // durably committed (or failed). kExists when a message with this hash is
   // already stored (nothing changes); kFull when the account's quota would be
-  // exceeded (nothing changes); kInvalidArgument when the hash does not match
+  // exceeded (nothing changes); the error kStorageFull when the disk or the
+  // LMDB map is (nearly) full, counting the reserve kept for deletes and
+  // sweeps (nothing changes); kInvalidArgument when the hash does not match
   // the data or the data is too large. done must not block for long.
   using StoreDone = std::function<void(Result<StoreResult>)>;
   void store_async(StoredMessage message, StoreDone done);
@@ -111,7 +118,8 @@ class Storage {
   Result<std::optional<StoredMessage>> get(const crypto::Hash& hash, uint64_t now_ms) const;
 
   // Deletes every message with expiry_ms <= now_ms (at most max per call);
-  // returns how many were deleted. Durable before it returns.
+  // returns how many were deleted. Durable before it returns. When the disk
+  // or map is too full for one large transaction it sweeps in smaller ones.
   Result<size_t> sweep_expired(uint64_t now_ms, size_t max = 100'000);
 
   Result<StorageStats> stats() const;

@@ -10,6 +10,8 @@
 //   kNotFound         the thing asked for does not exist.
 //   kExists           already stored (idempotent success for stores).
 //   kFull             quota reached; nothing was changed.
+//   kStorageFull      the node's disk or database map is (nearly) full;
+//                     nothing was changed; try another node.
 //   kWrongSwarm       ask the swarm named in the answer instead.
 //   kUnavailable      transient: a hop or node did not answer; retry/rebuild.
 //   kTimeout          no answer in time; retry on another path.
@@ -41,6 +43,7 @@ enum class Code {
   kIo,
   kInternal,
   kConflict,  // a compare-and-set failed: re-read the current state and retry
+  kStorageFull,  // the node's disk or LMDB map is (nearly) full; nothing was changed
 };
 
 // Stable lower_snake name of a code, used on the wire ("invalid_argument").

@@ -4,11 +4,17 @@
 
 #include <gtest/gtest.h>
 
+#include <malloc.h>
+
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <future>
+#include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <variant>
@@ -642,6 +648,63 @@ TEST(ReplayCache, EntriesExpireAfterTheWindow) {
   EXPECT_EQ(c.check_and_insert(key_n(2), kNow + 30'000, kNow + 60'001).code(), Code::kReplay);
   EXPECT_TRUE(c.check_and_insert(key_n(1), kNow + 100'000, kNow + 100'000).ok());  // 2 and 3 expired
   EXPECT_EQ(c.size(), 1u);
+}
+
+TEST(ReplayCache, MatchesAMapModelUnderRandomTraffic) {
+  // The same answers as the plain map + multimap it replaced, with
+  // expiries, refusals when full and key reuse interleaved.
+  ReplayCache c(300, 1'000);
+  std::map<crypto::Hash, uint64_t> model;
+  std::mt19937_64 rng(7);
+  std::vector<crypto::Hash> used;
+  uint64_t now = kNow;
+  for (int i = 0; i < 60'000; ++i) {
+    now += rng() % 7;
+    crypto::Hash key;
+    if (!used.empty() && rng() % 3 == 0) {
+      key = used[rng() % used.size()];
+    } else {
+      for (auto& b : key.bytes) b = uint8_t(rng());
+      used.push_back(key);
+      if (used.size() > 2000) used.erase(used.begin(), used.begin() + 1000);
+    }
+    const uint64_t ts = now - 1'000 + rng() % 2'000;
+    std::erase_if(model, [&](const auto& kv) { return kv.second + 1'000 < now; });
+    Code want = Code::kOk;
+    if (model.count(key)) want = Code::kReplay;
+    else if (model.size() >= 300) want = Code::kBusy;
+    else model.emplace(key, ts);
+    ASSERT_EQ(c.check_and_insert(key, ts, now).code(), want) << "step " << i;
+    ASSERT_EQ(c.size(), model.size()) << "step " << i;
+  }
+}
+
+TEST(ReplayCache, FullCacheMemoryIsBounded) {
+  constexpr size_t kEntries = 1'000'000;  // the node's default capacity
+  const size_t heap_before = mallinfo2().uordblks + mallinfo2().hblkhd;
+  ReplayCache c(kEntries, 60'000);
+  std::mt19937_64 rng(11);
+  std::vector<crypto::Hash> sample;
+  for (size_t i = 0; i < kEntries; ++i) {
+    crypto::Hash key;
+    for (size_t j = 0; j < key.bytes.size(); j += 8) {
+      const uint64_t v = rng();
+      std::memcpy(key.bytes.data() + j, &v, 8);
+    }
+    if (i % 10'000 == 0) sample.push_back(key);
+    ASSERT_TRUE(c.check_and_insert(key, kNow + i % 60'000, kNow).ok());
+  }
+  EXPECT_EQ(c.size(), kEntries);
+  crypto::Hash fresh;
+  fresh.bytes.fill(0xEE);
+  EXPECT_EQ(c.check_and_insert(fresh, kNow, kNow).code(), Code::kBusy);
+  for (const auto& key : sample) EXPECT_EQ(c.check_and_insert(key, kNow, kNow).code(), Code::kReplay);
+  const size_t bytes = c.memory_bytes();
+  const size_t heap_after = mallinfo2().uordblks + mallinfo2().hblkhd;
+  EXPECT_LE(bytes, ReplayCache::kMaxBytesPerEntry * kEntries + 64);
+  std::cout << "[replay cache] " << kEntries << " entries: tables " << bytes / 1e6 << " MB ("
+            << double(bytes) / kEntries << " bytes/entry), malloc heap grew " << (heap_after - heap_before) / 1e6
+            << " MB; the map + multimap it replaced took about 160 MB\n";
 }
 
 // ---- KeyCheckCache ----------------------------------------------------------------

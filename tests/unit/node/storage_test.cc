@@ -654,7 +654,7 @@ TEST_F(StorageTest, MapFullIsAnErrorNotACrashAndDeletesStillWork) {
       EXPECT_EQ(r.value(), StoreResult::kNew);
       ++stored;
     } else {
-      EXPECT_EQ(r.status().code(), Code::kFull) << r.status().to_string();
+      EXPECT_EQ(r.status().code(), Code::kStorageFull) << r.status().to_string();
       EXPECT_NE(r.status().message().find("full"), std::string::npos);
       ++full;
     }
@@ -686,6 +686,35 @@ TEST_F(StorageTest, MapFullIsAnErrorNotACrashAndDeletesStillWork) {
   EXPECT_EQ(must_store(*s, message(a, 0, 5000, "after", kNow)), StoreResult::kNew);
   EXPECT_EQ(s->sweep_expired(kNow).value(), 1u);
   EXPECT_EQ(must_store(*s, message(a, 0, 5001, "again")), StoreResult::kNew);
+}
+
+TEST_F(StorageTest, SweepOfAFullMapStillExpiresEverything) {
+  // Many small messages fill the map's pages; expiring them all at once
+  // copies nearly every page, more than the reserve holds. The sweep then
+  // runs in smaller transactions and still removes them all.
+  auto o = options();
+  o.map_size = size_t(2) << 20;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  std::vector<std::future<Result<StoreResult>>> pending;
+  for (int i = 0; i < 20000; ++i) {
+    auto p = std::make_shared<std::promise<Result<StoreResult>>>();
+    pending.push_back(p->get_future());
+    s->store_async(message(account(uint8_t(i % 200)), 0, i, "small " + std::to_string(i), kNow + 1),
+                   [p](Result<StoreResult> r) { p->set_value(std::move(r)); });
+  }
+  size_t stored = 0, full = 0;
+  for (auto& f : pending) {
+    auto r = f.get();
+    if (r.ok() && r.value() == StoreResult::kNew) ++stored;
+    if (!r.ok() && r.status().code() == Code::kStorageFull) ++full;
+  }
+  ASSERT_GT(full, 0u) << "the map never filled";
+  auto swept = s->sweep_expired(kNow + 1);
+  ASSERT_TRUE(swept.ok()) << swept.status().to_string();
+  EXPECT_EQ(*swept, stored);
+  EXPECT_EQ(s->stats()->messages, 0u);
+  EXPECT_EQ(must_store(*s, message(account(1), 0, 1, "room again")), StoreResult::kNew);
 }
 
 TEST_F(StorageTest, BlockingWriteFromCallbackIsRefused) {

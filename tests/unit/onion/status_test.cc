@@ -25,7 +25,7 @@ TEST(Status, ToStringHasCodeNameAndMessage) {
 }
 
 TEST(Status, CodeNamesRoundTripForEveryCode) {
-  for (int c = static_cast<int>(Code::kOk); c <= static_cast<int>(Code::kConflict); ++c) {
+  for (int c = static_cast<int>(Code::kOk); c <= static_cast<int>(Code::kStorageFull); ++c) {
     Code code = static_cast<Code>(c);
     EXPECT_EQ(code_from_name(code_name(code)), code) << code_name(code);
   }
