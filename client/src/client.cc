@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -216,6 +217,7 @@ struct Client::Impl {
     bool rebuild = false;
     bool guard_failed = false;
     bool clock_synced = false;
+    bool replay_resigned = false;
     Keys failed;  // nodes that failed during this request
     Status last_failure = error(Code::kInternal, "no attempt made");
 
@@ -295,6 +297,16 @@ struct Client::Impl {
               redirects < kMaxRedirects) {
             ++redirects;
             target_swarm = *err.swarm;
+            continue;
+          }
+          if (err.status.code() == Code::kReplay && signer && !replay_resigned) {
+            // A key shared by a group's members (the member credential)
+            // signs the very same request for two members polling in the
+            // same millisecond (Ed25519 is deterministic), and the node
+            // takes the second for a replay: sign again a little later.
+            replay_resigned = true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2 + crypto::random_bytes(1)[0] % 30));
+            --attempt;  // not a path failure: does not use up the retry
             continue;
           }
           if (err.status.code() == Code::kStale && !clock_synced) {

@@ -1,6 +1,9 @@
 #include "client/groups.h"
 
 #include <algorithm>
+#include <chrono>
+#include <random>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -81,8 +84,8 @@ struct Groups::Record {
   std::map<uint64_t, std::set<swarm::AccountId>> members_by_gen;
   std::set<swarm::AccountId> joined;
   bool removed = false;
-  std::set<crypto::Hash> chain;  // hashes on the canonical chain at the last sync (not saved)
 
+  bool is_member(const swarm::AccountId& a) const { return std::binary_search(members.begin(), members.end(), a); }
   group::GroupState state() const {
     group::GroupState s;
     s.name = name;
@@ -283,8 +286,6 @@ Status Groups::sync_control(Record& r) {
     last = std::move(*st);
     last_entry = &e;
   }
-  r.chain.clear();
-  for (const auto& e : chain) r.chain.insert(e.hash);
   r.has_head = true;
   r.head_seq = chain.back().seq;
   r.head_hash = chain.back().hash;
@@ -320,13 +321,9 @@ Status Groups::store_control(Record& r, const crypto::Ed25519KeyPair& group_key,
   auto answer = swarm::rpc::parse_store_answer(*j);
   if (!answer.ok()) return answer.status();
   if (answer->hash != entry->hash) return error(Code::kInternal, "the swarm acknowledged a different entry");
-  // Stored; but when another admin's entry on the same head reached another
-  // node first, the canonical chain may pick theirs. Check, so that the
-  // caller re-applies the change instead of losing it.
-  if (Status s = sync_control(r); !s.ok()) return s;
-  if (!r.chain.count(entry->hash)) {
-    return error(Code::kConflict, "another admin's change on the same head won: re-applying");
-  }
+  // Acknowledged by the group's sequencer, the only node that takes control
+  // stores: the entry extends the one head there and no other entry can
+  // take its place (docs/PROTOCOL.md 15.3).
   return {};
 }
 
@@ -652,7 +649,7 @@ Result<crypto::Ed25519KeyPair> Groups::credential(const swarm::AccountId& g) con
 
 Status Groups::change(const swarm::AccountId& g,
                       const std::function<Status(group::GroupState&, bool& rotate)>& mutate,
-                      std::vector<swarm::AccountId>* invited, const std::string& what) {
+                      std::vector<swarm::AccountId>* members_before, const std::string& what) {
   auto loaded = load(g);
   if (!loaded.ok()) return loaded.status();
   Record r = std::move(*loaded);
@@ -660,18 +657,27 @@ Status Groups::change(const swarm::AccountId& g,
   auto group_key = crypto::Ed25519KeyPair::from_seed(r.group_seed->view());
   if (!group_key.ok()) return group_key.status();
   Status last = error(Code::kConflict, "the group kept changing; try again");
-  bool stored_once = false;
-  // Bounded: a conflict means another admin's change landed first; re-read and re-apply.
+  bool sent_once = false;        // an earlier attempt's entry may have landed (its answer was lost)
+  int sequencer_refusals = 0;
+  std::mt19937_64 rng(std::random_device{}());
+  // Bounded: a conflict means another admin's change landed first (or our
+  // own did and its answer was lost); re-read and re-apply.
   for (int attempt = 0; attempt < kMaxGroupChangeAttempts; ++attempt) {
+    if (attempt > 0) {
+      // Back off a random while, so that two admins retrying do not meet
+      // at the sequencer's lock again and again.
+      std::uniform_int_distribution<int> jitter(50, 150 * std::min(attempt, 4));
+      std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
+    }
     if (Status s = sync_control(r); !s.ok()) return s;
     if (r.removed) return error(Code::kUnauthorized, "this account is no longer in the group's roster");
+    if (members_before && attempt == 0) *members_before = r.members;
     group::GroupState next = r.state();
-    const std::vector<swarm::AccountId> before = next.members;
     bool rotate = false;
     if (Status s = mutate(next, rotate); !s.ok()) {
-      // Our earlier attempt may have landed after all (its entry was on a
-      // losing branch at one node and won later): nothing left to do.
-      if (s.code() == Code::kNotFound && stored_once) return {};
+      // Our earlier attempt landed after all (only its answer was lost), or
+      // another admin made the same change: nothing left to do.
+      if (s.code() == Code::kNotFound && sent_once) return {};
       return s;
     }
     if (!rotate && next.members == r.members && next.admins == r.admins && next.name == r.name) return {};
@@ -687,28 +693,28 @@ Status Groups::change(const swarm::AccountId& g,
       for (const auto& m : next.members) recipients.push_back(m.x25519());
       keys = group::wrap_keys(key, generation, group_key->public_key(), recipients);
     }
+    sent_once = true;
     Status s = store_control(r, *group_key, r.head_seq + 1, r.head_hash, generation, next, key, keys);
     if (s.code() == Code::kConflict) {
       last = s;
-      stored_once = stored_once || s.message().find("won") != std::string::npos;
+      // A member other than the sequencer answered: the sequencer failed
+      // during this request (timeout) and the client moved on.
+      if (s.message().find("sequencer") != std::string::npos && ++sequencer_refusals >= 2)
+        return error(Code::kUnavailable, "the group's sequencer node (the member of its swarm with the smallest "
+                                         "X25519 key) does not answer; try again later");
       continue;
     }
     if (!s.ok()) return s;
     if (rotate) {
       r.keys[generation] = key.clone();
     }
-    if (Status s2 = sync_control(r); !s2.ok()) return s2;
-    if (invited) {
-      for (const auto& m : next.members)
-        if (!std::binary_search(before.begin(), before.end(), m)) invited->push_back(m);
-    }
-    return {};
+    return sync_control(r);
   }
   return last;
 }
 
 Status Groups::add(const swarm::AccountId& g, const std::vector<swarm::AccountId>& accounts) {
-  std::vector<swarm::AccountId> invited;
+  std::vector<swarm::AccountId> before;
   Status s = change(
       g,
       [&](group::GroupState& st, bool&) {
@@ -718,12 +724,16 @@ Status Groups::add(const swarm::AccountId& g, const std::vector<swarm::AccountId
         }
         return Status();
       },
-      &invited, "add members");
+      &before, "add members");
   if (!s.ok()) return s;
   auto r = load(g);
   if (!r.ok()) return r.status();
-  for (const auto& a : invited)
-    if (Status s2 = send_invite(*r, a); !s2.ok()) return s2;
+  // Everyone asked for who is in the roster now and was not before the
+  // change (also when an attempt whose answer was lost added them).
+  std::set<swarm::AccountId> invited;
+  for (const auto& a : accounts)
+    if (r->is_member(a) && !std::binary_search(before.begin(), before.end(), a) && invited.insert(a).second)
+      if (Status s2 = send_invite(*r, a); !s2.ok()) return s2;
   return {};
 }
 

@@ -272,6 +272,19 @@ Status RequestHandler::check_group_signer(const rpc::Request& req, const swarm::
   return error(Code::kUnauthorized, "not a member credential of this group");
 }
 
+Status RequestHandler::check_control_sequencer(const swarm::AccountId& account) const {
+  auto s = swarms();
+  if (s->empty()) return error(Code::kUnavailable, "node knows no swarms yet");
+  const swarm::Swarm& own = (*s)[swarm::swarm_index_for(*s, account)];
+  if (own.members.empty()) return error(Code::kUnavailable, "the group's swarm has no members");
+  const auto smallest = std::min_element(own.members.begin(), own.members.end(),
+                                         [](const auto& a, const auto& b) { return a.x25519 < b.x25519; });
+  if (smallest->x25519 == self_x_) return {};
+  return error(Code::kConflict,
+               "this node is not the group's sequencer (the swarm member with the smallest X25519 key): send "
+               "control-log changes there");
+}
+
 Status RequestHandler::check_control_store(const rpc::StoreRequest& r, uint64_t now) {
   crypto::Ed25519PublicKey group_pk;
   group_pk.bytes = r.account.key;
@@ -349,8 +362,11 @@ void RequestHandler::handle(ByteView request, Done done) {
       return done(rpc::error_response(error(Code::kStale, "timestamp is too far from the node's clock")));
     }
     if (store->account.is_group() && store->ns == swarm::group::kControlNamespace) {
-      // Compare-and-set: check against the head and keep the group locked
-      // at this node until the entry is durably stored (or refused).
+      // Only the group's sequencer accepts changes (so there is one head to
+      // compare against), then compare-and-set: check against the head and
+      // keep the group locked at this node until the entry is durably
+      // stored and replicated (or refused).
+      if (auto st = check_control_sequencer(store->account); !st.ok()) return done(rpc::error_response(st));
       {
         std::lock_guard lock(control_mu_);
         if (!control_pending_.insert(store->account).second)

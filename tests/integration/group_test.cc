@@ -215,6 +215,39 @@ TEST_F(Group, RemovedMemberCannotDecryptNorUseTheSwarm) {
   EXPECT_EQ(refused_store.status().code(), Code::kUnauthorized);
   auto send = cli(c, {"group", "send", gid, "still here?"});
   EXPECT_NE(send.exit_code, 0);
+
+  // The control log stays readable with any credential the chain names, so
+  // that a member who missed rotations can fetch its keys; the node cannot
+  // tell that member from a removed one (docs/SECURITY.md). What the removed
+  // member reads there is ciphertext it cannot open: neither the new state
+  // nor a slot of the keys message is for it.
+  swarm::rpc::RetrieveRequest log;
+  log.account = *group;
+  log.ns = swarm::group::kControlNamespace;
+  auto log_read = cc->request(*group, log, *old);
+  ASSERT_TRUE(log_read.ok()) << log_read.status().to_string();
+  auto log_answer = swarm::rpc::parse_retrieve_answer(*log_read);
+  ASSERT_TRUE(log_answer.ok());
+  std::vector<swarm::group::ControlEntry> entries;
+  for (const auto& m : log_answer->messages) {
+    auto e = swarm::group::parse_control(m.data, gpk);
+    ASSERT_TRUE(e.ok()) << e.status().to_string();
+    entries.push_back(std::move(*e));
+  }
+  const auto chain = swarm::group::canonical_chain(entries);
+  ASSERT_FALSE(chain.empty());
+  const auto& head = chain.back();
+  ASSERT_EQ(head.generation, 1u);  // the removal started a new generation
+  auto body = client::group::split_body(head.body);
+  ASSERT_TRUE(body.ok());
+  ASSERT_FALSE(body->keys.empty());
+  auto slot = client::group::unwrap_keys(body->keys, head.generation, gpk, cc->identity().x25519());
+  EXPECT_EQ(slot.status().code(), Code::kNotFound);
+  for (const auto& k : *held) EXPECT_FALSE(client::group::open_state(gpk, head, k).ok());
+  // A remaining member opens the same entry (the check can succeed).
+  auto cb = open(b);
+  ASSERT_TRUE(cb);
+  EXPECT_TRUE(client::group::unwrap_keys(body->keys, head.generation, gpk, cb->identity().x25519()).ok());
 }
 
 TEST_F(Group, NonMemberCannotReadOrPostAndNonAdminChangesAreRefused) {
@@ -262,8 +295,6 @@ TEST_F(Group, NonMemberCannotReadOrPostAndNonAdminChangesAreRefused) {
 }
 
 TEST_F(Group, TwoAdminsChangingAtOnceConverge) {
-  GTEST_SKIP() << "failed once in the full suite under load (passes alone): a lost or doubled concurrent change "
-                  "is not yet ruled out; see the groups report";
   const std::string a = homes_ / "ca", b = homes_ / "cb", c = homes_ / "cc", d = homes_ / "cd", e = homes_ / "ce";
   init(a);
   const std::string idb = init(b), idc = init(c), idd = init(d), ide = init(e);
@@ -291,6 +322,12 @@ TEST_F(Group, TwoAdminsChangingAtOnceConverge) {
   EXPECT_EQ(ia["members"].size(), 5u) << ia.dump();  // both adds landed
   EXPECT_TRUE(ia["name"] == "renamed by a" || ia["name"] == "renamed by b");
   EXPECT_EQ(ia["head_seq"], 5u);  // genesis, promote, two adds, two renames
+  // Both adds sent their invitations.
+  for (const auto& h : {d, e}) {
+    auto inv = cli(h, {"group", "invites"});
+    EXPECT_EQ(inv.exit_code, 0) << inv.err;
+    EXPECT_NE(inv.out.find(gid), std::string::npos) << h << ": " << inv.out;
+  }
 }
 
 TEST_F(Group, StoringNodesNeverSeeWhichMemberPosted) {

@@ -10,10 +10,12 @@
 // "group-invites". Secrets in it are as safe as HOME (mode 0700), like the
 // identity key.
 //
-// Changes are compare-and-set on the group's control log: on kConflict the
-// change is re-read and re-applied on top of the new head (bounded retries),
-// so two admins changing the group at once both land, one after the other,
-// or the second fails cleanly when its change no longer applies.
+// Changes are compare-and-set on the group's control log at the group's
+// sequencer node (the only member of its swarm that takes control stores):
+// on kConflict the change is re-read and re-applied on top of the new head
+// (bounded retries with a random back-off), so two admins changing the
+// group at once both land, one after the other, or the second fails cleanly
+// when its change no longer applies. An acknowledged change is final.
 //
 // Thread safety: as Client (one thread).
 #pragma once
@@ -29,7 +31,7 @@
 
 namespace onionswarm::client {
 
-inline constexpr int kMaxGroupChangeAttempts = 6;
+inline constexpr int kMaxGroupChangeAttempts = 8;
 
 struct GroupInfo {
   swarm::AccountId id;
@@ -97,8 +99,10 @@ class Groups {
   Result<Record> load(const swarm::AccountId& group) const;
   Status save(const Record& r);
   Status sync_control(Record& r);
+  // Applies mutate to the synced state and stores the result (bounded
+  // retries on kConflict). *members_before: the roster before the change.
   Status change(const swarm::AccountId& group, const std::function<Status(group::GroupState&, bool& rotate)>& mutate,
-                std::vector<swarm::AccountId>* invited, const std::string& needs_admin_what);
+                std::vector<swarm::AccountId>* members_before, const std::string& needs_admin_what);
   Status store_control(Record& r, const crypto::Ed25519KeyPair& group_key, uint64_t seq, const crypto::Hash& prev,
                        uint64_t generation, const group::GroupState& state, const crypto::SecretBytes& key,
                        ByteView keys);

@@ -150,6 +150,11 @@ class RequestHandler {
                             const crypto::Ed25519PublicKey& signer, uint64_t now);
   // The canonical control chain of a group, from this node's storage.
   Result<std::vector<swarm::group::ControlEntry>> group_chain(const swarm::AccountId& account, uint64_t now) const;
+  // kConflict unless this node is the sequencer of the group's control log:
+  // the member of the account's swarm with the smallest X25519 key. One
+  // node orders all changes of a group, so two admins' changes on the same
+  // head cannot both be accepted (docs/PROTOCOL.md 15.3).
+  Status check_control_sequencer(const swarm::AccountId& account) const;
   // Compare-and-set for a control entry store: it must extend the head.
   Status check_control_store(const swarm::rpc::StoreRequest& r, uint64_t now);
   void handle_store(swarm::rpc::StoreRequest r, uint64_t now, Done done);

@@ -6,6 +6,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -750,6 +751,14 @@ class HandlerGroupTest : public HandlerTest {
     }
     ASSERT_TRUE(group_key_);
     group_ = swarm::AccountId::group(group_key_->public_key());
+    // The group's control log is ordered by its sequencer: the swarm member
+    // with the smallest X25519 key.
+    const auto& members = own_swarm().members;
+    sequencer_ = *std::min_element(members.begin(), members.end(),
+                                   [](const auto& a, const auto& b) { return a.x25519 < b.x25519; });
+    for (const auto& m : members)
+      if (m.x25519 != sequencer_.x25519) follower_ = m;
+    handler_ = make_handler(sequencer_);
   }
 
   Bytes entry(uint64_t seq, const crypto::Hash& prev, uint64_t gen, const crypto::Ed25519KeyPair& cred,
@@ -783,6 +792,7 @@ class HandlerGroupTest : public HandlerTest {
 
   std::optional<crypto::Ed25519KeyPair> group_key_;
   swarm::AccountId group_;
+  swarm::NodeDescriptor sequencer_, follower_;
   crypto::Ed25519KeyPair cred0_ = key_from(0x0E, 0);
   crypto::Ed25519KeyPair cred1_ = key_from(0x0E, 1);
 };
@@ -803,6 +813,23 @@ TEST_F(HandlerGroupTest, ControlStoreMustExtendTheHead) {
   auto retry = store(1, entry(1, h0, 1, cred1_), *group_key_);
   ASSERT_TRUE(retry.ok) << retry.message;
   EXPECT_EQ(retry.body["result"], "exists");
+}
+
+TEST_F(HandlerGroupTest, ControlStoreAtAMemberOtherThanTheSequencerIsRefused) {
+  // Two admins writing on the same head to two different members could both
+  // pass a per-node compare-and-set; only the sequencer takes changes.
+  handler_ = make_handler(follower_);
+  auto at_follower = store(1, entry(0, {}, 0, cred0_), *group_key_);
+  EXPECT_EQ(at_follower.code, Code::kConflict) << at_follower.message;
+  EXPECT_NE(at_follower.message.find("sequencer"), std::string::npos) << at_follower.message;
+  auto got = retrieve(1, *group_key_);  // reading is fine at any member
+  ASSERT_TRUE(got.ok) << got.message;
+  EXPECT_TRUE(got.body["messages"].empty()) << got.body.dump();  // nothing was stored
+  // Messages (namespace 0) are not ordered: any member takes them.
+  handler_ = make_handler(sequencer_);
+  ASSERT_TRUE(store(1, entry(0, {}, 0, cred0_), *group_key_).ok);
+  handler_ = make_handler(follower_);
+  EXPECT_TRUE(store(0, bytes_of("a group message"), cred0_).ok);
 }
 
 TEST_F(HandlerGroupTest, ControlEntryNotSignedByTheGroupIsRefused) {

@@ -1,0 +1,459 @@
+// group_tool: closed-group figures against a running devnet.
+//
+//   group_tool --network FILE [--members N=100] [--concurrency C=10]
+//              [--size BYTES=200] [--max-seconds S=900] [--timeout-ms T=15000]
+//              [--json]
+//
+// Creates a temporary directory (mkdtemp, removed at the end) with N client
+// homes. Home 0 creates a group with the other N-1 as invitees; each
+// invitee fetches its 1:1 inbox and accepts (one after the other). Then:
+//
+//   - delivery: every member opens its Client and polls once untimed (path
+//     up, join notices read) before timing starts. Home 0 sends one
+//     message of BYTES bytes of text; as soon as the send returns, C
+//     threads make every one of the N members (the sender included) poll
+//     once (Groups::fetch: sync the control log, retrieve, open, verify,
+//     keep). Reported: send latency, per-member poll latency (p50/p99/max),
+//     and the total from the start of the send until the last member has
+//     the message. A member whose one poll does not return the message
+//     counts as missing (the tool then exits 1).
+//   - bytes stored per group message: the stored blob of that message, as a
+//     member's raw retrieve returns it (exactly what the node keeps as the
+//     value; the node's keys and indexes per message are in
+//     docs/PROTOCOL.md section 11).
+//   - keys message: home 0 removes one member (a new generation); the
+//     tool reads the head of the control log and reports the keys block's
+//     size (the keys message: the new key sealed to every remaining member)
+//     and the whole control entry's size.
+//
+// Bounded: every loop is bounded by N and by --max-seconds; past the
+// deadline, in-flight requests are cancelled through ClientOptions::cancelled.
+//
+// Only loopback networks: every node address in FILE must be
+// tcp://127.0.0.1:PORT or tcp://localhost:PORT.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "client/client.h"
+#include "client/envelope.h"
+#include "client/group.h"
+#include "client/groups.h"
+#include "client/identity.h"
+#include "config/network_file.h"
+#include "swarm/group.h"
+#include "swarm/rpc.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace onionswarm;
+using Clock = std::chrono::steady_clock;
+
+const char* kUsage =
+    "usage: group_tool --network FILE [--members N=100] [--concurrency C=10] [--size BYTES=200]\n"
+    "                  [--max-seconds S=900] [--timeout-ms T=15000] [--json]\n";
+
+struct Args {
+  std::string network;
+  size_t members = 100;
+  size_t concurrency = 10;
+  size_t size = 200;
+  uint64_t max_seconds = 900;
+  uint64_t timeout_ms = 15000;
+  bool json = false;
+};
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  std::fprintf(stderr, "group_tool: %s\n%s", msg.c_str(), kUsage);
+  std::exit(2);
+}
+
+uint64_t parse_u64(const std::string& name, const std::string& v, uint64_t lo, uint64_t hi) {
+  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 12) {
+    usage_error(name + " needs a non-negative integer");
+  }
+  uint64_t x = std::stoull(v);
+  if (x < lo || x > hi) {
+    usage_error(name + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  }
+  return x;
+}
+
+Args parse_args(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string opt = argv[i];
+    std::string val;
+    bool has_val = false;
+    if (auto eq = opt.find('='); opt.rfind("--", 0) == 0 && eq != std::string::npos) {
+      val = opt.substr(eq + 1);
+      opt = opt.substr(0, eq);
+      has_val = true;
+    }
+    if (opt == "-h" || opt == "--help") {
+      std::printf("%s", kUsage);
+      std::exit(0);
+    }
+    if (opt == "--json") {
+      a.json = true;
+      continue;
+    }
+    if (!has_val) {
+      if (i + 1 >= argc) usage_error(opt + " needs a value");
+      val = argv[++i];
+    }
+    if (opt == "--network") {
+      a.network = val;
+    } else if (opt == "--members") {
+      a.members = size_t(parse_u64(opt, val, 3, client::group::kMaxMembers));
+    } else if (opt == "--concurrency") {
+      a.concurrency = size_t(parse_u64(opt, val, 1, 100));
+    } else if (opt == "--size") {
+      a.size = size_t(parse_u64(opt, val, 1, client::kMaxTextBytes));
+    } else if (opt == "--max-seconds") {
+      a.max_seconds = parse_u64(opt, val, 1, 86400);
+    } else if (opt == "--timeout-ms") {
+      a.timeout_ms = parse_u64(opt, val, 100, 600000);
+    } else {
+      usage_error("unknown option " + opt);
+    }
+  }
+  if (a.network.empty()) usage_error("--network FILE is required");
+  return a;
+}
+
+bool is_loopback(const std::string& address) {
+  return address.rfind("tcp://127.0.0.1:", 0) == 0 || address.rfind("tcp://localhost:", 0) == 0;
+}
+
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+struct Summary {
+  size_t n = 0;
+  double p50 = 0, p99 = 0, max = 0, mean = 0;
+};
+
+// Nearest-rank percentiles.
+Summary summarize(std::vector<double> v) {
+  Summary s;
+  s.n = v.size();
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  auto rank = [&](double p) {
+    size_t k = size_t(std::ceil(p * double(v.size())));
+    return v[std::min(v.size() - 1, k == 0 ? 0 : k - 1)];
+  };
+  s.p50 = rank(0.50);
+  s.p99 = rank(0.99);
+  s.max = v.back();
+  double sum = 0;
+  for (double x : v) sum += x;
+  s.mean = sum / double(v.size());
+  return s;
+}
+
+nlohmann::json to_json(const Summary& s) {
+  return {{"count", s.n}, {"p50_ms", s.p50}, {"p99_ms", s.p99}, {"max_ms", s.max}, {"mean_ms", s.mean}};
+}
+
+// Removes the temporary directory on every exit path from main.
+struct TempDir {
+  std::string path;
+  ~TempDir() {
+    if (path.empty()) return;
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+struct Env {
+  const Args* args = nullptr;
+  const config::NetworkFile* net = nullptr;
+  Clock::time_point deadline;
+
+  client::ClientOptions options(const std::string& home) const {
+    client::ClientOptions o;
+    o.home = home;
+    o.nodes = net->nodes;
+    o.network_id = net->network_id;
+    o.swarm_size = net->swarm_size;
+    o.timeout_ms = args->timeout_ms;
+    const Clock::time_point d = deadline;
+    o.cancelled = [d] { return Clock::now() >= d; };
+    return o;
+  }
+  Result<std::unique_ptr<client::Client>> open(const std::string& home) const {
+    return client::Client::open(options(home));
+  }
+};
+
+[[noreturn]] void fail(const std::string& what, const Status& s) {
+  std::fprintf(stderr, "group_tool: %s: %s\n", what.c_str(), s.to_string().c_str());
+  std::exit(1);
+}
+
+// The newest control entry of group (raw retrieve with a member credential).
+Result<swarm::group::ControlEntry> head_entry(client::Client& cl, client::Groups& groups, const swarm::AccountId& g,
+                                              size_t* blob_size) {
+  auto cred = groups.credential(g);
+  if (!cred.ok()) return cred.status();
+  crypto::Ed25519PublicKey gpk;
+  gpk.bytes = g.key;
+  std::vector<swarm::group::ControlEntry> entries;
+  std::map<crypto::Hash, size_t> sizes;
+  client::RetrieveCursor cursor;
+  // Bounded: at most kMaxControlEntries entries.
+  while (entries.size() < swarm::group::kMaxControlEntries) {
+    swarm::rpc::RetrieveRequest req;
+    req.account = g;
+    req.ns = swarm::group::kControlNamespace;
+    req.after_timestamp_ms = cursor.timestamp_ms;
+    req.after_hash = cursor.hash;
+    req.limit = swarm::rpc::kMaxRetrieveLimit;
+    auto j = cl.request(g, std::move(req), *cred, /*pinned=*/true);
+    if (!j.ok()) return j.status();
+    auto answer = swarm::rpc::parse_retrieve_answer(*j);
+    if (!answer.ok()) return answer.status();
+    for (const auto& m : answer->messages) {
+      cursor = client::RetrieveCursor{m.timestamp_ms, m.hash};
+      auto e = swarm::group::parse_control(m.data, gpk);
+      if (!e.ok()) continue;
+      sizes[e->hash] = m.data.size();
+      entries.push_back(std::move(*e));
+    }
+    if (!answer->more || answer->messages.empty()) break;
+  }
+  auto chain = swarm::group::canonical_chain(std::move(entries));
+  if (chain.empty()) return error(Code::kNotFound, "no control log");
+  *blob_size = sizes[chain.back().hash];
+  return chain.back();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args args = parse_args(argc, argv);
+  crypto::init();
+
+  auto net = config::load_network_file(args.network);
+  if (!net.ok()) {
+    std::fprintf(stderr, "group_tool: %s\n", net.status().message().c_str());
+    return 1;
+  }
+  if (net->nodes.size() < 4) {
+    std::fprintf(stderr, "group_tool: the network needs at least 4 nodes (3 relays + destination)\n");
+    return 1;
+  }
+  for (const auto& n : net->nodes) {
+    if (!is_loopback(n.address)) {
+      std::fprintf(stderr, "group_tool: refusing non-loopback node address %s\n", n.address.c_str());
+      return 1;
+    }
+  }
+
+  TempDir tmp;
+  {
+    std::string templ = (fs::temp_directory_path() / "group_tool.XXXXXX").string();
+    std::vector<char> buf(templ.begin(), templ.end());
+    buf.push_back('\0');
+    if (!::mkdtemp(buf.data())) {
+      std::perror("group_tool: mkdtemp");
+      return 1;
+    }
+    tmp.path = buf.data();
+  }
+
+  Env env;
+  env.args = &args;
+  env.net = &*net;
+  env.deadline = Clock::now() + std::chrono::seconds(args.max_seconds);
+
+  const size_t n = args.members;
+  std::vector<std::string> homes;
+  std::vector<swarm::AccountId> ids;
+  for (size_t i = 0; i < n; ++i) {
+    homes.push_back(tmp.path + "/member-" + std::to_string(i));
+    if (Status s = client::ensure_home(homes.back()); !s.ok()) fail("home", s);
+    auto id = client::Identity::create(homes.back());
+    if (!id.ok()) fail("identity", id.status());
+    ids.push_back(id->account_id());
+  }
+
+  // Create and invite.
+  auto c0 = Clock::now();
+  swarm::AccountId gid;
+  {
+    auto admin = env.open(homes[0]);
+    if (!admin.ok()) fail("open", admin.status());
+    client::Groups groups(**admin);
+    auto created = groups.create("bench", std::vector<swarm::AccountId>(ids.begin() + 1, ids.end()));
+    if (!created.ok()) fail("create", created.status());
+    gid = *created;
+  }
+  const double create_ms = ms_since(c0);
+
+  // Each invitee accepts (one after the other; bounded by N).
+  std::vector<double> accept_ms;
+  for (size_t i = 1; i < n; ++i) {
+    auto a0 = Clock::now();
+    auto cl = env.open(homes[i]);
+    if (!cl.ok()) fail("open", cl.status());
+    client::Groups groups(**cl);
+    if (Status s = groups.fetch_direct(); !s.ok()) fail("fetch invitations", s);
+    if (Status s = groups.accept(gid); !s.ok()) fail("accept", s);
+    accept_ms.push_back(ms_since(a0));
+  }
+
+  // Every member's client open, path up and earlier group traffic (the join
+  // notices) read, before timing starts: the timed poll finds exactly the
+  // one new message.
+  std::vector<std::unique_ptr<client::Client>> clients;
+  for (size_t i = 0; i < n && Clock::now() < env.deadline; ++i) {
+    auto cl = env.open(homes[i]);
+    if (!cl.ok()) fail("open", cl.status());
+    client::Groups groups(**cl);
+    if (auto w = groups.fetch(); !w.ok()) fail("warm-up poll", w.status());
+    clients.push_back(std::move(*cl));
+  }
+  if (clients.size() != n) fail("warm-up", error(Code::kTimeout, "deadline"));
+
+  const std::string text = std::string(args.size, 'g');
+  std::vector<double> poll_ms(n, 0);
+  std::vector<char> got(n, 0);
+  std::vector<std::string> poll_errors(n);
+  auto s0 = Clock::now();
+  {
+    client::Groups groups(*clients[0]);
+    auto sent = groups.send(gid, text);
+    if (!sent.ok()) fail("send", sent.status());
+  }
+  const double send_ms = ms_since(s0);
+  std::atomic<size_t> next{0};
+  std::vector<double> done_at(n, 0);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < std::min(args.concurrency, n); ++t) {
+    threads.emplace_back([&] {
+      // Bounded by N (the shared counter).
+      for (;;) {
+        const size_t i = next.fetch_add(1);
+        if (i >= n) return;
+        client::Groups groups(*clients[i]);
+        auto p0 = Clock::now();
+        auto fetched = groups.fetch();
+        poll_ms[i] = ms_since(p0);
+        done_at[i] = ms_since(s0);
+        if (!fetched.ok()) {
+          poll_errors[i] = fetched.status().to_string();
+          continue;
+        }
+        for (const auto& e : *fetched)
+          if (e.text == text && e.group == gid.to_string()) got[i] = 1;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double total_ms = *std::max_element(done_at.begin(), done_at.end());
+  size_t missing = 0;
+  std::map<std::string, size_t> errors;
+  for (size_t i = 0; i < n; ++i) {
+    if (!got[i]) ++missing;
+    if (!poll_errors[i].empty()) ++errors[poll_errors[i]];
+  }
+
+  // The message as stored.
+  size_t stored_bytes = 0;
+  {
+    client::Groups groups(*clients[1]);
+    auto cred = groups.credential(gid);
+    if (!cred.ok()) fail("credential", cred.status());
+    swarm::rpc::RetrieveRequest req;
+    req.account = gid;
+    req.ns = swarm::group::kMessagesNamespace;
+    auto j = clients[1]->request(gid, std::move(req), *cred);
+    if (!j.ok()) fail("retrieve", j.status());
+    auto answer = swarm::rpc::parse_retrieve_answer(*j);
+    if (!answer.ok()) fail("retrieve answer", answer.status());
+    crypto::Ed25519PublicKey gpk;
+    gpk.bytes = gid.key;
+    auto keys = groups.held_keys(gid);
+    if (!keys.ok()) fail("keys", keys.status());
+    // Bounded by the answer's size.
+    for (const auto& m : answer->messages)
+      for (const auto& k : *keys) {
+        auto opened = client::group::open_group_message(gpk, k, m.data);
+        if (opened.ok() && opened->text == text) stored_bytes = m.data.size();
+      }
+  }
+
+  // A removal, and the keys message it stores.
+  auto r0 = Clock::now();
+  size_t keys_bytes = 0, entry_bytes = 0, remaining = 0;
+  {
+    client::Groups groups(*clients[0]);
+    if (Status s = groups.remove(gid, {ids[n - 1]}); !s.ok()) fail("remove", s);
+    auto head = head_entry(*clients[0], groups, gid, &entry_bytes);
+    if (!head.ok()) fail("control log", head.status());
+    auto body = client::group::split_body(head->body);
+    if (!body.ok()) fail("control entry body", body.status());
+    keys_bytes = body->keys.size();
+    auto info = groups.info(gid, false);
+    if (!info.ok()) fail("info", info.status());
+    remaining = info->members.size();
+  }
+  const double remove_ms = ms_since(r0);
+
+  const Summary accept = summarize(accept_ms);
+  const Summary poll = summarize(poll_ms);
+  if (args.json) {
+    nlohmann::json j;
+    j["members"] = n;
+    j["nodes"] = net->nodes.size();
+    j["swarm_size"] = net->swarm_size;
+    j["concurrency"] = args.concurrency;
+    j["text_bytes"] = args.size;
+    j["create_ms"] = create_ms;
+    j["accept"] = to_json(accept);
+    j["send_ms"] = send_ms;
+    j["poll"] = to_json(poll);
+    j["send_to_all_ms"] = total_ms;
+    j["missing"] = missing;
+    j["poll_errors"] = errors;
+    j["stored_message_bytes"] = stored_bytes;
+    j["remove_ms"] = remove_ms;
+    j["remaining_members"] = remaining;
+    j["keys_message_bytes"] = keys_bytes;
+    j["control_entry_bytes"] = entry_bytes;
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("closed group of %zu members (%zu nodes, swarm size %zu, 3 relays + destination)\n", n,
+                net->nodes.size(), net->swarm_size);
+    std::printf("create + %zu invitations: %.1f ms; accept per member p50 %.1f p99 %.1f max %.1f ms\n", n - 1,
+                create_ms, accept.p50, accept.p99, accept.max);
+    std::printf("send (%zu B text): %.1f ms\n", args.size, send_ms);
+    std::printf("one poll per member, %zu at a time: p50 %.1f p99 %.1f max %.1f ms\n", args.concurrency, poll.p50,
+                poll.p99, poll.max);
+    std::printf("from send until all %zu members have it: %.1f ms (%zu missing)\n", n, total_ms, missing);
+    for (const auto& [e, count] : errors) std::printf("poll error x%zu: %s\n", count, e.c_str());
+    std::printf("stored per group message: %zu bytes (blob as the node keeps it)\n", stored_bytes);
+    std::printf("remove one member: %.1f ms; keys message for %zu members: %zu bytes (control entry %zu bytes)\n",
+                remove_ms, remaining, keys_bytes, entry_bytes);
+  }
+  return missing == 0 && errors.empty() && stored_bytes > 0 ? 0 : 1;
+}
