@@ -2,7 +2,21 @@
 //
 //   e2e_tool --network FILE [--messages M=1000] [--concurrency C=1]
 //            [--size BYTES=1024] [--max-seconds S=300] [--timeout-ms T=15000]
-//            [--json]
+//            [--recipients R=1] [--duration S] [--skip-fetch]
+//            [--mode store|relay] [--pids FILE] [--json]
+//
+// --recipients R: the stores go round-robin to R fresh recipient accounts
+// (a node limits requests per account and method, 50/s by default, so a
+// sustained load needs many recipients); the fetch phase reads the first.
+// --duration S: sustained mode; the senders keep storing for S seconds
+// (--messages then defaults to 10,000,000 and still bounds the run), and the
+// stores completed in every 5 s window are reported apart.
+// --skip-fetch: no fetch phase.
+// --mode relay: instead of stores, `info` requests through the path (four
+// layers peeled: guard, middle and exit peel and forward, the destination
+// peels and answers). With --pids (scripts/devnet's DIR/pids) the nodes'
+// CPU time (utime + stime from /proc/PID/stat) over the run is read, and
+// layers per CPU-second (i.e. per core) is reported.
 //
 // Creates a temporary directory (mkdtemp, removed at the end) holding one
 // recipient account and C throwaway sender accounts. C threads, each with
@@ -62,10 +76,14 @@ using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxConcurrency = 256;
 constexpr uint64_t kMaxMessages = 10'000'000;
+constexpr size_t kMaxRecipients = 1024;
+constexpr double kWindowMs = 5000;  // sustained mode: throughput per window
 
 const char* kUsage =
     "usage: e2e_tool --network FILE [--messages M=1000] [--concurrency C=1]\n"
-    "                [--size BYTES=1024] [--max-seconds S=300] [--timeout-ms T=15000] [--json]\n";
+    "                [--size BYTES=1024] [--max-seconds S=300] [--timeout-ms T=15000]\n"
+    "                [--recipients R=1] [--duration S] [--skip-fetch] [--mode store|relay]\n"
+    "                [--pids FILE] [--json]\n";
 
 struct Args {
   std::string network;
@@ -74,6 +92,11 @@ struct Args {
   size_t size = 1024;
   uint64_t max_seconds = 300;
   uint64_t timeout_ms = 15000;
+  size_t recipients = 1;
+  uint64_t duration_s = 0;  // 0: count-bounded run
+  bool skip_fetch = false;
+  bool relay = false;  // --mode relay
+  std::string pids;
   bool json = false;
 };
 
@@ -95,6 +118,7 @@ uint64_t parse_u64(const std::string& name, const std::string& v, uint64_t lo, u
 
 Args parse_args(int argc, char** argv) {
   Args a;
+  bool messages_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string opt = argv[i];
     std::string val;
@@ -112,6 +136,10 @@ Args parse_args(int argc, char** argv) {
       a.json = true;
       continue;
     }
+    if (opt == "--skip-fetch") {
+      a.skip_fetch = true;
+      continue;
+    }
     if (!has_val) {
       if (i + 1 >= argc) usage_error(opt + " needs a value");
       val = argv[++i];
@@ -120,6 +148,7 @@ Args parse_args(int argc, char** argv) {
       a.network = val;
     } else if (opt == "--messages") {
       a.messages = parse_u64(opt, val, 1, kMaxMessages);
+      messages_given = true;
     } else if (opt == "--concurrency") {
       a.concurrency = size_t(parse_u64(opt, val, 1, kMaxConcurrency));
     } else if (opt == "--size") {
@@ -128,12 +157,24 @@ Args parse_args(int argc, char** argv) {
       a.max_seconds = parse_u64(opt, val, 1, 86400);
     } else if (opt == "--timeout-ms") {
       a.timeout_ms = parse_u64(opt, val, 100, 600000);
+    } else if (opt == "--recipients") {
+      a.recipients = size_t(parse_u64(opt, val, 1, kMaxRecipients));
+    } else if (opt == "--duration") {
+      a.duration_s = parse_u64(opt, val, 1, 86400);
+    } else if (opt == "--mode") {
+      if (val != "store" && val != "relay") usage_error("--mode is store or relay");
+      a.relay = val == "relay";
+    } else if (opt == "--pids") {
+      a.pids = val;
     } else {
       usage_error("unknown option " + opt);
     }
   }
   if (a.network.empty()) usage_error("--network FILE is required");
+  if (a.duration_s && !messages_given) a.messages = kMaxMessages;
+  if (a.duration_s && a.duration_s >= a.max_seconds) a.max_seconds = a.duration_s + 120;
   if (a.concurrency > a.messages) a.concurrency = size_t(a.messages);
+  if (a.relay) a.skip_fetch = true;
   return a;
 }
 
@@ -194,13 +235,16 @@ struct TempDir {
 struct Shared {
   const Args* args = nullptr;
   const config::NetworkFile* net = nullptr;
-  swarm::AccountId recipient;
+  std::vector<swarm::AccountId> recipients;  // [0] is the one fetched
   Clock::time_point deadline;
+  Clock::time_point start;     // set before go
+  Clock::time_point stop_at;   // sustained mode: no new request after it
   std::atomic<uint64_t> next{0};
   std::atomic<bool> go{false};
   std::atomic<size_t> ready{0};
   std::mutex mu;
   std::vector<double> latencies_ms;      // successful stores
+  std::vector<double> done_at_ms;        // their completion, ms after start
   std::map<std::string, uint64_t> errors;  // code name -> count
   uint64_t existed = 0;
   std::vector<double> setup_ms;          // open + first path, per client
@@ -233,7 +277,7 @@ void sender_thread(Shared& sh, size_t index, const std::string& home) {
       cl = std::move(opened).value();
       // Warm-up: one `info` request into the recipient's swarm through the
       // path, so the links (CURVE handshakes) are up before timing starts.
-      auto w = cl->request(sh.recipient, swarm::rpc::InfoRequest{});
+      auto w = cl->request(sh.recipients[0], swarm::rpc::InfoRequest{});
       if (!w.ok()) {
         add_error(sh, "setup_warmup:" + std::string(code_name(w.status().code())));
         cl.reset();
@@ -255,7 +299,7 @@ void sender_thread(Shared& sh, size_t index, const std::string& home) {
   }
   if (!cl) return;
 
-  std::vector<double> mine;
+  std::vector<double> mine, mine_done;
   std::map<std::string, uint64_t> errs;
   uint64_t existed = 0;
   const size_t size = sh.args->size;
@@ -264,6 +308,7 @@ void sender_thread(Shared& sh, size_t index, const std::string& home) {
   for (;;) {
     uint64_t i = sh.next.fetch_add(1);
     if (i >= sh.args->messages) break;
+    if (sh.args->duration_s && Clock::now() >= sh.stop_at) break;
     if (Clock::now() >= sh.deadline) {
       ++errs["deadline"];
       continue;  // count the rest as not sent, still bounded by M
@@ -271,20 +316,68 @@ void sender_thread(Shared& sh, size_t index, const std::string& home) {
     // Unique text per message: a distinct prefix, then padding to size.
     std::string tag = "m" + std::to_string(index) + "-" + std::to_string(i) + " ";
     std::memcpy(text.data(), tag.data(), std::min(tag.size(), size));
+    const swarm::AccountId& to = sh.recipients[i % sh.recipients.size()];
     auto s0 = Clock::now();
-    auto r = cl->send(sh.recipient, text);
-    double ms = ms_since(s0);
-    if (r.ok()) {
-      mine.push_back(ms);
-      if (r->existed) ++existed;
+    Status st;
+    if (sh.args->relay) {
+      auto r = cl->request(to, swarm::rpc::InfoRequest{});
+      if (!r.ok()) st = r.status();
     } else {
-      ++errs[std::string(code_name(r.status().code()))];
+      auto r = cl->send(to, text);
+      if (r.ok() && r->existed) ++existed;
+      if (!r.ok()) st = r.status();
+    }
+    double ms = ms_since(s0);
+    if (st.ok()) {
+      mine.push_back(ms);
+      mine_done.push_back(ms_since(sh.start));
+    } else {
+      ++errs[std::string(code_name(st.code()))];
     }
   }
   std::lock_guard lock(sh.mu);
   sh.latencies_ms.insert(sh.latencies_ms.end(), mine.begin(), mine.end());
+  sh.done_at_ms.insert(sh.done_at_ms.end(), mine_done.begin(), mine_done.end());
   for (auto& [k, v] : errs) sh.errors[k] += v;
   sh.existed += existed;
+}
+
+// Sum of utime + stime (seconds) of the processes listed in pids_file (one
+// pid a line, at most 1024); nullopt when no file is given or a process is
+// not readable.
+std::optional<double> nodes_cpu_s(const std::string& pids_file) {
+  if (pids_file.empty()) return std::nullopt;
+  FILE* f = std::fopen(pids_file.c_str(), "r");
+  if (!f) return std::nullopt;
+  const double tick = double(::sysconf(_SC_CLK_TCK));
+  double total = 0;
+  long pid = 0;
+  int n = 0;
+  bool ok = true;
+  while (n < 1024 && std::fscanf(f, "%ld", &pid) == 1) {
+    ++n;
+    std::string path = "/proc/" + std::to_string(pid) + "/stat";
+    FILE* s = std::fopen(path.c_str(), "r");
+    if (!s) {
+      ok = false;
+      break;
+    }
+    char buf[1024];
+    size_t len = std::fread(buf, 1, sizeof buf - 1, s);
+    std::fclose(s);
+    buf[len] = '\0';
+    // Fields after the command name (which may hold spaces) start past ')'.
+    const char* p = std::strrchr(buf, ')');
+    unsigned long long ut = 0, stime = 0;
+    if (!p || std::sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stime) != 2) {
+      ok = false;
+      break;
+    }
+    total += double(ut + stime) / tick;
+  }
+  std::fclose(f);
+  if (!ok || n == 0) return std::nullopt;
+  return total;
 }
 
 struct FetchFigures {
@@ -428,13 +521,13 @@ int main(int argc, char** argv) {
   sh.deadline = Clock::now() + std::chrono::seconds(args.max_seconds);
 
   const std::string recipient_home = tmp.path + "/recipient";
-  {
-    auto rid = client::Identity::create(recipient_home);
+  for (size_t r = 0; r < args.recipients; ++r) {
+    auto rid = client::Identity::create(r == 0 ? recipient_home : tmp.path + "/recipient-" + std::to_string(r));
     if (!rid.ok()) {
       std::fprintf(stderr, "e2e_tool: recipient identity: %s\n", rid.status().to_string().c_str());
       return 1;
     }
-    sh.recipient = rid->account_id();
+    sh.recipients.push_back(rid->account_id());
   }
 
   // Senders: C threads, each its own home and Client.
@@ -449,17 +542,34 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   const double setup_wall_ms = ms_since(setup0);
+  const auto cpu0 = nodes_cpu_s(args.pids);
   auto start = Clock::now();
+  sh.start = start;
+  sh.stop_at = start + std::chrono::seconds(args.duration_s);
   sh.go.store(true);
   for (auto& t : threads) t.join();
   const double store_wall_ms = ms_since(start);
+  const auto cpu1 = nodes_cpu_s(args.pids);
+  const double nodes_cpu = cpu0 && cpu1 ? *cpu1 - *cpu0 : -1;
 
   const Summary st = summarize(sh.latencies_ms);
+  // Completed requests per full 5 s window (sustained mode).
+  std::vector<double> windows;
+  if (args.duration_s) {
+    windows.assign(size_t(store_wall_ms / kWindowMs), 0);
+    for (double t : sh.done_at_ms)
+      if (size_t w = size_t(t / kWindowMs); w < windows.size()) windows[w] += 1000.0 / kWindowMs;
+  }
+  const double window_min = windows.empty() ? 0 : *std::min_element(windows.begin(), windows.end());
+  const double window_max = windows.empty() ? 0 : *std::max_element(windows.begin(), windows.end());
+  const double layers = double(st.n) * 4;  // guard, middle, exit, destination
+  const double layers_per_cpu_s = nodes_cpu > 0 ? layers / nodes_cpu : 0;
   uint64_t errors = 0;
   for (auto& [k, v] : sh.errors) errors += v;
   const double stores_per_s = store_wall_ms > 0 ? double(st.n) * 1000.0 / store_wall_ms : 0;
 
-  FetchFigures fetch = run_fetch(sh, recipient_home, st.n);
+  FetchFigures fetch;
+  if (!args.skip_fetch) fetch = run_fetch(sh, recipient_home, st.n);
   const Summary pages = summarize(fetch.raw_page_ms);
   const long rss_kib = peak_rss_kib();
 
@@ -476,9 +586,23 @@ int main(int argc, char** argv) {
     j["error_codes"] = sh.errors;
     j["setup_wall_ms"] = setup_wall_ms;
     j["store_wall_ms"] = store_wall_ms;
-    j["stores_per_s"] = stores_per_s;
+    j["mode"] = args.relay ? "relay" : "store";
+    j["recipients"] = args.recipients;
+    j["duration_s"] = args.duration_s;
+    j["stores_per_s"] = stores_per_s;  // requests per second in relay mode
     j["store_latency"] = to_json(st);
+    if (args.duration_s) {
+      j["window_s"] = kWindowMs / 1000;
+      j["window_per_s"] = windows;
+      j["window_min_per_s"] = window_min;
+    }
+    if (nodes_cpu >= 0) {
+      j["nodes_cpu_s"] = nodes_cpu;
+      j["nodes_cpu_ms_per_request"] = st.n ? nodes_cpu * 1000 / double(st.n) : 0;
+      if (args.relay) j["layers_per_cpu_s"] = layers_per_cpu_s;
+    }
     nlohmann::json fj;
+    fj["skipped"] = args.skip_fetch;
     fj["ok"] = fetch.done;
     if (!fetch.error.empty()) fj["error"] = fetch.error;
     fj["path_ms"] = fetch.path_ms;
@@ -496,8 +620,11 @@ int main(int argc, char** argv) {
     j["client_peak_rss_kib"] = rss_kib;
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("store (%zu B text, %zu nodes, swarm size %zu, 3 relays + destination)\n", args.size,
-                net->nodes.size(), net->swarm_size);
+    if (args.relay)
+      std::printf("relay (info requests: 4 layers each, %zu nodes, 3 relays + destination)\n", net->nodes.size());
+    else
+      std::printf("store (%zu B text, %zu nodes, swarm size %zu, 3 relays + destination, %zu recipients)\n",
+                  args.size, net->nodes.size(), net->swarm_size, args.recipients);
     std::printf("%9s %6s %7s %9s %8s %8s %8s %8s %13s\n", "messages", "conc", "errors", "stores/s",
                 "p50 ms", "p90 ms", "p99 ms", "max ms", "peak RSS KiB");
     std::printf("%9llu %6zu %7llu %9.1f %8.2f %8.2f %8.2f %8.2f %13ld\n",
@@ -508,8 +635,21 @@ int main(int argc, char** argv) {
       for (auto& [k, v] : sh.errors) std::printf(" %s=%llu", k.c_str(), (unsigned long long)v);
       std::printf("\n");
     }
-    std::printf("stored %zu (existed %llu) in %.1f ms; setup (identities, clients, paths, warm-up) %.1f ms\n",
-                st.n, (unsigned long long)sh.existed, store_wall_ms, setup_wall_ms);
+    std::printf("%s %zu (existed %llu) in %.1f ms; setup (identities, clients, paths, warm-up) %.1f ms\n",
+                args.relay ? "answered" : "stored", st.n, (unsigned long long)sh.existed, store_wall_ms,
+                setup_wall_ms);
+    if (args.duration_s) {
+      std::printf("per %.0f s window (/s):", kWindowMs / 1000);
+      for (double w : windows) std::printf(" %.0f", w);
+      std::printf("; min %.0f, max %.0f\n", window_min, window_max);
+    }
+    if (nodes_cpu >= 0) {
+      std::printf("nodes' CPU over the run: %.2f s, %.3f ms per request", nodes_cpu,
+                  st.n ? nodes_cpu * 1000 / double(st.n) : 0.0);
+      if (args.relay) std::printf("; %.0f layers per CPU-second (per core)", layers_per_cpu_s);
+      std::printf("\n");
+    }
+    if (args.skip_fetch) return errors == 0 ? 0 : 1;
     std::printf("\nfetch (recipient)\n");
     if (!fetch.error.empty()) std::printf("error: %s\n", fetch.error.c_str());
     std::printf("path choice %.2f ms, first request (links up) %.2f ms\n", fetch.path_ms,
@@ -524,5 +664,5 @@ int main(int argc, char** argv) {
                 (unsigned long long)fetch.fetch_messages, (unsigned long long)fetch.fetch_unverified,
                 fetch.fetch_total_ms);
   }
-  return errors == 0 && fetch.done ? 0 : 1;
+  return errors == 0 && (args.skip_fetch || fetch.done) ? 0 : 1;
 }

@@ -1,6 +1,8 @@
 #include "node/handler.h"
 
 #include <chrono>
+#include <optional>
+#include <utility>
 
 #include "onion/encoding.h"
 
@@ -329,7 +331,33 @@ void RequestHandler::handle(ByteView request, Done done) {
   done(rpc::error_response(error(Code::kInternal, "unhandled method")));
 }
 
-void RequestHandler::handle_store(rpc::StoreRequest r, uint64_t /*now*/, Done done) {
+namespace {
+
+// The answer to a store that this node's own commit decides alone: an
+// error, full, or exists. nullopt for kNew, whose answer also needs the
+// replicas (8.2).
+std::optional<Bytes> answer_unless_new(const Result<StoreResult>& res, const crypto::Hash& hash,
+                                       const crypto::X25519PublicKey& self) {
+  if (!res.ok()) return rpc::error_response(res.status());
+  switch (*res) {
+    case StoreResult::kFull:
+      return rpc::error_response(error(Code::kFull, "inbox full: the account's quota is reached"));
+    case StoreResult::kExists:
+      return rpc::store_response({true, hash, {self}});
+    case StoreResult::kNew:
+      break;
+  }
+  return std::nullopt;
+}
+
+Bytes answer_new(const Result<std::vector<crypto::X25519PublicKey>>& holders, const crypto::Hash& hash) {
+  if (!holders.ok()) return rpc::error_response(holders.status());
+  return rpc::store_response({false, hash, *holders});
+}
+
+}  // namespace
+
+void RequestHandler::handle_store(rpc::StoreRequest r, uint64_t now, Done done) {
   StoredMessage m;
   m.account = r.account;
   m.ns = r.ns;
@@ -339,23 +367,66 @@ void RequestHandler::handle_store(rpc::StoreRequest r, uint64_t /*now*/, Done do
   if (r.account.is_group() && r.ns == swarm::group::kControlNamespace) m.expiry_ms = UINT64_MAX;
   m.hash = crypto::hash(r.data);
   m.data = std::move(r.data);
-  auto copy = on_new_store_ ? std::make_shared<StoredMessage>(m) : nullptr;
   const crypto::Hash hash = m.hash;
+  // A store into a user's inbox is pushed to the swarm at once, so the
+  // peers' durable commits overlap this node's (docs/PROTOCOL.md 8.2); other
+  // namespaces (signed, group control logs) are pushed only once committed
+  // here as new. The answer waits for both either way. A message already
+  // held here (a retry) is not pushed again: it answers exists at commit.
+  auto held = [&] {
+    auto g = storage_.get(hash, now);
+    return !g.ok() || g->has_value();
+  };
+  if (on_new_store_ && r.account.is_user() && r.ns == 0 && !held()) {
+    struct Join {
+      std::mutex mu;
+      std::optional<Result<StoreResult>> local;                               // GUARDED_BY(mu)
+      std::optional<Result<std::vector<crypto::X25519PublicKey>>> replicas;  // GUARDED_BY(mu)
+      Done done;                                                              // GUARDED_BY(mu); empty once answered
+    };
+    auto join = std::make_shared<Join>();
+    join->done = std::move(done);
+    // Called with join->mu held; returns the answer once both halves decide it.
+    auto decide = [this, hash](Join& j) -> std::optional<Bytes> {
+      if (!j.done || !j.local) return std::nullopt;
+      if (auto a = answer_unless_new(*j.local, hash, self_x_)) return a;
+      if (!j.replicas) return std::nullopt;
+      return answer_new(*j.replicas, hash);
+    };
+    auto settle = [decide](Join& j) {
+      Done d;
+      std::optional<Bytes> answer;
+      {
+        std::lock_guard lock(j.mu);
+        answer = decide(j);
+        if (answer) d = std::exchange(j.done, nullptr);
+      }
+      if (answer) d(std::move(*answer));
+    };
+    on_new_store_(m, [join, settle](Result<std::vector<crypto::X25519PublicKey>> holders) {
+      {
+        std::lock_guard lock(join->mu);
+        join->replicas = std::move(holders);
+      }
+      settle(*join);
+    });
+    storage_.store_async(std::move(m), [join, settle](Result<StoreResult> res) {
+      {
+        std::lock_guard lock(join->mu);
+        join->local = std::move(res);
+      }
+      settle(*join);
+    });
+    return;
+  }
+  auto copy = on_new_store_ ? std::make_shared<StoredMessage>(m) : nullptr;
   storage_.store_async(std::move(m), [this, copy, hash, done = std::move(done)](Result<StoreResult> res) {
-    if (!res.ok()) return done(rpc::error_response(res.status()));
-    switch (*res) {
-      case StoreResult::kFull:
-        return done(rpc::error_response(error(Code::kFull, "inbox full: the account's quota is reached")));
-      case StoreResult::kExists:
-        return done(rpc::store_response({true, hash, {self_x_}}));
-      case StoreResult::kNew:
-        if (!copy) return done(rpc::store_response({false, hash, {self_x_}}));
-        // Acknowledge only once the swarm confirms enough replicas.
-        return on_new_store_(*copy, [hash, done](Result<std::vector<crypto::X25519PublicKey>> holders) {
-          if (!holders.ok()) return done(rpc::error_response(holders.status()));
-          done(rpc::store_response({false, hash, std::move(*holders)}));
-        });
-    }
+    if (auto a = answer_unless_new(res, hash, self_x_)) return done(std::move(*a));
+    if (!copy) return done(rpc::store_response({false, hash, {self_x_}}));
+    // Acknowledge only once the swarm confirms enough replicas.
+    on_new_store_(*copy, [hash, done](Result<std::vector<crypto::X25519PublicKey>> holders) {
+      done(answer_new(holders, hash));
+    });
   });
 }
 

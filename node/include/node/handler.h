@@ -81,11 +81,15 @@ struct HandlerOptions {
 class RequestHandler {
  public:
   using Done = std::function<void(Bytes answer)>;
-  // Called on the committer thread for every message newly stored by a
-  // client request (not for replicas), to replicate it to the swarm. It must
-  // call `replicated` exactly once, from any thread: with the keys of the
-  // members now holding the message durably (this node included), or with an
-  // error when too few members confirmed it. The client's answer waits for it.
+  // Called for every message a client request stores (not for replicas), to
+  // replicate it to the swarm: for a store into a user's inbox (05 account,
+  // namespace 0) on the calling worker thread while this node's own commit
+  // is still queued, so the commits overlap; for every other store on the
+  // committer thread once it is committed here as new. It must call
+  // `replicated` exactly once, from any thread: with the keys of the members
+  // holding the message durably (this node listed first; the answer is sent
+  // only once this node's commit is also done and new), or with an error when
+  // too few members confirmed it. The client's answer waits for it.
   using Replicated = std::function<void(Result<std::vector<crypto::X25519PublicKey>>)>;
   using OnNewStore = std::function<void(const StoredMessage&, Replicated replicated)>;
 

@@ -10,6 +10,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
+#include <variant>
 #include <vector>
 
 #include "onion/encoding.h"
@@ -267,6 +269,71 @@ TEST_F(HandlerTest, NewStoreIsNotAcknowledgedWhenReplicationFails) {
   auto again = call(*h, rpc::serialize_request(store_req("lonely")));
   ASSERT_TRUE(again.ok) << again.message;
   EXPECT_EQ(again.body["result"], "exists");
+}
+
+TEST_F(HandlerTest, InboxStoreIsAnsweredOnlyOnceReplicasAndOwnCommitAreBothDone) {
+  auto replicated = std::make_shared<std::promise<RequestHandler::Replicated>>();
+  auto reported = replicated->get_future();
+  auto h = make_handler(own_swarm().members[1], {}, [replicated](const StoredMessage&, RequestHandler::Replicated done) {
+    replicated->set_value(std::move(done));
+  });
+  std::promise<Bytes> answered;
+  auto answer = answered.get_future();
+  h->handle(rpc::serialize_request(store_req("overlapped")), [&answered](Bytes a) { answered.set_value(std::move(a)); });
+  ASSERT_EQ(reported.wait_for(kWait), std::future_status::ready) << "the store was never pushed to the swarm";
+  // Bounded wait for this node's own durable commit.
+  const crypto::Hash hash = crypto::hash(bytes_of("overlapped"));
+  bool committed = false;
+  for (int i = 0; i < 1000 && !committed; ++i) {
+    auto g = storage_->get(hash, kNow);
+    committed = g.ok() && g->has_value();
+    if (!committed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(committed);
+  // Committed here, but no member confirmed yet: not acknowledged.
+  EXPECT_EQ(answer.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  reported.get()(std::vector<crypto::X25519PublicKey>{own_swarm().members[1].x25519, own_swarm().members[2].x25519});
+  ASSERT_EQ(answer.wait_for(kWait), std::future_status::ready);
+  auto parsed = rpc::parse_response(answer.get());
+  ASSERT_TRUE(parsed.ok());
+  ASSERT_TRUE(std::holds_alternative<json>(*parsed));
+  const json& body = std::get<json>(*parsed);
+  EXPECT_EQ(body["result"], "new");
+  ASSERT_EQ(body["holders"].size(), 2u);
+  EXPECT_EQ(body["holders"][1], to_hex(own_swarm().members[2].x25519.view()));
+}
+
+TEST_F(HandlerTest, InboxStoreRefusedHereIsNotAcknowledgedThoughAMemberConfirmed) {
+  handler_.reset();
+  storage_.reset();
+  auto o = storage_options();
+  o.quota_messages = 1;
+  storage_ = open_storage(o);
+  ASSERT_NE(storage_, nullptr);
+  auto h = make_handler(own_swarm().members[1], {}, [&](const StoredMessage&, RequestHandler::Replicated done) {
+    done(std::vector<crypto::X25519PublicKey>{own_swarm().members[1].x25519, own_swarm().members[2].x25519});
+  });
+  EXPECT_TRUE(call(*h, rpc::serialize_request(store_req("one"))).ok);
+  auto a = call(*h, rpc::serialize_request(store_req("two")));
+  EXPECT_FALSE(a.ok);
+  EXPECT_EQ(a.code, Code::kFull);
+}
+
+TEST_F(HandlerTest, SignedStoreIsPushedOnlyAfterItsOwnCommit) {
+  std::atomic<bool> held_when_pushed{false};
+  std::atomic<int> pushes{0};
+  auto h = make_handler(own_swarm().members[1], {}, [&](const StoredMessage& m, RequestHandler::Replicated done) {
+    auto g = storage_->get(m.hash, kNow);
+    held_when_pushed = g.ok() && g->has_value();
+    ++pushes;
+    done(std::vector<crypto::X25519PublicKey>{own_swarm().members[1].x25519, own_swarm().members[2].x25519});
+  });
+  rpc::Request r(store_req("private", 5));
+  rpc::sign_request(r, owner_);
+  auto a = call(*h, rpc::serialize_request(r));
+  ASSERT_TRUE(a.ok) << a.message;
+  EXPECT_EQ(pushes.load(), 1);
+  EXPECT_TRUE(held_when_pushed.load());
 }
 
 TEST_F(HandlerTest, FullQuotaAnswersFullWithInboxFullMessage) {

@@ -1,8 +1,11 @@
 #include "onion/encoding.h"
 
 #include <gtest/gtest.h>
+#include <sodium.h>
 
 #include <string>
+
+#include "onion/crypto.h"
 
 namespace onionswarm {
 namespace {
@@ -125,6 +128,36 @@ TEST(Base64, RejectsDecodedSizeAboveMaxLen) {
   EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
   std::string big(4 << 20, 'A');
   EXPECT_FALSE(from_base64(big).ok());
+}
+
+TEST(Base64, AgreesWithLibsodiumsStrictDecoderOnMixedInput) {
+  // Strings of 4 or 8 characters drawn from alphabet edges, '=' and
+  // characters outside the alphabet: from_base64 must accept exactly what
+  // libsodium's decoder accepts whole (no ignored characters) and decode it
+  // to the same bytes.
+  crypto::init();
+  const std::string pool = "AQgwZh9+/=-_ \x80";
+  uint32_t state = 12345;
+  auto next = [&state] { return state = state * 1664525u + 1013904223u; };
+  for (int n = 0; n < 200'000; ++n) {
+    std::string s((next() >> 16) % 2 ? 8 : 4, 'A');
+    for (char& c : s) c = pool[(next() >> 16) % pool.size()];
+    auto mine = from_base64(s);
+    Bytes ref(s.size());
+    size_t len = 0;
+    const char* end = nullptr;
+    bool alphabet_ok = true;
+    for (unsigned char c : s) alphabet_ok = alphabet_ok && c < 0x80;
+    const bool theirs = alphabet_ok &&
+                        sodium_base642bin(ref.data(), ref.size(), s.data(), s.size(), nullptr, &len, &end,
+                                          sodium_base64_VARIANT_ORIGINAL) == 0 &&
+                        end == s.data() + s.size();
+    ASSERT_EQ(mine.ok(), theirs) << '"' << s << '"';
+    if (theirs) {
+      ref.resize(len);
+      EXPECT_EQ(*mine, ref) << '"' << s << '"';
+    }
+  }
 }
 
 }  // namespace
