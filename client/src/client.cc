@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -30,6 +31,13 @@ constexpr const char* kClockOffsetSetting = "clock_offset_ms";
 uint64_t now_ms() {
   return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
+                      .count());
+}
+
+// Monotonic milliseconds, for how long a node stays suspected.
+uint64_t steady_ms() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
                       .count());
 }
 
@@ -148,6 +156,23 @@ struct Client::Impl {
   std::optional<Path> path;
   std::optional<Channel> channel;  // the DEALER of the current path
   std::optional<Route> last_route;
+  // Nodes that failed a request -> steady_ms() until which later requests
+  // avoid them (kSuspectMs after the failure).
+  std::map<crypto::X25519PublicKey, uint64_t> suspects;
+
+  // The suspected nodes now (expired ones are forgotten).
+  Keys current_suspects() {
+    const uint64_t now = steady_ms();
+    std::erase_if(suspects, [&](const auto& e) { return e.second <= now; });
+    Keys out;
+    for (const auto& [k, until] : suspects) out.push_back(k);
+    return out;
+  }
+  void suspect(const crypto::X25519PublicKey& k) { suspects[k] = steady_ms() + kSuspectMs; }
+  // The nodes of a route that carried an answer work again.
+  void clear_suspects(const Route& r) {
+    for (const auto* n : {&r.path.guard, &r.path.middle, &r.path.exit, &r.destination}) suspects.erase(n->x25519);
+  }
 
   void progress(std::string_view line) const {
     if (options.progress) options.progress(line);
@@ -159,7 +184,7 @@ struct Client::Impl {
     progress("building path…");
     auto kept = store->guard();
     if (guard_failed && path) kept = path->guard.x25519;
-    auto guard = choose_guard(options.nodes, kept, guard_failed, rng);
+    auto guard = choose_guard(options.nodes, kept, guard_failed, rng, failed);
     if (!guard.ok()) return guard.status();
     auto p = choose_path(options.nodes, *guard, avoid, failed, rng);
     if (!p.ok()) return p.status();
@@ -220,20 +245,37 @@ struct Client::Impl {
     bool replay_resigned = false;
     Keys failed;  // nodes that failed during this request
     Status last_failure = error(Code::kInternal, "no attempt made");
+    auto contains = [](const Keys& keys, const crypto::X25519PublicKey& k) {
+      return std::find(keys.begin(), keys.end(), k) != keys.end();
+    };
 
     // Bounded: one first attempt, kMaxRedirects redirects, one retry.
     for (int attempt = 0; attempt < 2 + kMaxRedirects; ++attempt) {
       if (cancelled()) return error(Code::kUnavailable, "cancelled");
       const Keys avoid = member_keys(target_swarm);
+      // Failed in this request or recently in an earlier one.
+      Keys unwanted = current_suspects();
+      for (const auto& k : failed)
+        if (!contains(unwanted, k)) unwanted.push_back(k);
+      if (path && channel && !rebuild) {
+        // A kept path through a suspected node is rebuilt before use.
+        if (contains(unwanted, path->guard.x25519)) {
+          rebuild = guard_failed = true;
+        } else if (contains(unwanted, path->middle.x25519) || contains(unwanted, path->exit.x25519)) {
+          rebuild = true;
+        }
+      }
       if (!path || !channel || rebuild || path_should_avoid(*path, options.nodes, avoid)) {
-        if (Status s = build_path(avoid, failed, guard_failed); !s.ok()) return s;
+        if (Status s = build_path(avoid, unwanted, guard_failed); !s.ok()) return s;
         rebuild = false;
         guard_failed = false;
       }
-      auto dest = choose_destination(target_swarm, path, failed, rng);
+      auto dest = choose_destination(target_swarm, path, unwanted, rng);
       if (!dest.ok()) return dest.status();
       if (pinned) {
-        // The member with the smallest X25519 key that has not failed.
+        // The member with the smallest X25519 key that has not failed during
+        // this request (suspicions from earlier requests do not move it, so
+        // that writers meet at one node).
         for (const auto& m : target_swarm.members) {
           if (std::find(failed.begin(), failed.end(), m.x25519) != failed.end()) continue;
           if (m.x25519 < dest->x25519) *dest = m;
@@ -250,6 +292,7 @@ struct Client::Impl {
       if (!built.ok()) return built.status();
 
       progress("waiting for the swarm…");
+      const size_t failed_before = failed.size();
       auto blob = channel->round_trip(built->blob, options.timeout_ms);
 
       // What failed, if anything, and how to retry.
@@ -286,6 +329,7 @@ struct Client::Impl {
           }
         } else {
           last_route = Route{*path, *dest};
+          clear_suspects(*last_route);
           auto parsed = rpc::parse_response(answer->body);
           if (!parsed.ok()) {
             return error(parsed.status().code(),
@@ -320,6 +364,7 @@ struct Client::Impl {
           return error(err.status.code(), "swarm node: " + err.status.message());
         }
       }
+      for (size_t i = failed_before; i < failed.size(); ++i) suspect(failed[i]);
       if (retried) return last_failure;
       retried = true;
       rebuild = true;
@@ -373,31 +418,47 @@ Result<Path> Client::path() {
 }
 
 Result<SendResult> Client::send(const swarm::AccountId& recipient, std::string_view text) {
+  auto message = seal(recipient, text);
+  if (!message.ok()) return message.status();
+  return send(*message);
+}
+
+Result<OutgoingMessage> Client::seal(const swarm::AccountId& recipient, std::string_view text) const {
   if (!recipient.is_user()) {
     return error(Code::kInvalidArgument, "messages can only be sent to 05 accounts");
   }
-  const uint64_t now = impl_->network_now();
-  auto sealed = seal_message(impl_->identity.ed25519(), recipient.x25519(), now, text);
+  auto sealed = seal_message(impl_->identity.ed25519(), recipient.x25519(), impl_->network_now(), text);
   if (!sealed.ok()) return sealed.status();
   if (sealed->size() > rpc::kMaxDataBytes) return error(Code::kInvalidArgument, "message too large");
-  const crypto::Hash hash = crypto::hash(*sealed);
+  OutgoingMessage out{recipient, std::move(sealed).value(), {}};
+  out.hash = crypto::hash(out.sealed);
+  return out;
+}
 
+Result<SendResult> Client::send(const OutgoingMessage& message) {
+  if (!message.recipient.is_user()) {
+    return error(Code::kInvalidArgument, "messages can only be sent to 05 accounts");
+  }
+  if (message.sealed.size() > rpc::kMaxDataBytes) return error(Code::kInvalidArgument, "message too large");
+  if (crypto::hash(message.sealed) != message.hash) {
+    return error(Code::kInvalidArgument, "the message hash does not match the sealed message");
+  }
   rpc::StoreRequest store;
-  store.account = recipient;
+  store.account = message.recipient;
   store.ns = 0;
-  store.timestamp_ms = now;
+  store.timestamp_ms = impl_->network_now();  // refreshed on every attempt; not part of the hash
   store.ttl_ms = rpc::kDefaultTtlMs;
-  store.data = std::move(sealed).value();
+  store.data = message.sealed;
   impl_->progress("sending…");
-  auto json = impl_->request(recipient, std::move(store));
+  auto json = impl_->request(message.recipient, std::move(store));
   if (!json.ok()) return json.status();
   auto answer = rpc::parse_store_answer(*json);
   if (!answer.ok()) return answer.status();
-  if (answer->hash != hash) {
+  if (answer->hash != message.hash) {
     return error(Code::kInternal, "the swarm acknowledged a different message hash");
   }
   SendResult result;
-  result.hash = hash;
+  result.hash = message.hash;
   result.existed = answer->existed;
   result.route = *impl_->last_route;
   return result;

@@ -134,7 +134,7 @@ std::vector<swarm::NodeDescriptor> directory_view(const std::optional<CachedDire
                                                   const std::vector<swarm::NodeDescriptor>& seeds) {
   if (!cached || cached->descriptors.size() < 3) return seeds;
   std::vector<swarm::NodeDescriptor> out;
-  for (const auto& d : cached->descriptors) out.push_back(d.node);
+  for (const auto& d : cached->descriptors) out.push_back(swarm::node_with_operator(d));
   return out;
 }
 

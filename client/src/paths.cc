@@ -86,7 +86,7 @@ size_t random_index(const Random& rng, size_t n) {
 
 Result<NodeDescriptor> choose_guard(const std::vector<NodeDescriptor>& nodes,
                                     const std::optional<crypto::X25519PublicKey>& kept,
-                                    bool kept_failed, const Random& rng) {
+                                    bool kept_failed, const Random& rng, const Keys& failed) {
   const auto pool = distinct(nodes);
   if (pool.empty()) return error(Code::kUnavailable, "the directory has no nodes");
   if (kept && !kept_failed) {
@@ -94,8 +94,9 @@ Result<NodeDescriptor> choose_guard(const std::vector<NodeDescriptor>& nodes,
       if (n.x25519 == *kept) return n;
     }
   }
+  auto not_kept = [&](const NodeDescriptor& n) { return !kept || n.x25519 != *kept; };
   auto chosen = pick_preferring(
-      pool, rng, [&](const NodeDescriptor& n) { return !kept || n.x25519 != *kept; },
+      pool, rng, [&](const NodeDescriptor& n) { return not_kept(n) && !contains(failed, n.x25519); }, not_kept,
       [](const NodeDescriptor&) { return true; });
   return *chosen;
 }
@@ -114,19 +115,31 @@ Result<Path> choose_path(const std::vector<NodeDescriptor>& nodes, const NodeDes
   auto not_failed = [&](const NodeDescriptor& n) { return !contains(failed, n.x25519); };
   auto not_in_swarm = [&](const NodeDescriptor& n) { return !contains(avoid, n.x25519); };
   auto any = [](const NodeDescriptor&) { return true; };
-  // No two relays in one network family (/16, /32), when avoidable; this
-  // rule gives way before the others.
+  // No two relays under one operator key, then none in one network family
+  // (/16, /32), when avoidable; the family rule gives way first, then the
+  // operator rule, then the others.
   std::vector<std::string> families = {network_family(guard.address)};
-  auto diverse_clean = [&](const NodeDescriptor& n) {
-    return clean(n) && std::find(families.begin(), families.end(), network_family(n.address)) == families.end();
+  std::vector<crypto::Ed25519PublicKey> operators;
+  auto note_operator = [&](const NodeDescriptor& n) {
+    if (n.operator_key) operators.push_back(*n.operator_key);
   };
+  note_operator(guard);
+  auto other_operator = [&](const NodeDescriptor& n) {
+    return !n.operator_key || std::find(operators.begin(), operators.end(), *n.operator_key) == operators.end();
+  };
+  auto other_family = [&](const NodeDescriptor& n) {
+    return std::find(families.begin(), families.end(), network_family(n.address)) == families.end();
+  };
+  auto diverse_clean = [&](const NodeDescriptor& n) { return clean(n) && other_operator(n) && other_family(n); };
+  auto operator_clean = [&](const NodeDescriptor& n) { return clean(n) && other_operator(n); };
 
   Path path;
   path.guard = guard;
-  path.middle = *pick_preferring(pool, rng, diverse_clean, clean, not_failed, not_in_swarm, any);
+  path.middle = *pick_preferring(pool, rng, diverse_clean, operator_clean, clean, not_failed, not_in_swarm, any);
   families.push_back(network_family(path.middle.address));
+  note_operator(path.middle);
   std::erase_if(pool, [&](const NodeDescriptor& n) { return n.x25519 == path.middle.x25519; });
-  path.exit = *pick_preferring(pool, rng, diverse_clean, clean, not_failed, not_in_swarm, any);
+  path.exit = *pick_preferring(pool, rng, diverse_clean, operator_clean, clean, not_failed, not_in_swarm, any);
   return path;
 }
 

@@ -108,6 +108,8 @@ NodeSnapshot take_snapshot(Server& server, const std::string& network_id, uint64
   s.replicas_refused = load(st.replicas_refused);
   s.in_flight = load(st.in_flight);
   s.caught_up = load(st.caught_up);
+  s.handed_over = load(st.handed_over);
+  s.handoff_pending = load(st.handoff_pending);
   s.sync_rounds = load(st.sync_rounds);
   s.replication_backlog = load(st.replication_backlog);
   s.peers_reachable = load(st.peers_reachable);
@@ -182,7 +184,12 @@ nlohmann::json status_json(const NodeSnapshot& s) {
         {"replayed", s.layers_replayed},
         {"queued", s.queued_requests}}},
       {"replication",
-       {{"sent", s.replicas_sent}, {"received", s.replicas_received}, {"refused", s.replicas_refused}}},
+       {{"sent", s.replicas_sent},
+        {"received", s.replicas_received},
+        {"refused", s.replicas_refused},
+        {"caught_up", s.caught_up},
+        {"handed_over", s.handed_over},
+        {"handoff_pending", s.handoff_pending}}},
       {"gossip",
        {{"admitted", s.gossip.admitted},
         {"refused", {{"invalid", s.gossip.refused_invalid}, {"unreachable", s.gossip.refused_unreachable}}},
@@ -248,6 +255,10 @@ std::string prometheus_text(const NodeSnapshot& s) {
           s.replication_backlog);
   e.counter("caught_up_total", "Messages fetched from swarm peers by catch-up (anti-entropy).", s.caught_up);
   e.counter("sync_rounds_total", "Catch-up rounds completed.", s.sync_rounds);
+  e.counter("handed_over_total", "Messages handed over to their new swarm after a swarm change, and dropped here.",
+            s.handed_over);
+  e.gauge("handoff_pending", "Messages of accounts this node no longer serves, not yet confirmed by their new swarm.",
+          s.handoff_pending);
   e.histogram("store_latency_microseconds",
               "Destination store: request parsed to answer ready (durable commit and replica ack included).",
               s.store_latency);
@@ -294,7 +305,10 @@ std::string status_summary(const nlohmann::json& j) {
          " timeouts, " + str(at({"relay", "refused"})) + " refused, " + str(at({"relay", "in_flight"})) +
          " in flight\n";
   out += "  replication  " + str(at({"replication", "sent"})) + " sent, " + str(at({"replication", "received"})) +
-         " received, " + str(at({"replication", "refused"})) + " refused\n";
+         " received, " + str(at({"replication", "refused"})) + " refused, " +
+         str(at({"replication", "caught_up"})) + " caught up\n";
+  out += "  rebalance    " + str(at({"replication", "handed_over"})) + " handed over, " +
+         str(at({"replication", "handoff_pending"})) + " pending\n";
   out += "  gossip       " + str(at({"gossip", "admitted"})) + " descriptors admitted, " +
          str(at({"gossip", "refused", "invalid"})) + " refused invalid, " +
          str(at({"gossip", "refused", "unreachable"})) + " refused unreachable, " + str(at({"gossip", "expired"})) +

@@ -128,8 +128,10 @@ void SyncThread::loop() {
     if (seen && swarms != seen) handoff_due = true;
     seen = swarms;
     if (handoff_due) handoff_due = !handoff(*swarms);
-    round();
-    wait = handoff_due ? std::min(options_.interval_ms, options_.handoff_retry_ms) : options_.interval_ms;
+    const bool more = round();
+    // A round cut short by max_messages_per_round, or hand-overs still
+    // pending: the next round comes soon, not after a whole interval.
+    wait = handoff_due || more ? std::min(options_.interval_ms, options_.handoff_retry_ms) : options_.interval_ms;
   }
 }
 
@@ -153,14 +155,14 @@ bool SyncThread::handoff(const std::vector<swarm::Swarm>& swarms) {
   return r->pending == 0 && r->moved < o.max_messages;
 }
 
-void SyncThread::round() {
+bool SyncThread::round() {
   auto swarms = handler_.swarms();
   auto mine = swarm::swarm_index_of_node(*swarms, keys_.x25519.public_key());
-  if (!mine) return;
+  if (!mine) return false;
   std::vector<swarm::NodeDescriptor> peers;
   for (const auto& m : (*swarms)[*mine].members)
     if (m.x25519 != keys_.x25519.public_key()) peers.push_back(m);
-  if (peers.empty()) return;
+  if (peers.empty()) return false;
   // Every peer in turn, starting with a different one each round, until one
   // round brings nothing new: a node that was down learns from all of them.
   size_t total = 0, reachable = 0;
@@ -173,7 +175,7 @@ void SyncThread::round() {
     if (!st.ok()) log_debug("sync", "catch-up with a peer failed: " + st.to_string());
     {
       std::lock_guard lock(mu_);
-      if (stop_) return;
+      if (stop_) return false;
     }
     if (total >= options_.max_messages_per_round) break;
   }
@@ -182,6 +184,7 @@ void SyncThread::round() {
   stats_.peers_reachable.store(reachable, std::memory_order_relaxed);
   NodeStats::inc(stats_.sync_rounds);
   if (total) log_info("sync", "caught up " + std::to_string(total) + " messages from swarm peers");
+  return total >= options_.max_messages_per_round;
 }
 
 Status SyncThread::sync_with(const swarm::NodeDescriptor& peer, size_t* fetched) {

@@ -294,6 +294,22 @@ Result<EndorsementFile> parse_endorsement_file(std::string_view text) {
   return f;
 }
 
+std::optional<crypto::Ed25519PublicKey> verified_operator(const SignedDescriptor& d) {
+  if (!d.endorsement) return std::nullopt;
+  const Endorsement& e = *d.endorsement;
+  if (!crypto::verify(e.operator_key,
+                      endorsement_signing_bytes(d.network_id, d.node.ed25519, d.node.x25519, e.valid_until_ms),
+                      e.signature))
+    return std::nullopt;
+  return e.operator_key;
+}
+
+NodeDescriptor node_with_operator(const SignedDescriptor& d) {
+  NodeDescriptor n = d.node;
+  n.operator_key = verified_operator(d);
+  return n;
+}
+
 Status verify_descriptor(const SignedDescriptor& d, const VerifyRules& rules) {
   if (d.network_id != rules.network_id)
     return error(Code::kInvalidArgument, "wrong network id \"" + d.network_id.substr(0, 64) + "\"");

@@ -109,7 +109,7 @@ struct Candidate {
                                      uint64_t lifetime_ms = 60'000) const {
     swarm::SignedDescriptor d;
     d.network_id = network_id;
-    d.node = {ed.public_key(), x.public_key(), address};
+    d.node = {ed.public_key(), x.public_key(), address, std::nullopt};
     d.version = "0.1.0";
     d.issued_at_ms = test::now_ms();
     d.expires_at_ms = d.issued_at_ms + lifetime_ms;

@@ -15,6 +15,11 @@
 //     answer does not unwrap: new middle and exit (same guard), retry once.
 //   Stores are retried unchanged: the message hash is the same, so a store
 //   that had in fact arrived answers "exists" and is never duplicated.
+//   Nodes that failed (timed out, unreachable, refused a link) stay
+//   suspected for kSuspectMs: later requests of this Client avoid them as
+//   relays and destinations when avoidable, and a path through one is
+//   rebuilt before it is used. A node that then carries an answered request
+//   is cleared.
 //   Signed requests (retrieve, delete) are re-signed with a fresh timestamp
 //   on every attempt, because a node refuses a replayed signature.
 //
@@ -43,6 +48,8 @@
 namespace onionswarm::client {
 
 inline constexpr int kMaxRedirects = 2;
+// How long a node that failed a request is avoided by later requests.
+inline constexpr uint64_t kSuspectMs = 60'000;
 // Retrieve pages fetched by one fetch() at most (each up to
 // rpc::kDefaultRetrieveLimit messages).
 inline constexpr int kMaxFetchPages = 1000;
@@ -70,6 +77,15 @@ struct ClientOptions {
 struct Route {
   Path path;
   swarm::NodeDescriptor destination;
+};
+
+// A sealed message, ready to store. Sending the same OutgoingMessage again
+// (after a send that was not acknowledged) is safe: the message hash is the
+// same, so the swarm stores it at most once and answers "exists".
+struct OutgoingMessage {
+  swarm::AccountId recipient;  // a 05 account
+  Bytes sealed;                // the stored blob (client/envelope.h)
+  crypto::Hash hash;           // BLAKE2b-256 of sealed
 };
 
 struct SendResult {
@@ -101,8 +117,14 @@ class Client {
 
   // Seals text to `recipient` (a 05 account) and stores it in its swarm's
   // inbox (namespace 0). Ok only when a swarm member acknowledged it (new or
-  // already stored).
+  // already stored). The same as send(seal(recipient, text)).
   Result<SendResult> send(const swarm::AccountId& recipient, std::string_view text);
+  // Seals text for recipient (kInvalidArgument for a 03 account or a text
+  // too large) without sending it.
+  Result<OutgoingMessage> seal(const swarm::AccountId& recipient, std::string_view text) const;
+  // Stores a sealed message in its recipient's inbox; retry with the same
+  // message after a failure, never with a new seal of the same text.
+  Result<SendResult> send(const OutgoingMessage& message);
 
   // Retrieves this account's inbox after the stored cursor, opens and
   // verifies every message, keeps the new ones in the LocalStore and returns

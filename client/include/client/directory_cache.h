@@ -59,8 +59,9 @@ Result<CachedDirectory> fetch_directory(const swarm::NodeDescriptor& guard, cons
 uint64_t directory_refresh_after_ms(const CachedDirectory& c);
 
 // The nodes the client builds guards, paths and swarms from: the cached
-// directory when it holds at least three nodes, else the seeds (the network
-// file's nodes).
+// directory when it holds at least three nodes (each with operator_key set
+// from its verified endorsement, swarm::node_with_operator), else the seeds
+// (the network file's nodes).
 std::vector<swarm::NodeDescriptor> directory_view(const std::optional<CachedDirectory>& cached,
                                                   const std::vector<swarm::NodeDescriptor>& seeds);
 

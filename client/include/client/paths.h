@@ -13,6 +13,9 @@
 //   - middle and exit avoid nodes the caller lists as failed, when avoidable;
 //   - middle and exit are not members of the target swarm, when avoidable
 //     (this rule gives way before the failed-node rule: a failed node is worse);
+//   - no two of guard, middle and exit are endorsed by the same operator
+//     key (NodeDescriptor::operator_key; nodes without one count as
+//     distinct), when avoidable; this rule gives way before the two above;
 //   - no two of guard, middle and exit share a network family (IPv4 /16,
 //     IPv6 /32, see network_family), when avoidable; this rule gives way
 //     first (on loopback every node is in 127.0 and it always relaxes);
@@ -53,11 +56,13 @@ struct Path {
 };
 
 // The guard to use. Keeps `kept` when it is still in `nodes` and the caller
-// did not report it failed; otherwise picks a random node (not the failed
-// one when avoidable). kUnavailable when nodes is empty.
+// did not report it failed; otherwise picks a random node, when avoidable
+// neither the failed one nor one of `failed` (other nodes that recently
+// did not answer). kUnavailable when nodes is empty.
 Result<swarm::NodeDescriptor> choose_guard(const std::vector<swarm::NodeDescriptor>& nodes,
                                            const std::optional<crypto::X25519PublicKey>& kept,
-                                           bool kept_failed, const Random& rng);
+                                           bool kept_failed, const Random& rng,
+                                           const std::vector<crypto::X25519PublicKey>& failed = {});
 
 // Middle and exit for `guard`. `avoid` are the target swarm's members,
 // `failed` nodes that recently did not answer. kUnavailable when there are

@@ -58,6 +58,8 @@ struct NodeSnapshot {
   uint64_t replicas_refused = 0;
   uint64_t in_flight = 0;
   uint64_t caught_up = 0;
+  uint64_t handed_over = 0;      // rebalancing: messages moved to their new swarm and dropped here
+  uint64_t handoff_pending = 0;  // rebalancing: messages not served here any more, not yet confirmed elsewhere
   uint64_t sync_rounds = 0;
   uint64_t replication_backlog = 0;
   uint64_t peers_reachable = 0;
@@ -78,7 +80,8 @@ NodeSnapshot take_snapshot(Server& server, const std::string& network_id, uint64
 // {version, network_id, uptime_s, node {ed25519, x25519, address},
 //  nodes_known, swarm {id, peers[]} (null when not a member), storage
 //  {messages, bytes, schema_version}, messages, bytes, requests {METHOD:
-//  {served, refused}}, malformed_requests, relay {...}, replication {...},
+//  {served, refused}}, malformed_requests, relay {...}, replication {sent,
+//  received, refused, caught_up, handed_over, handoff_pending},
 //  gossip {admitted, refused {invalid, unreachable}, expired}}.
 // The swarm id is a 16-digit hex string (a u64 does not fit a JSON double).
 nlohmann::json status_json(const NodeSnapshot& s);

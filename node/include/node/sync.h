@@ -44,7 +44,8 @@ struct SyncOptions {
   size_t list_page = 1'000;               // hashes per list request (<= 1000)
   size_t fetch_batch = 100;               // hashes per fetch request (<= 100)
   uint64_t view_check_ms = 250;           // how often to look for a changed directory (swarms)
-  uint64_t handoff_retry_ms = 2'000;      // next round this soon while hand-overs are pending
+  uint64_t handoff_retry_ms = 2'000;      // next round this soon while hand-overs are pending,
+                                          // or after a round that hit max_messages_per_round
 };
 
 // Limits of the peer side (Server answers kSyncRequest).
@@ -69,7 +70,9 @@ class SyncThread {
 
  private:
   void loop();
-  void round();
+  // One catch-up round; true when it stopped at max_messages_per_round
+  // (more may be missing: the next round follows after handoff_retry_ms).
+  bool round();
   // Hands over messages of accounts this node no longer serves
   // (node/rebalance.h); true when nothing is left to hand over.
   bool handoff(const std::vector<swarm::Swarm>& swarms);

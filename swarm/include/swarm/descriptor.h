@@ -114,6 +114,16 @@ struct VerifyRules {
 //                     endorsement expired
 [[nodiscard]] Status verify_descriptor(const SignedDescriptor& d, const VerifyRules& rules);
 
+// The operator key of d's endorsement when its signature verifies for d's
+// network id and node keys, else nullopt (no endorsement, or a forged one).
+// The endorsement's validity time is not checked: an expired endorsement
+// still shows which operator runs the node, which is what path diversity
+// needs (admission, with times, is verify_descriptor's job).
+std::optional<crypto::Ed25519PublicKey> verified_operator(const SignedDescriptor& d);
+
+// d.node with operator_key = verified_operator(d).
+NodeDescriptor node_with_operator(const SignedDescriptor& d);
+
 // Whether address is a ZeroMQ TCP endpoint "tcp://HOST:PORT" that a node
 // can be reached at: HOST a DNS name, IPv4 address or bracketed IPv6
 // address; PORT 1..65535. With for_bind, HOST may also be "*" and PORT may be

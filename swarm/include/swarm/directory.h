@@ -17,6 +17,11 @@ struct NodeDescriptor {
   crypto::Ed25519PublicKey ed25519;  // identity
   crypto::X25519PublicKey x25519;    // CURVE server key and onion layer key
   std::string address;               // ZeroMQ endpoint, e.g. "tcp://127.0.0.1:4500"
+  // The operator whose endorsement of this node was verified
+  // (swarm::verified_operator), for path diversity; set only by code that
+  // verified it (the client's directory view), nullopt otherwise, including
+  // in SignedDescriptor::node (the endorsement itself lives there).
+  std::optional<crypto::Ed25519PublicKey> operator_key;
 
   friend bool operator==(const NodeDescriptor&, const NodeDescriptor&) = default;
 };

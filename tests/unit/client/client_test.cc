@@ -120,6 +120,46 @@ TEST_F(ClientTest, SendToGroupAccountIsRefused) {
   ASSERT_TRUE(c.ok());
   auto group = swarm::AccountId::group(crypto::Ed25519KeyPair::generate().public_key());
   EXPECT_EQ((*c)->send(group, "hi").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ((*c)->seal(group, "hi").status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(ClientTest, SealedMessageKeepsItsHashAndATamperedOneIsRefused) {
+  ASSERT_TRUE(Identity::create(home_).ok());
+  auto c = Client::open(options(1));
+  ASSERT_TRUE(c.ok());
+  auto to = swarm::AccountId::user(crypto::X25519KeyPair::generate().public_key());
+  auto m = (*c)->seal(to, "hello");
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  EXPECT_EQ(m->recipient, to);
+  EXPECT_EQ(m->hash, crypto::hash(m->sealed));
+  auto tampered = *m;
+  tampered.sealed.back() ^= 1;
+  EXPECT_EQ((*c)->send(tampered).status().code(), Code::kInvalidArgument);  // refused before any I/O
+  EXPECT_EQ((*c)->seal(to, std::string(200'000, 'x')).status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(ClientTest, NodesThatFailedAreAvoidedByLaterRequests) {
+  // Nothing listens: every guard is unreachable. A request tries its guard,
+  // then one new guard; the next request must not go back to either.
+  ASSERT_TRUE(Identity::create(home_).ok());
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    auto o = options(seed);
+    o.timeout_ms = 100;  // the wait for the guard's handshake
+    auto c = Client::open(std::move(o));
+    ASSERT_TRUE(c.ok());
+    auto first = (*c)->path();
+    ASSERT_TRUE(first.ok());
+    const auto target = (*c)->account_id();
+    EXPECT_FALSE((*c)->request(target, swarm::rpc::InfoRequest{}).ok());
+    auto second = (*c)->path();
+    ASSERT_TRUE(second.ok());
+    EXPECT_NE(second->guard.x25519, first->guard.x25519);
+    EXPECT_FALSE((*c)->request(target, swarm::rpc::InfoRequest{}).ok());
+    auto third = (*c)->path();
+    ASSERT_TRUE(third.ok());
+    EXPECT_NE(third->guard.x25519, first->guard.x25519) << "seed " << seed;
+    EXPECT_NE(third->guard.x25519, second->guard.x25519) << "seed " << seed;
+  }
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ swarm::SignedDescriptor make(const crypto::Ed25519KeyPair& ed, uint64_t lifetime
                              const std::string& address = "tcp://198.18.0.1:4500") {
   swarm::SignedDescriptor d;
   d.network_id = "net-a";
-  d.node = {ed.public_key(), ed.to_x25519().public_key(), address};
+  d.node = {ed.public_key(), ed.to_x25519().public_key(), address, std::nullopt};
   d.version = "0.1.0";
   d.issued_at_ms = kNow;
   d.expires_at_ms = kNow + lifetime;
@@ -90,6 +90,23 @@ TEST(DirectoryCache, ViewIsTheCacheOnceItHoldsThreeNodesElseTheSeeds) {
   auto view = directory_view(dir, seeds);
   ASSERT_EQ(view.size(), 3u);
   EXPECT_EQ(view[2], dir.descriptors[2].node);
+}
+
+TEST(DirectoryCache, ViewCarriesTheVerifiedOperatorOfEachNode) {
+  crypto::init();
+  auto a = crypto::Ed25519KeyPair::generate(), b = crypto::Ed25519KeyPair::generate(),
+       c = crypto::Ed25519KeyPair::generate(), op = crypto::Ed25519KeyPair::generate();
+  CachedDirectory dir;
+  dir.descriptors = {make(a), make(b), make(c)};
+  auto& endorsed = dir.descriptors[0];
+  endorsed.endorsement = swarm::endorse(op, "net-a", endorsed.node.ed25519, endorsed.node.x25519, kNow + 1000);
+  auto& forged = dir.descriptors[1];  // claims op without op's signature
+  forged.endorsement = endorsed.endorsement;
+  auto view = directory_view(dir, {});
+  ASSERT_EQ(view.size(), 3u);
+  EXPECT_EQ(view[0].operator_key, op.public_key());
+  EXPECT_FALSE(view[1].operator_key);
+  EXPECT_FALSE(view[2].operator_key);
 }
 
 TEST(DirectoryCache, RefreshWhenStaleDoesNothingWithoutACacheOrWhileItIsFresh) {

@@ -80,6 +80,24 @@ TEST(Paths, FailedGuardIsReusedOnlyWhenItIsTheOnlyNode) {
   EXPECT_EQ(choose_guard({}, std::nullopt, false, rng).status().code(), Code::kUnavailable);
 }
 
+TEST(Paths, NewGuardAvoidsOtherFailedNodesWhenPossible) {
+  auto all = nodes(5);
+  const std::vector<crypto::X25519PublicKey> failed = {all[1].x25519, all[2].x25519, all[3].x25519};
+  for (uint64_t seed = 0; seed < 30; ++seed) {
+    auto rng = seeded(seed);
+    auto g = choose_guard(all, all[0].x25519, true, rng, failed);
+    ASSERT_TRUE(g.ok());
+    EXPECT_EQ(g->x25519, all[4].x25519) << "seed " << seed;
+  }
+  // A kept guard that did not fail stays, whatever else failed.
+  auto rng = seeded(1);
+  EXPECT_EQ(choose_guard(all, all[1].x25519, false, rng, failed)->x25519, all[1].x25519);
+  // Everything failed: still a guard other than the failed kept one.
+  auto g = choose_guard(all, all[0].x25519, true, rng, {all[1].x25519, all[2].x25519, all[3].x25519, all[4].x25519});
+  ASSERT_TRUE(g.ok());
+  EXPECT_NE(g->x25519, all[0].x25519);
+}
+
 TEST(Paths, GuardChoiceIsDeterministicForSeed) {
   auto all = nodes(20);
   auto a = seeded(99), b = seeded(99);
@@ -251,6 +269,82 @@ TEST(PathFamilies, FailedNodesAreAvoidedBeforeFamilies) {
     ASSERT_TRUE(p.ok());
     EXPECT_NE(p->middle.x25519, all[3].x25519);
     EXPECT_NE(p->exit.x25519, all[3].x25519);
+  }
+}
+
+NodeDescriptor run_by(NodeDescriptor n, uint8_t op) {
+  crypto::Ed25519PublicKey k;
+  k.bytes.fill(uint8_t(200 + op));
+  n.operator_key = k;
+  return n;
+}
+
+TEST(PathOperators, NoTwoRelaysUnderOneOperatorWhenAvoidable) {
+  // Operator A runs eight nodes, B and C one each; all on loopback (one
+  // family), so only the operator rule separates them.
+  std::vector<NodeDescriptor> all;
+  for (uint8_t i = 0; i < 8; ++i) all.push_back(run_by(node(i), 0));
+  all.push_back(run_by(node(8), 1));
+  all.push_back(run_by(node(9), 2));
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    auto rng = seeded(seed);
+    auto p = choose_path(all, all[0], {}, {}, rng);
+    ASSERT_TRUE(p.ok());
+    std::set<crypto::Ed25519PublicKey> ops = {*p->guard.operator_key, *p->middle.operator_key,
+                                              *p->exit.operator_key};
+    EXPECT_EQ(ops.size(), 3u) << "seed " << seed;
+  }
+}
+
+TEST(PathOperators, NodesWithoutAnOperatorCountAsDistinct) {
+  // The guard and four others run by operator A, two nodes with no endorsement.
+  std::vector<NodeDescriptor> all;
+  for (uint8_t i = 0; i < 5; ++i) all.push_back(run_by(node(i), 0));
+  all.push_back(node(5));
+  all.push_back(node(6));
+  for (uint64_t seed = 0; seed < 100; ++seed) {
+    auto rng = seeded(seed);
+    auto p = choose_path(all, all[0], {}, {}, rng);
+    ASSERT_TRUE(p.ok());
+    EXPECT_FALSE(p->middle.operator_key) << "seed " << seed;
+    EXPECT_FALSE(p->exit.operator_key) << "seed " << seed;
+  }
+}
+
+TEST(PathOperators, OneOperatorRelaxesTheRule) {
+  std::vector<NodeDescriptor> all;
+  for (uint8_t i = 0; i < 4; ++i) all.push_back(run_by(node(i), 0));
+  auto rng = seeded(5);
+  auto p = choose_path(all, all[0], {}, {}, rng);
+  ASSERT_TRUE(p.ok());
+  EXPECT_NE(p->middle.x25519, p->exit.x25519);
+  EXPECT_NE(p->middle.x25519, p->guard.x25519);
+}
+
+TEST(PathOperators, OperatorRuleOutranksTheFamilyRule) {
+  // B's node shares the guard's /16; A's other nodes are in other /16s.
+  // Operator diversity wins over family diversity: the middle or exit is B's.
+  std::vector<NodeDescriptor> all = {run_by(at(0, "198.18.0.1"), 0), run_by(at(1, "198.19.0.1"), 0),
+                                     run_by(at(2, "198.20.0.1"), 0), run_by(at(3, "198.18.0.2"), 1)};
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    auto rng = seeded(seed);
+    auto p = choose_path(all, all[0], {}, {}, rng);
+    ASSERT_TRUE(p.ok());
+    EXPECT_TRUE(p->middle.x25519 == all[3].x25519 || p->exit.x25519 == all[3].x25519) << "seed " << seed;
+  }
+}
+
+TEST(PathOperators, OperatorRuleGivesWayToTheTargetSwarmRule) {
+  // The only node of another operator is in the target swarm: avoided.
+  std::vector<NodeDescriptor> all;
+  for (uint8_t i = 0; i < 5; ++i) all.push_back(run_by(node(i), 0));
+  all.push_back(run_by(node(5), 1));
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    auto rng = seeded(seed);
+    auto p = choose_path(all, all[0], {all[5].x25519}, {}, rng);
+    ASSERT_TRUE(p.ok());
+    EXPECT_NE(p->middle.x25519, all[5].x25519);
+    EXPECT_NE(p->exit.x25519, all[5].x25519);
   }
 }
 

@@ -15,7 +15,7 @@ struct Node {
   crypto::Ed25519KeyPair ed = crypto::Ed25519KeyPair::generate();
   crypto::X25519PublicKey x = ed.to_x25519().public_key();
   NodeKeys keys() const { return NodeKeys{ed.clone(), ed.to_x25519()}; }
-  swarm::NodeDescriptor seed(const std::string& address) const { return {ed.public_key(), x, address}; }
+  swarm::NodeDescriptor seed(const std::string& address) const { return {ed.public_key(), x, address, std::nullopt}; }
 };
 
 SignedDescriptor make(const Node& n, uint64_t now, const std::string& address = "tcp://127.0.0.1:4500",

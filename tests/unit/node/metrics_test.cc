@@ -66,6 +66,32 @@ TEST(PrometheusText, CarriesTheGossipCountersByReason) {
   EXPECT_NE(text.find("onionswarm_gossip_descriptors_expired_total 1\n"), std::string::npos);
 }
 
+TEST(StatusJson, CarriesTheCatchUpAndRebalanceCounters) {
+  NodeSnapshot s = sample();
+  s.caught_up = 17;
+  s.handed_over = 23;
+  s.handoff_pending = 5;
+  auto j = status_json(s);
+  EXPECT_EQ(j["replication"]["caught_up"], 17);
+  EXPECT_EQ(j["replication"]["handed_over"], 23);
+  EXPECT_EQ(j["replication"]["handoff_pending"], 5);
+  const std::string text = status_summary(j);
+  EXPECT_NE(text.find("17 caught up"), std::string::npos) << text;
+  EXPECT_NE(text.find("rebalance    23 handed over, 5 pending"), std::string::npos) << text;
+}
+
+TEST(PrometheusText, CarriesTheRebalanceCounters) {
+  NodeSnapshot s = sample();
+  s.handed_over = 23;
+  s.handoff_pending = 5;
+  const std::string text = prometheus_text(s);
+  EXPECT_NE(text.find("# TYPE onionswarm_handed_over_total counter\nonionswarm_handed_over_total 23\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# TYPE onionswarm_handoff_pending gauge\nonionswarm_handoff_pending 5\n"), std::string::npos)
+      << text;
+}
+
 TEST(StatusJson, SwarmIsNullWhenNotAMember) {
   NodeSnapshot s = sample();
   s.in_swarm = false;

@@ -134,6 +134,33 @@ TEST_F(Descriptor, PermissionedNetworkNeedsAnEndorsementByAListedOperator) {
   EXPECT_EQ(verify_descriptor(d, r).code(), Code::kUnauthorized);
 }
 
+TEST_F(Descriptor, VerifiedOperatorIsTheEndorserOnlyWhenItsSignatureHolds) {
+  Node n;
+  const auto op = crypto::Ed25519KeyPair::generate();
+  SignedDescriptor d = make(n);
+  EXPECT_FALSE(verified_operator(d));
+  EXPECT_FALSE(node_with_operator(d).operator_key);
+  d.endorsement = endorse(op, "net-a", n.ed.public_key(), n.x, kNow - 1);  // expired: still names the operator
+  ASSERT_TRUE(verified_operator(d));
+  EXPECT_EQ(*verified_operator(d), op.public_key());
+  const NodeDescriptor with = node_with_operator(d);
+  EXPECT_EQ(with.operator_key, op.public_key());
+  EXPECT_EQ(with.x25519, d.node.x25519);
+  EXPECT_EQ(with.address, d.node.address);
+  // Claiming someone else's operator key without their signature names nobody.
+  SignedDescriptor forged = d;
+  forged.endorsement->operator_key = crypto::Ed25519KeyPair::generate().public_key();
+  EXPECT_FALSE(verified_operator(forged));
+  // An endorsement of another node or for another network names nobody either.
+  Node other;
+  SignedDescriptor moved = make(other);
+  moved.endorsement = d.endorsement;
+  EXPECT_FALSE(verified_operator(moved));
+  SignedDescriptor elsewhere = make(n, "net-b");
+  elsewhere.endorsement = d.endorsement;
+  EXPECT_FALSE(verified_operator(elsewhere));
+}
+
 TEST_F(Descriptor, SigningBytesStartWithTheDomainAndSeparateFields) {
   Node n;
   SignedDescriptor a = make(n);
