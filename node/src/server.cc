@@ -1,5 +1,6 @@
 #include "node/server.h"
 
+#include <malloc.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -54,8 +55,10 @@ void configure_common(zmq::socket_t& s) {
 
 // Per connection ZeroMQ queues at most this many inbound messages (each at
 // most kMaxFrameSize) before it stops reading that peer's TCP socket, so one
-// peer's backlog stays within kRouterRcvHwm * kMaxFrameSize of memory.
-constexpr int kRouterRcvHwm = 256;
+// peer's backlog stays within kRouterRcvHwm * kMaxFrameSize of memory. The
+// reactor drains every connection fairly, so a deeper queue would only hold
+// more of a flooder's frames, not serve anyone faster.
+constexpr int kRouterRcvHwm = 64;
 
 std::string peer_key_hex(zmq::message_t& m) {
   try {
@@ -308,6 +311,10 @@ void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_
         auto n = storage_->sweep_expired(clock_());
         if (!n.ok()) log_warn("storage", "expiry sweep failed: " + n.status().to_string());
         else if (*n) log_debug("storage", "expired " + std::to_string(*n) + " messages");
+        // Hand memory freed since the last sweep back to the kernel: after a
+        // burst (many large frames queued, then freed on other threads) the
+        // heap would otherwise stay at its peak for the life of the process.
+        ::malloc_trim(0);
         sweeping_ = false;
       });
     }

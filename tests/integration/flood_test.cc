@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -27,12 +28,32 @@ constexpr auto kFloodTime = std::chrono::seconds(6);
 constexpr int kFlooders = 4;
 constexpr uint64_t kRssLimitKiB = 256 * 1024;
 
-uint64_t rss_kib(pid_t pid) {
+// The node's resident memory from /proc/PID/status, in KiB: all of it
+// (VmRSS, what the limit is on) and its parts, so a failure says whether it
+// was heap (anon) or LMDB's mapped file (file).
+struct Rss {
+  uint64_t total = 0, anon = 0, file = 0, shmem = 0;
+  void max_with(const Rss& o) {
+    total = std::max(total, o.total);
+    anon = std::max(anon, o.anon);
+    file = std::max(file, o.file);
+    shmem = std::max(shmem, o.shmem);
+  }
+  std::string str() const {
+    return std::to_string(total / 1024) + " MiB (anon " + std::to_string(anon / 1024) + ", file " +
+           std::to_string(file / 1024) + ", shmem " + std::to_string(shmem / 1024) + ")";
+  }
+};
+
+Rss rss_of(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
-  return 0;
+  Rss r;
+  const std::pair<const char*, uint64_t*> fields[] = {
+      {"VmRSS:", &r.total}, {"RssAnon:", &r.anon}, {"RssFile:", &r.file}, {"RssShmem:", &r.shmem}};
+  for (std::string line; std::getline(in, line);)
+    for (const auto& [name, out] : fields)
+      if (line.rfind(name, 0) == 0) *out = std::stoull(line.substr(std::strlen(name)));
+  return r;
 }
 
 // One flooding process: sends a mix of garbage and valid requests without
@@ -111,7 +132,7 @@ TEST_F(Flood, NodeStaysBoundedAndKeepsServingAWellBehavedClient) {
       stored.insert(to_hex(crypto::hash(s.data).view()));
     }
   }
-  const uint64_t rss_before = rss_kib(node_pid);
+  const Rss rss_before = rss_of(node_pid);
 
   test::TempDir reports;
   const auto until = std::chrono::steady_clock::now() + kFloodTime;
@@ -125,9 +146,10 @@ TEST_F(Flood, NodeStaysBoundedAndKeepsServingAWellBehavedClient) {
 
   // Meanwhile: a well-behaved client asks for info over and over (backing
   // off when told busy), and the node's RSS is sampled.
-  uint64_t rss_max = rss_before, answered = 0, busy = 0, asked = 0;
+  Rss rss_max = rss_before;
+  uint64_t answered = 0, busy = 0, asked = 0;
   while (std::chrono::steady_clock::now() < until) {
-    rss_max = std::max(rss_max, rss_kib(node_pid));
+    rss_max.max_with(rss_of(node_pid));
     ++asked;
     bool ok = false;
     for (int attempt = 0; attempt < 10 && !ok; ++attempt) {
@@ -159,10 +181,10 @@ TEST_F(Flood, NodeStaysBoundedAndKeepsServingAWellBehavedClient) {
     in >> n;
     total_sent += n;
   }
-  rss_max = std::max(rss_max, rss_kib(node_pid));
+  rss_max.max_with(rss_of(node_pid));
 
   EXPECT_EQ(::kill(node_pid, 0), 0) << "the node died under the flood";
-  EXPECT_LT(rss_max, kRssLimitKiB) << "RSS " << rss_max << " KiB";
+  EXPECT_LT(rss_max.total, kRssLimitKiB) << "node RSS peaked at " << rss_max.str();
   EXPECT_GT(answered, 0u);
   auto held = test::retrieve_hashes(owner, node);
   ASSERT_TRUE(held.ok()) << held.status().to_string();
@@ -176,8 +198,8 @@ TEST_F(Flood, NodeStaysBoundedAndKeepsServingAWellBehavedClient) {
       busy_lines += "  " + line + "\n";
   EXPECT_NE(busy_lines.find("connection_rate"), std::string::npos) << metrics.out << metrics.err;
   std::cout << "[flood] " << kFlooders << " processes, " << kFloodTime.count() << " s, " << total_sent
-            << " messages sent; node RSS " << rss_before / 1024 << " MiB before, " << rss_max / 1024
-            << " MiB max; well-behaved client: " << answered << "/" << asked << " answered, " << busy
+            << " messages sent; node RSS " << rss_before.str() << " before, " << rss_max.str()
+            << " max; well-behaved client: " << answered << "/" << asked << " answered, " << busy
             << " busy answers retried\n"
             << busy_lines;
 }
