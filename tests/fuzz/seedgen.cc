@@ -16,13 +16,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client/directory_cache.h"
 #include "client/envelope.h"
+#include "client/group.h"
 #include "client/mnemonic.h"
 #include "config/network_file.h"
 #include "fuzz_keys.h"
 #include "onion/layer.h"
 #include "onion/padding.h"
 #include "onion/wire.h"
+#include "swarm/descriptor.h"
+#include "swarm/group.h"
 #include "swarm/rpc.h"
 
 namespace fs = std::filesystem;
@@ -296,6 +300,83 @@ void config_seeds(const fs::path& vectors) {
   put("encoding", "empty", "");
 }
 
+// tests/vectors/group.json, in the modes of group_control_fuzz.cc.
+void group_seeds(const fs::path& vectors) {
+  namespace cg = onionswarm::client::group;
+  const json v = load(vectors / "group.json");
+  const Bytes entry = must(onionswarm::from_hex(v["control_entry"].get<std::string>()));
+  const Bytes message = must(onionswarm::from_hex(v["message"].get<std::string>()));
+  put("group_control", "vector-entry", with_mode(0, entry));
+  put("group_control", "vector-entry-unsigned",
+      with_mode(1, ByteView(entry).first(entry.size() - crypto::kSignatureSize)));
+  auto group = must(crypto::Ed25519KeyPair::from_seed(Bytes(32, 1)));
+  auto parsed = must(onionswarm::swarm::group::parse_control(entry, group.public_key()));
+  auto body = must(cg::split_body(parsed.body));
+  put("group_control", "vector-keys", with_mode(7, body.keys));
+  // The vector entry's state plaintext, decrypted as open_state does.
+  Bytes ad;
+  onionswarm::append(ad, onionswarm::as_bytes("onionswarm/group-state/v1"));
+  onionswarm::append(ad, group.public_key().view());
+  onionswarm::put_u64(ad, parsed.seq);
+  onionswarm::put_u64(ad, parsed.generation);
+  onionswarm::append(ad, parsed.member_auth.view());
+  const crypto::SecretBytes generation_key(ByteView(must(onionswarm::from_hex(v["generation_key"].get<std::string>()))));
+  const Bytes state = must(crypto::aead_decrypt(generation_key, body.nonce, body.ciphertext, ad));
+  put("group_control", "vector-state", with_mode(2, state));
+  put("group_control", "state-not-json", with_mode(2, onionswarm::as_bytes("{\"name\":")));
+  put("group_control", "vector-message", with_mode(3, message));
+  Bytes padded;
+  onionswarm::put_u32(padded, 5);
+  onionswarm::append(padded, onionswarm::as_bytes("hello"));
+  padded.resize(256, 0);
+  put("group_control", "message-padded", with_mode(5, padded));
+  cg::Invite invite;
+  invite.group = onionswarm::swarm::AccountId::group(group.public_key());
+  invite.name = "team";
+  invite.generation = 1;
+  invite.key = crypto::SecretBytes(ByteView(Bytes(32, 0x55)));
+  invite.auth_seed = crypto::SecretBytes(ByteView(Bytes(32, 0x44)));
+  put("group_control", "invite", with_mode(6, onionswarm::as_bytes(cg::encode_invite(invite))));
+  cg::AdminGrant grant;
+  grant.group = invite.group;
+  grant.group_seed = crypto::SecretBytes(ByteView(Bytes(32, 1)));
+  put("group_control", "admin-grant", with_mode(6, onionswarm::as_bytes(cg::encode_admin_grant(grant))));
+}
+
+// A descriptor signed as descriptor_fuzz.cc expects (network "fuzz-net",
+// node seed 21.., operator seed 22..), an endorsement file, a cache file.
+void descriptor_seeds() {
+  namespace sw = onionswarm::swarm;
+  constexpr uint64_t kNow = 1700000000000;
+  auto node = must(crypto::Ed25519KeyPair::from_seed(Bytes(32, 0x21)));
+  auto op = must(crypto::Ed25519KeyPair::from_seed(Bytes(32, 0x22)));
+  sw::SignedDescriptor d;
+  d.network_id = "fuzz-net";
+  d.node.ed25519 = node.public_key();
+  d.node.x25519 = node.to_x25519().public_key();
+  d.node.address = "tcp://127.0.0.1:4500";
+  d.version = "0.1.0";
+  d.issued_at_ms = kNow;
+  d.expires_at_ms = kNow + 3'600'000;
+  sw::sign_descriptor(d, node);
+  const std::string open = sw::descriptor_to_json(d).dump();
+  put("descriptor", "signed", with_mode(0, onionswarm::as_bytes(open)));
+  put("descriptor", "resign", with_mode(1, onionswarm::as_bytes(open)));
+  sw::SignedDescriptor endorsed = d;
+  endorsed.endorsement = sw::endorse(op, d.network_id, d.node.ed25519, d.node.x25519, kNow + 86'400'000);
+  sw::sign_descriptor(endorsed, node);
+  put("descriptor", "endorsed", with_mode(0, onionswarm::as_bytes(sw::descriptor_to_json(endorsed).dump())));
+  d.node.address = "tcp://[::1]:65535";
+  put("descriptor", "ipv6", with_mode(1, onionswarm::as_bytes(sw::descriptor_to_json(d).dump())));
+  sw::EndorsementFile file{endorsed.network_id, d.node.ed25519, d.node.x25519, *endorsed.endorsement};
+  put("descriptor", "endorsement-file", with_mode(2, onionswarm::as_bytes(sw::endorsement_file_to_json(file).dump())));
+  onionswarm::client::CachedDirectory cache;
+  cache.fetched_at_ms = kNow;
+  cache.guard = d.node.x25519;
+  cache.descriptors = {endorsed};
+  put("descriptor", "cache", with_mode(3, onionswarm::as_bytes(onionswarm::client::directory_cache_to_json(cache))));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -312,5 +393,7 @@ int main(int argc, char** argv) {
   envelope_seeds(vectors);
   mnemonic_seeds();
   config_seeds(vectors);
+  group_seeds(vectors);
+  descriptor_seeds();
   return 0;
 }
