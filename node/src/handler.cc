@@ -414,12 +414,9 @@ void RequestHandler::handle(ByteView request, Done done) {
   }
   if (auto* d = std::get_if<rpc::DeleteRequest>(&req)) {
     if (wrong_swarm(d->account)) return;
-    if (auto st = check_signed(req, d->account, d->timestamp_ms, d->auth, now); !st.ok())
-      return done(rpc::error_response(st));
-    if (d->account.is_group() && d->ns == swarm::group::kControlNamespace)
-      return done(rpc::error_response(error(Code::kUnauthorized, "a group's control log cannot be deleted")));
-    auto n = storage_.remove(d->account, d->ns, d->hashes);
+    auto n = apply_delete(req, *d, now);
     if (!n.ok()) return done(rpc::error_response(n.status()));
+    if (on_delete_) on_delete_(d->account, Bytes(request.begin(), request.end()));
     return done(rpc::delete_response(*n));
   }
   if (std::holds_alternative<rpc::InfoRequest>(req)) {
@@ -541,6 +538,25 @@ void RequestHandler::handle_store(rpc::StoreRequest r, uint64_t now, Done done) 
       done(answer_new(holders, hash));
     });
   });
+}
+
+Result<size_t> RequestHandler::apply_delete(const rpc::Request& req, const rpc::DeleteRequest& d, uint64_t now) {
+  if (auto st = check_signed(req, d.account, d.timestamp_ms, d.auth, now); !st.ok()) return st;
+  if (d.account.is_group() && d.ns == swarm::group::kControlNamespace)
+    return error(Code::kUnauthorized, "a group's control log cannot be deleted");
+  return storage_.remove(d.account, d.ns, d.hashes);
+}
+
+void RequestHandler::accept_peer_delete(ByteView request, Done done) {
+  auto parsed = rpc::parse_request(request);
+  if (!parsed.ok()) return done(rpc::error_response(parsed.status()));
+  auto* d = std::get_if<rpc::DeleteRequest>(&*parsed);
+  if (!d) return done(rpc::error_response(error(Code::kInvalidArgument, "a pushed delete must be a delete request")));
+  if (!serves(d->account))
+    return done(rpc::error_response(error(Code::kUnauthorized, "this node is not in the account's swarm")));
+  auto n = apply_delete(*parsed, *d, clock_());
+  if (!n.ok()) return done(rpc::error_response(n.status()));
+  return done(rpc::delete_response(*n));
 }
 
 void RequestHandler::accept_replica(StoredMessage message, std::function<void(Result<StoreResult>)> done) {

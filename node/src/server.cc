@@ -172,6 +172,17 @@ Server::Server(ServerOptions options, NodeKeys keys, std::shared_ptr<swarm::Dire
         o.replicated = std::move(replicated);
         mailbox_.post(std::move(o));
       });
+  handler_->set_on_delete([this](const swarm::AccountId& account, Bytes request) {
+    // Worker thread: push the client's signed delete to the other members,
+    // unacknowledged (a member that misses it keeps the message until it
+    // expires; docs/PROTOCOL.md, "Replicated deletes").
+    Outgoing o;
+    o.kind = Outgoing::kReplicate;
+    o.account = account;
+    o.header = {wire::kVersion, wire::Type::kReplicateDelete, 0};
+    o.body = std::move(request);
+    mailbox_.post(std::move(o));
+  });
 }
 
 Server::~Server() {
@@ -354,15 +365,28 @@ void Server::on_public_message(std::vector<zmq::message_t>& frames, size_t total
       });
       return;
     }
-    case wire::Type::kReplicate: {
-      // Only a node of this node's directory may push replicas; the link's
-      // CURVE key (checked by the ZAP handshake) says which node it is.
+    case wire::Type::kReplicate:
+    case wire::Type::kReplicateDelete: {
+      // Only a node of this node's directory may push replicas or deletes;
+      // the link's CURVE key (checked by the ZAP handshake) says which node.
       auto key = from_hex(peer_key_hex(frames[1]), crypto::kKeySize);
       std::optional<swarm::NodeDescriptor> peer;
       if (key.ok() && key->size() == crypto::kKeySize) peer = directory_->find(*crypto::X25519PublicKey::from(*key));
       if (!peer) return reply_error(from, id, error(Code::kUnauthorized, "replication only from known nodes"));
       Bytes body(static_cast<const uint8_t*>(frames[2].data()),
                  static_cast<const uint8_t*>(frames[2].data()) + frames[2].size());
+      if (header->type == wire::Type::kReplicateDelete) {
+        work_.push([this, from, id, body = std::move(body)] {
+          handler_->accept_peer_delete(body, [this, from, id](Bytes answer) {
+            Outgoing o;
+            o.to = from;
+            o.header = {wire::kVersion, wire::Type::kReplicateAck, id};
+            o.body = std::move(answer);
+            mailbox_.post(std::move(o));
+          });
+        });
+        return;
+      }
       work_.push([this, from, id, peer = *peer, body = std::move(body)]() mutable {
         job_replica(from, id, peer, std::move(body));
       });
@@ -581,8 +605,11 @@ void Server::on_outgoing(Outgoing o) {
         return;
       }
       case Outgoing::kReplicate: {
-        // One request id for all peers; answers are told apart by link.
+        // One request id for all peers; answers are told apart by link. A
+        // push without a completion (a delete) is not tracked: its answers
+        // find no entry in replications_ and are dropped.
         const uint64_t id = next_request_id_++;
+        const bool tracked = bool(o.replicated);
         PendingReplication r;
         r.replicated = std::move(o.replicated);
         r.holders.push_back(keys_.x25519.public_key());
@@ -591,19 +618,20 @@ void Server::on_outgoing(Outgoing o) {
         size_t peers = 0;
         if (!swarms->empty()) {
           const auto& members = (*swarms)[swarm::swarm_index_for(*swarms, o.account)].members;
-          Bytes header = wire::encode_header({wire::kVersion, wire::Type::kReplicate, id});
+          Bytes header = wire::encode_header({wire::kVersion, o.header.type, id});
           for (const auto& m : members) {
             if (m.x25519 == keys_.x25519.public_key()) continue;
             ++peers;
             std::array<zmq::const_buffer, 2> frames = {zmq::buffer(header), zmq::buffer(o.body)};
             if (zmq::send_multipart(*link_to(m), frames, zmq::send_flags::dontwait)) {
-              NodeStats::inc(stats_.replicas_sent);
+              if (tracked) NodeStats::inc(stats_.replicas_sent);
               ++r.outstanding;
             } else {
               log_warn("replication", "link to a swarm peer is congested; replica not sent");
             }
           }
         }
+        if (!tracked) return;
         r.needed = std::min(options_.min_replica_acks, peers);
         if (r.needed == 0) return finish_replication(r, r.holders);
         if (r.outstanding < r.needed)

@@ -14,6 +14,7 @@ bool known_type(uint8_t t) {
     case Type::kReplicateAck:
     case Type::kSyncRequest:
     case Type::kSyncResponse:
+    case Type::kReplicateDelete:
     case Type::kGossip:
     case Type::kGossipResponse:
       return true;

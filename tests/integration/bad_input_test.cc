@@ -277,6 +277,11 @@ TEST_F(BadInput, ReplicateFrameFromAClient) {
   ExpectStillServing();
 }
 
+TEST_F(BadInput, ReplicatedDeleteFrameFromAClient) {
+  ExpectLinkError(raw({header(1, 0x14), Bytes{'{', '}'}}), "replication only from known nodes");
+  ExpectStillServing();
+}
+
 TEST_F(BadInput, SyncRequestFromAClient) {
   ExpectLinkError(raw({header(1, 0x12), Bytes{'{', '}'}}), "catch-up only between members");
   ExpectStillServing();

@@ -132,6 +132,18 @@ class RequestHandler {
 
   void handle(ByteView request, Done done);
 
+  // Called on a worker thread after a client's signed delete was applied
+  // here, with the request bytes, to push it to the account's other swarm
+  // members (not for a delete a peer pushed). Must not block. Set before
+  // the node serves.
+  using OnDelete = std::function<void(const swarm::AccountId& account, Bytes request)>;
+  void set_on_delete(OnDelete on_delete) { on_delete_ = std::move(on_delete); }
+  // A client's signed delete pushed by another node (the link already
+  // authenticated it as a known node): refused unless this node serves the
+  // account, then verified and applied as the client's own request would
+  // be, and not pushed on. Answers like a delete (rpc::delete_response).
+  void accept_peer_delete(ByteView request, Done done);
+
   // A replica pushed by a swarm peer (the link already authenticated it as
   // a member of this node's swarm). Completes with kNew/kExists/... .
   void accept_replica(StoredMessage message, std::function<void(Result<StoreResult>)> done);
@@ -158,6 +170,8 @@ class RequestHandler {
   // Compare-and-set for a control entry store: it must extend the head.
   Status check_control_store(const swarm::rpc::StoreRequest& r, uint64_t now);
   void handle_store(swarm::rpc::StoreRequest r, uint64_t now, Done done);
+  // Signature, group and namespace checks, then the removal; the number removed.
+  Result<size_t> apply_delete(const swarm::rpc::Request& req, const swarm::rpc::DeleteRequest& d, uint64_t now);
 
   Storage& storage_;
   const swarm::Directory& directory_;
@@ -166,6 +180,7 @@ class RequestHandler {
   const HandlerOptions options_;
   const Clock clock_;
   const OnNewStore on_new_store_;
+  OnDelete on_delete_;
   ReplayCache replays_;
   KeyCheckCache keys_;
   RateLimiter account_limits_;

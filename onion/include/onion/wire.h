@@ -27,6 +27,7 @@ enum class Type : uint8_t {
   kReplicateAck = 0x11,   // node to node: body is JSON
   kSyncRequest = 0x12,    // node to node, anti-entropy: body is JSON (docs/PROTOCOL.md, "Catch-up")
   kSyncResponse = 0x13,   // node to node: body is JSON
+  kReplicateDelete = 0x14,  // node to node: body is a client's signed delete request (docs/PROTOCOL.md, "Replicated deletes")
   kGossip = 0x20,         // node to node, directory gossip: body is JSON (docs/PROTOCOL.md, "Gossip")
   kGossipResponse = 0x21, // node to node: body is JSON
 };

@@ -103,9 +103,16 @@ class HandlerTest : public ::testing::Test {
   const swarm::Swarm& other_swarm() const { return swarms_[1 - own_index_]; }
 
   static Answer call(RequestHandler& h, const Bytes& request) {
+    return answer_of([&](RequestHandler::Done done) { h.handle(request, std::move(done)); });
+  }
+  // What accept_peer_delete answers a delete another node pushed.
+  static Answer peer_delete(RequestHandler& h, const Bytes& request) {
+    return answer_of([&](RequestHandler::Done done) { h.accept_peer_delete(request, std::move(done)); });
+  }
+  static Answer answer_of(const std::function<void(RequestHandler::Done)>& start) {
     auto promise = std::make_shared<std::promise<Bytes>>();
     auto future = promise->get_future();
-    h.handle(request, [promise](Bytes answer) { promise->set_value(std::move(answer)); });
+    start([promise](Bytes answer) { promise->set_value(std::move(answer)); });
     Answer a;
     if (future.wait_for(kWait) != std::future_status::ready) {
       ADD_FAILURE() << "handler did not answer within 10 s";
@@ -508,6 +515,71 @@ TEST_F(HandlerTest, DeleteSignedByStrangerIsUnauthorizedAndDeletesNothing) {
   rpc::Request r(d);
   rpc::sign_request(r, stranger_);
   EXPECT_EQ(call(r).code, Code::kUnauthorized);
+  EXPECT_EQ(retrieve_all(), std::vector<std::string>{"keep"});
+}
+
+// ---- replicated deletes -------------------------------------------------------
+
+TEST_F(HandlerTest, ClientDeleteIsHandedOnForTheOtherMembersOnlyWhenApplied) {
+  std::vector<std::pair<swarm::AccountId, Bytes>> pushed;
+  handler_->set_on_delete([&](const swarm::AccountId& a, Bytes request) { pushed.emplace_back(a, std::move(request)); });
+  ASSERT_TRUE(call(store_req("drop")).ok);
+  rpc::DeleteRequest d;
+  d.account = account_;
+  d.timestamp_ms = kNow;
+  d.hashes = {crypto::hash(bytes_of("drop"))};
+  rpc::Request forged(d);
+  rpc::sign_request(forged, stranger_);
+  EXPECT_EQ(call(forged).code, Code::kUnauthorized);
+  EXPECT_TRUE(pushed.empty()) << "a refused delete was pushed";
+  rpc::Request r(d);
+  rpc::sign_request(r, owner_);
+  ASSERT_TRUE(call(r).ok);
+  ASSERT_EQ(pushed.size(), 1u);
+  EXPECT_EQ(pushed[0].first, account_);
+  EXPECT_EQ(pushed[0].second, rpc::serialize_request(r)) << "the signed request is pushed as the client sent it";
+}
+
+TEST_F(HandlerTest, PeerDeleteIsVerifiedAppliedWithATombstoneAndNotPushedOn) {
+  bool pushed = false;
+  handler_->set_on_delete([&](const swarm::AccountId&, Bytes) { pushed = true; });
+  ASSERT_TRUE(call(store_req("keep")).ok);
+  ASSERT_TRUE(call(store_req("drop")).ok);
+  rpc::DeleteRequest d;
+  d.account = account_;
+  d.timestamp_ms = kNow;
+  d.hashes = {crypto::hash(bytes_of("drop"))};
+  rpc::Request forged(d);
+  rpc::sign_request(forged, stranger_);
+  EXPECT_EQ(peer_delete(*handler_, rpc::serialize_request(forged)).code, Code::kUnauthorized);
+  EXPECT_EQ(retrieve_all(kNow + 1), (std::vector<std::string>{"drop", "keep"}));
+
+  rpc::Request r(d);
+  rpc::sign_request(r, owner_);
+  auto a = peer_delete(*handler_, rpc::serialize_request(r));
+  ASSERT_TRUE(a.ok) << a.message;
+  EXPECT_EQ(a.body["deleted"], 1);
+  EXPECT_FALSE(pushed) << "a pushed delete must not be pushed on";
+  EXPECT_EQ(retrieve_all(kNow + 2), std::vector<std::string>{"keep"});
+  // The tombstone: the same message arriving again is not stored.
+  ASSERT_TRUE(call(store_req("drop")).ok);
+  EXPECT_EQ(retrieve_all(kNow + 3), std::vector<std::string>{"keep"});
+  // The same signed delete again is a replay.
+  EXPECT_EQ(peer_delete(*handler_, rpc::serialize_request(r)).code, Code::kReplay);
+}
+
+TEST_F(HandlerTest, PeerDeleteOfAnotherSwarmOrNotADeleteIsRefused) {
+  ASSERT_TRUE(call(store_req("keep")).ok);
+  rpc::DeleteRequest d;
+  d.account = account_;
+  d.timestamp_ms = kNow;
+  d.hashes = {crypto::hash(bytes_of("keep"))};
+  rpc::Request r(d);
+  rpc::sign_request(r, owner_);
+  auto outsider = make_handler(other_swarm().members[0]);
+  EXPECT_EQ(peer_delete(*outsider, rpc::serialize_request(r)).code, Code::kUnauthorized);
+  EXPECT_EQ(peer_delete(*handler_, rpc::serialize_request(store_req("x"))).code, Code::kInvalidArgument);
+  EXPECT_EQ(peer_delete(*handler_, bytes_of("{not json")).code, Code::kInvalidArgument);
   EXPECT_EQ(retrieve_all(), std::vector<std::string>{"keep"});
 }
 
