@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "node/storage.h"
 #include "onion/encoding.h"
 #include "swarm/rpc.h"
 #include "test_support.h"
@@ -312,7 +313,7 @@ TEST(Schema, NodeRefusesADataDirWrittenByANewerSchema) {
   const std::string db = dir / "data/db";
   std::filesystem::create_directories(db);
   {
-    // What a future release would leave: meta/schema_version = 2 (u32 BE).
+    // What a future release would leave: meta/schema_version = ours + 1 (u32 BE).
     MDB_env* env = nullptr;
     ASSERT_EQ(mdb_env_create(&env), 0);
     ASSERT_EQ(mdb_env_set_maxdbs(env, 8), 0);
@@ -322,7 +323,7 @@ TEST(Schema, NodeRefusesADataDirWrittenByANewerSchema) {
     MDB_dbi meta;
     ASSERT_EQ(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
     const char key[] = "schema_version";
-    uint8_t version[4] = {0, 0, 0, 2};
+    uint8_t version[4] = {0, 0, 0, uint8_t(node::kSchemaVersion + 1)};
     MDB_val k{sizeof key - 1, const_cast<char*>(key)}, v{4, version};
     ASSERT_EQ(mdb_put(txn, meta, &k, &v, 0), 0);
     ASSERT_EQ(mdb_txn_commit(txn), 0);
@@ -332,7 +333,9 @@ TEST(Schema, NodeRefusesADataDirWrittenByANewerSchema) {
   auto r = node_cmd({"run", "--data-dir", dir / "data", "--network", dir / "net.json", "--listen",
                      "tcp://127.0.0.1:0"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("schema version 2 is newer than this build's 1"), std::string::npos) << r.err;
+  const std::string want = "schema version " + std::to_string(node::kSchemaVersion + 1) +
+                           " is newer than this build's " + std::to_string(node::kSchemaVersion);
+  EXPECT_NE(r.err.find(want), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("upgrade the binary or restore a backup"), std::string::npos) << r.err;
 }
 
