@@ -29,6 +29,12 @@ constexpr std::array<DatabaseSpec, 6> kDatabases = {{
     {"tombstones", &Databases::tombstones, 2},
 }};
 
+Status damaged(const std::string& path, const std::string& what) {
+  return error(Code::kIo, "node store " + path + " " + what +
+                              "; the data dir is damaged or is not an onionswarm-node data dir: restore a backup "
+                              "(docs/OPERATING.md)");
+}
+
 // Schema 1 -> 2. Schema 2 adds `tombstones` (hash(32) -> empty: deleted by
 // its owner; a store of that hash answers exists until the message's own
 // expiry, kept as an `expiry` entry with no `by_hash` entry). No other
@@ -49,11 +55,7 @@ Status migrate_1_to_2(MDB_txn* txn, Databases* dbs, const std::string& path) {
     if (k.mv_size != crypto::kHashSize || v.mv_size != 0) break;
   }
   mdb_cursor_close(cur);
-  if (rc == 0) {
-    return error(Code::kIo, "node store " + path +
-                                " has a malformed tombstones record; the data dir is damaged: restore a backup "
-                                "(docs/OPERATING.md)");
-  }
+  if (rc == 0) return damaged(path, "has a malformed tombstones record");
   if (rc != MDB_NOTFOUND) return lmdb_error(rc, "read the tombstones database");
   return Status();
 }
@@ -76,12 +78,6 @@ constexpr bool migrations_cover_every_version() {
 }
 static_assert(migrations_cover_every_version(),
               "kMigrations needs one migration from each version 1 .. kSchemaVersion - 1, in order");
-
-Status damaged(const std::string& path, const std::string& what) {
-  return error(Code::kIo, "node store " + path + " " + what +
-                              "; the data dir is damaged or is not an onionswarm-node data dir: restore a backup "
-                              "(docs/OPERATING.md)");
-}
 
 // Whether the environment holds no named database at all (a new store).
 Result<bool> environment_is_empty(MDB_txn* txn) {
