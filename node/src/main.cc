@@ -291,6 +291,10 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
     }
     return fail(storage.status().message());
   }
+  if (const uint32_t from = (*storage)->migrated_from(); from != 0)
+    node::log_info("storage", "migrated the data dir from schema version " + std::to_string(from) + " to " +
+                                  std::to_string(node::kSchemaVersion) +
+                                  " in place; older builds cannot open it now (docs/OPERATING.md)");
   if (const int stale = (*storage)->stale_readers_cleared(); stale > 0)
     node::log_info("storage", "cleared " + std::to_string(stale) + " LMDB reader slot(s) left by dead processes");
 

@@ -1,5 +1,5 @@
 // LMDB message store. Layout and durability rules: node/include/node/storage.h
-// and docs/protocol/storage.md.
+// and docs/PROTOCOL.md section 11; schema versions: storage_schema.h.
 //
 // Threading contract
 //   - One committer thread (Impl::run) owns every write transaction. Callers
@@ -49,6 +49,9 @@
 #include <thread>
 #include <variant>
 
+#include "lmdb_status.h"
+#include "storage_schema.h"
+
 namespace onionswarm::node {
 namespace {
 
@@ -59,7 +62,6 @@ constexpr size_t kExpiryKeySize = 8 + crypto::kHashSize;                  // 40
 constexpr size_t kAccountValueSize = 16;                                  // count || bytes
 constexpr size_t kMaxRetrieve = 1000;  // retrieve returns at most this many per call
 constexpr uint64_t kReserveDivisor = 16;  // this fraction of the map is kept for deletes
-constexpr std::string_view kSchemaKey = "schema_version";
 
 using MessageKey = std::array<uint8_t, kMessageKeySize>;
 using ExpiryKey = std::array<uint8_t, kExpiryKeySize>;
@@ -95,23 +97,6 @@ ExpiryKey expiry_key(uint64_t expiry_ms, const uint8_t* hash) {
   store_u64(k.data(), expiry_ms);
   std::memcpy(k.data() + 8, hash, crypto::kHashSize);
   return k;
-}
-
-Status lmdb_error(int rc, std::string_view what) {
-  std::string msg(what);
-  msg += ": ";
-  msg += mdb_strerror(rc);
-  switch (rc) {
-    case MDB_MAP_FULL:
-      return error(Code::kStorageFull, "node storage is full (LMDB map_size reached); " + msg);
-    case ENOSPC:
-    case EDQUOT:
-      return error(Code::kStorageFull, "node storage is full (no space left on the disk); " + msg);
-    case MDB_READERS_FULL:
-      return error(Code::kBusy, msg);
-    default:
-      return error(Code::kIo, msg);
-  }
 }
 
 // Decodes a messages record; false when the lengths are wrong (corruption).
@@ -208,6 +193,7 @@ struct Storage::Impl {
   size_t page_size = 0;
   uint32_t schema = kSchemaVersion;
   int stale_readers_cleared = 0;  // at open, by mdb_reader_check
+  uint32_t migrated_from = 0;     // the schema version migrated at open; 0: none
 
   std::mutex mu;
   std::condition_variable cv;
@@ -648,43 +634,23 @@ Result<std::unique_ptr<Storage>> Storage::open(const StorageOptions& options) {
   if (int rc = mdb_env_stat(env, &env_stat)) return lmdb_error(rc, "mdb_env_stat");
   impl->page_size = env_stat.ms_psize;
 
+  // Creates a new store, or checks an existing one and migrates it to
+  // kSchemaVersion, in this one transaction: a crash or an error before the
+  // commit leaves the data dir as it was.
   Txn txn;
   if (int rc = txn.begin(env, 0)) return lmdb_error(rc, "begin open txn");
-  struct Named {
-    const char* name;
-    MDB_dbi* dbi;
-  };
-  for (Named n : {Named{"meta", &impl->meta}, Named{"messages", &impl->messages},
-                  Named{"by_hash", &impl->by_hash}, Named{"expiry", &impl->expiry},
-                  Named{"accounts", &impl->accounts}, Named{"tombstones", &impl->tombstones}}) {
-    if (int rc = mdb_dbi_open(txn.get(), n.name, MDB_CREATE, n.dbi)) {
-      return lmdb_error(rc, std::string("mdb_dbi_open ") + n.name);
-    }
-  }
-  MDB_val k = val_of(kSchemaKey), v;
-  int rc = mdb_get(txn.get(), impl->meta, &k, &v);
-  if (rc == MDB_NOTFOUND) {
-    Bytes version;
-    put_u32(version, kSchemaVersion);
-    MDB_val vv = val_of(version);
-    if ((rc = mdb_put(txn.get(), impl->meta, &k, &vv, 0))) {
-      return lmdb_error(rc, "write schema_version");
-    }
-    impl->schema = kSchemaVersion;
-  } else if (rc) {
-    return lmdb_error(rc, "read schema_version");
-  } else {
-    if (v.mv_size != 4) return error(Code::kIo, "data dir has a corrupt schema_version record");
-    impl->schema = get_u32(bytes_of(v));
-    if (impl->schema > kSchemaVersion) {
-      return error(Code::kInvalidArgument, "data dir schema version " +
-                                               std::to_string(impl->schema) +
-                                               " is newer than this build's " +
-                                               std::to_string(kSchemaVersion));
-    }
-    if (impl->schema < 1) return error(Code::kIo, "data dir has an invalid schema version 0");
-  }
-  if ((rc = txn.commit())) return lmdb_error(rc, "commit open txn");
+  auto opened = schema::open_or_migrate(txn.get(), options.path);
+  if (!opened.ok()) return opened.status();
+  const schema::Databases& dbs = opened->dbs;
+  impl->meta = dbs.meta;
+  impl->messages = dbs.messages;
+  impl->by_hash = dbs.by_hash;
+  impl->expiry = dbs.expiry;
+  impl->accounts = dbs.accounts;
+  impl->tombstones = dbs.tombstones;
+  impl->schema = kSchemaVersion;
+  impl->migrated_from = opened->found != 0 && opened->found < kSchemaVersion ? opened->found : 0;
+  if (int rc = txn.commit()) return lmdb_error(rc, "commit open txn");
 
   // The constructor is private, so make_unique cannot reach it; the pointer
   // is owned from the first moment.
@@ -935,5 +901,7 @@ unsigned Storage::env_flags() const {
 }
 
 int Storage::stale_readers_cleared() const { return impl_->stale_readers_cleared; }
+
+uint32_t Storage::migrated_from() const { return impl_->migrated_from; }
 
 }  // namespace onionswarm::node

@@ -1,7 +1,8 @@
 // Operator commands against real onionswarm-node processes: check-config,
 // status and metrics over the admin socket, --metrics FILE, backup of a
-// running node and restore, --log-format json, and refusal of a data dir
-// written by a newer schema.
+// running node and restore, --log-format json, and the schema version:
+// refusal of a data dir written by a newer schema or damaged, migration of
+// one written by the first release.
 #include <gtest/gtest.h>
 #include <lmdb.h>
 #include <signal.h>
@@ -9,10 +10,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "node/storage.h"
 #include "onion/encoding.h"
 #include "swarm/rpc.h"
 #include "test_support.h"
@@ -312,7 +315,7 @@ TEST(Schema, NodeRefusesADataDirWrittenByANewerSchema) {
   const std::string db = dir / "data/db";
   std::filesystem::create_directories(db);
   {
-    // What a future release would leave: meta/schema_version = 2 (u32 BE).
+    // What a future release would leave: meta/schema_version = ours + 1 (u32 BE).
     MDB_env* env = nullptr;
     ASSERT_EQ(mdb_env_create(&env), 0);
     ASSERT_EQ(mdb_env_set_maxdbs(env, 8), 0);
@@ -322,7 +325,7 @@ TEST(Schema, NodeRefusesADataDirWrittenByANewerSchema) {
     MDB_dbi meta;
     ASSERT_EQ(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
     const char key[] = "schema_version";
-    uint8_t version[4] = {0, 0, 0, 2};
+    uint8_t version[4] = {0, 0, 0, uint8_t(node::kSchemaVersion + 1)};
     MDB_val k{sizeof key - 1, const_cast<char*>(key)}, v{4, version};
     ASSERT_EQ(mdb_put(txn, meta, &k, &v, 0), 0);
     ASSERT_EQ(mdb_txn_commit(txn), 0);
@@ -332,8 +335,134 @@ TEST(Schema, NodeRefusesADataDirWrittenByANewerSchema) {
   auto r = node_cmd({"run", "--data-dir", dir / "data", "--network", dir / "net.json", "--listen",
                      "tcp://127.0.0.1:0"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("schema version 2 is newer than this build's 1"), std::string::npos) << r.err;
+  const std::string want = "schema version " + std::to_string(node::kSchemaVersion + 1) +
+                           " is newer than this build's " + std::to_string(node::kSchemaVersion);
+  EXPECT_NE(r.err.find(want), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("upgrade the binary or restore a backup"), std::string::npos) << r.err;
+}
+
+// The first release's store (tests/vectors/datadir-schema1, schema 1) under
+// a real node: migrated at start, every message served, deletes keep
+// tombstones, expiry sweeps, and a restart does not migrate again.
+TEST(Schema, NodeMigratesADataDirWrittenByTheFirstRelease) {
+  crypto::init();
+  TempDir dir;
+  ASSERT_TRUE(test::copy_schema1_fixture(dir / "data/db"));
+  const auto fixture = test::schema1_fixture_messages();
+  const Account a = test::schema1_fixture_account(0x11), b = test::schema1_fixture_account(0x22);
+  // Namespace 0 of A and B, as a signed retrieve at the node answers it:
+  // neither the message deleted under schema 1 nor the expired one.
+  std::set<std::string> want_a, want_b;
+  const uint64_t now = test::now_ms();
+  for (const auto& f : fixture) {
+    if (f.deleted || f.ns != 0 || f.expiry_ms <= now) continue;
+    if (f.account == a.id) want_a.insert(to_hex(f.hash.view()));
+    if (f.account == b.id) want_b.insert(to_hex(f.hash.view()));
+  }
+  ASSERT_EQ(want_a.size(), 3u);
+  ASSERT_EQ(want_b.size(), 2u);
+  const auto& first = fixture.front();
+  ASSERT_EQ(first.account, a.id);
+
+  {
+    SingleNode node(dir / "data", dir.path());
+    ASSERT_TRUE(node.ok()) << node.log();
+    EXPECT_NE(node.log().find("migrated the data dir from schema version 1 to " +
+                              std::to_string(node::kSchemaVersion) + " in place"),
+              std::string::npos)
+        << node.log();
+    EXPECT_EQ(node.status()["storage"]["schema_version"], node::kSchemaVersion);
+    EXPECT_EQ(hashes_at(a, node.self()), want_a);
+    EXPECT_EQ(hashes_at(b, node.self()), want_b);
+    // The sweep (every 10 s) removes B's message that expired on 2026-11-28.
+    EXPECT_TRUE(wait_for([&] { return node.status()["storage"]["messages"] == 8; }, std::chrono::seconds(40)))
+        << node.status().dump();
+
+    // A delete by the owner leaves a tombstone: storing it again answers exists.
+    RawClient c(node.self());
+    rpc::DeleteRequest d;
+    d.account = a.id;
+    d.timestamp_ms = test::now_ms();
+    d.hashes = {first.hash};
+    rpc::Request del = d;
+    rpc::sign_request(del, a.ed);
+    auto r = c.request({node.self()}, del);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    ASSERT_EQ((*r)["status"], "ok") << r->dump();
+    EXPECT_EQ((*r)["deleted"], 1) << r->dump();
+    want_a.erase(to_hex(first.hash.view()));
+    rpc::StoreRequest st;
+    st.account = a.id;
+    st.timestamp_ms = test::now_ms();
+    st.data = first.data;
+    auto again = c.request({node.self()}, rpc::Request(st));
+    ASSERT_TRUE(again.ok()) << again.status().to_string();
+    EXPECT_EQ((*again)["result"], "exists") << again->dump();
+    EXPECT_EQ(hashes_at(a, node.self()), want_a);
+    EXPECT_EQ(node.stop(), 0);
+  }
+
+  const size_t first_run_log = test::read_file(dir / "data.log").size();  // the log is appended to
+  SingleNode restarted(dir / "data", dir.path());
+  ASSERT_TRUE(restarted.ok()) << restarted.log();
+  const std::string second_run_log = restarted.log().substr(first_run_log);
+  EXPECT_EQ(second_run_log.find("migrated the data dir"), std::string::npos) << second_run_log;
+  EXPECT_EQ(restarted.status()["storage"]["schema_version"], node::kSchemaVersion);
+  EXPECT_EQ(hashes_at(a, restarted.self()), want_a);
+  EXPECT_EQ(hashes_at(b, restarted.self()), want_b);
+}
+
+// A damaged copy of the first release's store: the node exits 1 with a
+// message naming the fault, and leaves the data dir as it was.
+TEST(Schema, NodeRefusesADamagedDataDirWithAMessage) {
+  TempDir dir;
+  write_text(dir / "net.json", R"({"network_id":"t","nodes":[]})");
+  struct Damage {
+    const char* name;  // also the data dir's name
+    std::function<void(MDB_txn*)> apply;
+    const char* message;
+  };
+  const std::vector<Damage> damages = {
+      {"corrupt-schema-record",
+       [](MDB_txn* txn) {
+         MDB_dbi meta;
+         ASSERT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+         const char key[] = "schema_version";
+         uint8_t bad[3] = {0, 0, 1};
+         MDB_val k{sizeof key - 1, const_cast<char*>(key)}, v{3, bad};
+         ASSERT_EQ(mdb_put(txn, meta, &k, &v, 0), 0);
+       },
+       "has a corrupt schema_version record (3 bytes, not 4)"},
+      {"no-messages-database",
+       [](MDB_txn* txn) {
+         MDB_dbi messages;
+         ASSERT_EQ(mdb_dbi_open(txn, "messages", 0, &messages), 0);
+         ASSERT_EQ(mdb_drop(txn, messages, 1), 0);
+       },
+       "(schema version 1) has no `messages` database"},
+  };
+  for (const auto& d : damages) {
+    SCOPED_TRACE(d.name);
+    const std::string data = dir / d.name;
+    ASSERT_TRUE(test::copy_schema1_fixture(data + "/db"));
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    ASSERT_EQ(mdb_env_set_maxdbs(env, 8), 0);
+    ASSERT_EQ(mdb_env_open(env, (data + "/db").c_str(), 0, 0600), 0);
+    MDB_txn* txn = nullptr;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    d.apply(txn);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    const std::string before = test::read_file(data + "/db/data.mdb");
+
+    auto r = node_cmd({"run", "--data-dir", data, "--network", dir / "net.json", "--listen", "tcp://127.0.0.1:0"});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find(d.message), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("the data dir is damaged"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("restore a backup"), std::string::npos) << r.err;
+    EXPECT_EQ(test::read_file(data + "/db/data.mdb"), before) << "the refused data dir was changed";
+  }
 }
 
 }  // namespace

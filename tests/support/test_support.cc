@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -275,6 +276,64 @@ Result<std::set<std::string>> retrieve_hashes(const TestAccount& a, const swarm:
     r.after_hash = *h;
   }
   return error(Code::kInternal, "too many pages");
+}
+
+namespace {
+std::string schema1_fixture_dir() { return source_dir() + "/tests/vectors/datadir-schema1"; }
+}  // namespace
+
+std::vector<FixtureMessage> schema1_fixture_messages() {
+  const std::string path = schema1_fixture_dir() + "/messages.json";
+  auto j = nlohmann::json::parse(read_file(path), nullptr, false);
+  std::vector<FixtureMessage> out;
+  if (j.is_discarded() || !j.contains("messages")) {
+    ADD_FAILURE() << "cannot read " << path;
+    return {};
+  }
+  for (const auto& m : j["messages"]) {
+    FixtureMessage f;
+    auto account = swarm::AccountId::parse(m["account"].get<std::string>());
+    auto hash = from_hex(m["hash"].get<std::string>());
+    auto data = from_hex(m["data"].get<std::string>());
+    if (!account.ok() || !hash.ok() || !data.ok() || !crypto::Hash::from(*hash).ok()) {
+      ADD_FAILURE() << "malformed message in " << path << ": " << m.dump();
+      return {};
+    }
+    f.account = *account;
+    f.ns = m["ns"].get<uint16_t>();
+    f.timestamp_ms = m["timestamp_ms"].get<uint64_t>();
+    f.expiry_ms = m["expiry_ms"].get<uint64_t>();
+    f.hash = *crypto::Hash::from(*hash);
+    f.data = std::move(*data);
+    f.deleted = m["deleted"].get<bool>();
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+bool copy_schema1_fixture(const std::string& db_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(db_dir).parent_path(), ec);
+  if (::mkdir(db_dir.c_str(), 0700) != 0) {
+    ADD_FAILURE() << "mkdir " << db_dir << ": " << std::strerror(errno);
+    return false;
+  }
+  const std::string to = db_dir + "/data.mdb";
+  std::filesystem::copy_file(schema1_fixture_dir() + "/data.mdb", to, ec);
+  if (ec) {
+    ADD_FAILURE() << "copy the fixture to " << to << ": " << ec.message();
+    return false;
+  }
+  std::filesystem::permissions(to, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+  return !ec;
+}
+
+TestAccount schema1_fixture_account(uint8_t seed_byte) {
+  auto keys = crypto::Ed25519KeyPair::from_seed(Bytes(32, seed_byte));
+  if (!keys.ok()) std::abort();
+  TestAccount a{std::move(keys).value(), swarm::AccountId{}};
+  a.id = swarm::AccountId::user(a.ed.to_x25519().public_key());
+  return a;
 }
 
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path) {

@@ -150,6 +150,27 @@ struct TestAccount {
   swarm::AccountId id = swarm::AccountId::user(ed.to_x25519().public_key());
 };
 
+// The schema-1 store fixture, tests/vectors/datadir-schema1 (see its
+// README): a node store written by the first release's storage code.
+struct FixtureMessage {
+  swarm::AccountId account;
+  uint16_t ns = 0;
+  uint64_t timestamp_ms = 0;
+  uint64_t expiry_ms = 0;
+  crypto::Hash hash;
+  Bytes data;
+  bool deleted = false;  // deleted (without a tombstone) before the store was closed
+};
+inline constexpr uint64_t kFixtureWrittenMs = 1'795'780'800'000;  // its timestamps start here
+// Its messages.json, in the order stored; a test failure and nothing when
+// the file cannot be read.
+std::vector<FixtureMessage> schema1_fixture_messages();
+// Copies its data.mdb into db_dir, which must not exist (created mode 0700,
+// the file 0600, no lock.mdb); false, with a test failure, on any error.
+bool copy_schema1_fixture(const std::string& db_dir);
+// Fixture account A (seed_byte 0x11) or B (0x22): Ed25519 seed = 32 times seed_byte.
+TestAccount schema1_fixture_account(uint8_t seed_byte);
+
 // Hex hashes of the account's namespace-0 messages at node, by a signed
 // retrieve sent to it directly (a one-hop onion); an error when the node
 // does not answer ok.

@@ -1,6 +1,6 @@
 // The node's message store: one LMDB environment per node.
 //
-// Layout (docs/PROTOCOL.md, "Storage layout"):
+// Layout, schema version 2 (docs/PROTOCOL.md, "Storage layout"):
 //   meta      "schema_version" -> u32 BE (kSchemaVersion)
 //   messages  account(33) || namespace(2) || timestamp_ms(8) || hash(32)
 //               -> expiry_ms(8) || data
@@ -9,7 +9,8 @@
 //   accounts  account(33) -> message_count(8) || data_bytes(8)
 //   tombstones hash(32) -> empty: deleted by the owner; a store of that hash
 //             answers kExists and stores nothing, until the message's own
-//             expiry (kept as an expiry entry without a by_hash entry)
+//             expiry (kept as an expiry entry without a by_hash entry).
+//             New in schema 2; schema 1 (the first release) had the rest.
 // All integers big-endian, so "messages of account A in namespace N after
 // cursor C" is one range scan in (timestamp, hash) order, which is the same
 // on every replica whatever order they stored in.
@@ -38,7 +39,10 @@
 
 namespace onionswarm::node {
 
-inline constexpr uint32_t kSchemaVersion = 1;
+// The layout version this build writes. open() migrates a store of any
+// older version to it in place (one write transaction; one-way) and refuses
+// a newer one. History: 1 first release; 2 adds `tombstones`.
+inline constexpr uint32_t kSchemaVersion = 2;
 
 struct StorageOptions {
   std::string path;                               // directory; created if missing
@@ -79,8 +83,14 @@ struct StorageStats {
 
 class Storage {
  public:
-  // Opens or creates the environment. kIo when LMDB fails; kInvalidArgument
-  // when the data dir has a schema version newer than kSchemaVersion.
+  // Opens or creates the environment. A store of an older schema version is
+  // migrated to kSchemaVersion in place, in the open's one write transaction
+  // (on any error, or a crash, it keeps its old version untouched); see
+  // migrated_from(). Errors: kInvalidArgument when the data dir has a schema
+  // version newer than kSchemaVersion (nothing is touched); kIo when LMDB
+  // fails or the store is damaged (no schema_version record beside other
+  // databases, a record that is not 4 bytes or is 0, a database its version
+  // must have is missing); kStorageFull when a migration does not fit.
   static Result<std::unique_ptr<Storage>> open(const StorageOptions& options);
   ~Storage();  // finishes queued writes, stops the committer, closes the env
   Storage(const Storage&) = delete;
@@ -150,6 +160,9 @@ class Storage {
   unsigned env_flags() const;
   // Reader slots of dead processes cleared at open (mdb_reader_check).
   int stale_readers_cleared() const;
+  // The schema version this open migrated the store from; 0 when it was
+  // already at kSchemaVersion or was created by this open.
+  uint32_t migrated_from() const;
 
  private:
   Storage() = default;

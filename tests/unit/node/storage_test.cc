@@ -556,8 +556,9 @@ TEST_F(StorageTest, NewerSchemaVersionIsRefused) {
   auto r = Storage::open(options());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
-  EXPECT_NE(r.status().message().find("data dir schema version 2 is newer than this build's 1"),
-            std::string::npos)
+  const std::string want = "data dir schema version " + std::to_string(kSchemaVersion + 1) +
+                           " is newer than this build's " + std::to_string(kSchemaVersion);
+  EXPECT_NE(r.status().message().find(want), std::string::npos)
       << r.status().message();
 }
 
