@@ -26,7 +26,26 @@ using test::RawClient;
 
 constexpr auto kFloodTime = std::chrono::seconds(6);
 constexpr int kFlooders = 4;
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ONIONSWARM_UNDER_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define ONIONSWARM_UNDER_ASAN 1
+#endif
+
 constexpr uint64_t kRssLimitKiB = 256 * 1024;
+#ifdef ONIONSWARM_UNDER_ASAN
+// Under AddressSanitizer (scripts/sanitize) the node's RSS also holds ASan's
+// quarantine of freed blocks (quarantine_size_mb, 256 MiB by default),
+// redzones and shadow: a flood that frees a lot of frames fills the
+// quarantine (seen: 362 MiB anonymous). The limit proper is asserted by the
+// plain build (make test); here it gets the quarantine's size on top.
+constexpr uint64_t kAllowanceKiB = 256 * 1024;
+#else
+constexpr uint64_t kAllowanceKiB = 0;
+#endif
 
 // The node's resident memory from /proc/PID/status, in KiB: all of it
 // (VmRSS, what the limit is on) and its parts, so a failure says whether it
@@ -184,7 +203,7 @@ TEST_F(Flood, NodeStaysBoundedAndKeepsServingAWellBehavedClient) {
   rss_max.max_with(rss_of(node_pid));
 
   EXPECT_EQ(::kill(node_pid, 0), 0) << "the node died under the flood";
-  EXPECT_LT(rss_max.total, kRssLimitKiB) << "node RSS peaked at " << rss_max.str();
+  EXPECT_LT(rss_max.total, kRssLimitKiB + kAllowanceKiB) << "node RSS peaked at " << rss_max.str();
   EXPECT_GT(answered, 0u);
   auto held = test::retrieve_hashes(owner, node);
   ASSERT_TRUE(held.ok()) << held.status().to_string();
