@@ -29,6 +29,47 @@ class ReplicatedDelete : public test::DevnetSuite<ReplicatedDelete, kNodes, kSwa
     return swarms.at(swarm::swarm_index_for(swarms, account)).members;
   }
 
+  // Picks an account whose swarm has at least `min_members` members (swarm
+  // sizes vary around the target with the nodes' keys).
+  test::TestAccount account_with(size_t min_members) {
+    test::TestAccount a;
+    for (int i = 0; i < 200 && members_of(a.id).size() < min_members; ++i) a = test::TestAccount();
+    return a;
+  }
+
+  // Stores s at node directly (a one-hop onion); the hash, or "" after a
+  // failed assertion.
+  static std::string store_at(const swarm::NodeDescriptor& node, const rpc::StoreRequest& s) {
+    RawClient c(node);
+    auto r = c.request({node}, rpc::Request(s));
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    if (!r.ok()) return "";
+    EXPECT_EQ((*r)["status"], "ok") << r->dump();
+    return r->value("hash", "");
+  }
+
+  // A delete of hash in the owner's inbox, signed by `signer`.
+  static rpc::Request signed_delete(const test::TestAccount& owner, const std::string& hash,
+                                    const crypto::Ed25519KeyPair& signer) {
+    rpc::DeleteRequest d;
+    d.account = owner.id;
+    d.timestamp_ms = test::now_ms();
+    auto h = from_hex(hash, crypto::kHashSize);
+    EXPECT_TRUE(h.ok()) << hash;
+    if (h.ok()) d.hashes = {*crypto::Hash::from(*h)};
+    rpc::Request req = d;
+    rpc::sign_request(req, signer);
+    return req;
+  }
+
+  static rpc::StoreRequest store_for(const test::TestAccount& owner, size_t size) {
+    rpc::StoreRequest s;
+    s.account = owner.id;
+    s.timestamp_ms = test::now_ms();
+    s.data = crypto::random_bytes(size);
+    return s;
+  }
+
   // Polls (bounded) until every member's holding of hash equals `held`.
   // Returns the members that still disagree at the deadline.
   std::vector<std::string> wait_until_all(const test::TestAccount& a, const std::vector<swarm::NodeDescriptor>& members,
@@ -49,51 +90,23 @@ class ReplicatedDelete : public test::DevnetSuite<ReplicatedDelete, kNodes, kSwa
 };
 
 TEST_F(ReplicatedDelete, ReachesEveryMemberAndKeepsAReplicaFromComingBack) {
-  // Swarm sizes vary around the target with the nodes' keys: take an
-  // account whose swarm has at least three members.
-  test::TestAccount owner;
-  for (int i = 0; i < 200 && members_of(owner.id).size() < 3; ++i) owner = test::TestAccount();
+  const test::TestAccount owner = account_with(3);
   const auto members = members_of(owner.id);
   ASSERT_GE(members.size(), 3u);
 
-  rpc::StoreRequest s;
-  s.account = owner.id;
-  s.timestamp_ms = test::now_ms();
-  s.data = crypto::random_bytes(300);
-  std::string hash;
-  {
-    RawClient c(members[0]);
-    auto r = c.request({members[0]}, rpc::Request(s));
-    ASSERT_TRUE(r.ok()) << r.status().to_string();
-    ASSERT_EQ((*r)["status"], "ok") << r->dump();
-    hash = (*r)["hash"].get<std::string>();
-  }
+  const rpc::StoreRequest s = store_for(owner, 300);
+  const std::string hash = store_at(members[0], s);
+  ASSERT_FALSE(hash.empty());
   // A second message that is not deleted: it must stay everywhere.
-  rpc::StoreRequest keep = s;
-  keep.data = crypto::random_bytes(300);
-  std::string kept;
-  {
-    RawClient c(members[1]);
-    auto r = c.request({members[1]}, rpc::Request(keep));
-    ASSERT_TRUE(r.ok()) << r.status().to_string();
-    ASSERT_EQ((*r)["status"], "ok") << r->dump();
-    kept = (*r)["hash"].get<std::string>();
-  }
+  const std::string kept = store_at(members[1], store_for(owner, 300));
+  ASSERT_FALSE(kept.empty());
   ASSERT_EQ(wait_until_all(owner, members, hash, true), std::vector<std::string>{})
       << "the message did not reach every member";
 
   // The owner deletes it at one member only.
-  rpc::DeleteRequest d;
-  d.account = owner.id;
-  d.timestamp_ms = test::now_ms();
-  auto h = from_hex(hash, crypto::kHashSize);
-  ASSERT_TRUE(h.ok());
-  d.hashes = {*crypto::Hash::from(*h)};
-  rpc::Request req = d;
-  rpc::sign_request(req, owner.ed);
   {
     RawClient c(members[2]);
-    auto r = c.request({members[2]}, req);
+    auto r = c.request({members[2]}, signed_delete(owner, hash, owner.ed));
     ASSERT_TRUE(r.ok()) << r.status().to_string();
     ASSERT_EQ((*r)["status"], "ok") << r->dump();
     EXPECT_EQ((*r)["deleted"], 1) << r->dump();
@@ -103,45 +116,22 @@ TEST_F(ReplicatedDelete, ReachesEveryMemberAndKeepsAReplicaFromComingBack) {
   EXPECT_EQ(wait_until_all(owner, members, kept, true), std::vector<std::string>{})
       << "a message that was not deleted went missing";
 
-  // The same message stored again at another member is not brought back
-  // (the tombstone answers "exists"), and a second member's copy is not
-  // revived by catch-up either: nobody holds it.
-  {
-    RawClient c(members[0]);
-    auto r = c.request({members[0]}, rpc::Request(s));
-    ASSERT_TRUE(r.ok()) << r.status().to_string();
-    EXPECT_EQ((*r)["status"], "ok") << r->dump();
-  }
+  // The same message stored again at another member is not brought back:
+  // the tombstone answers "exists" there, and nobody holds it to push.
+  EXPECT_EQ(store_at(members[0], s), hash);
   EXPECT_EQ(wait_until_all(owner, members, hash, false), std::vector<std::string>{})
       << "a deleted message came back after it was stored again";
 }
 
 TEST_F(ReplicatedDelete, AForgedDeleteChangesNoMember) {
-  test::TestAccount owner, forger;
-  for (int i = 0; i < 200 && members_of(owner.id).size() < 2; ++i) owner = test::TestAccount();
+  const test::TestAccount owner = account_with(2), forger;
   const auto members = members_of(owner.id);
   ASSERT_GE(members.size(), 2u);
-  rpc::StoreRequest s;
-  s.account = owner.id;
-  s.timestamp_ms = test::now_ms();
-  s.data = crypto::random_bytes(200);
-  std::string hash;
-  {
-    RawClient c(members[0]);
-    auto r = c.request({members[0]}, rpc::Request(s));
-    ASSERT_TRUE(r.ok()) << r.status().to_string();
-    ASSERT_EQ((*r)["status"], "ok") << r->dump();
-    hash = (*r)["hash"].get<std::string>();
-  }
+  const std::string hash = store_at(members[0], store_for(owner, 200));
+  ASSERT_FALSE(hash.empty());
   ASSERT_EQ(wait_until_all(owner, members, hash, true), std::vector<std::string>{});
-  rpc::DeleteRequest d;
-  d.account = owner.id;
-  d.timestamp_ms = test::now_ms();
-  d.hashes = {*crypto::Hash::from(*from_hex(hash, crypto::kHashSize))};
-  rpc::Request req = d;
-  rpc::sign_request(req, forger.ed);  // not the owner's key
   RawClient c(members[1]);
-  auto r = c.request({members[1]}, req);
+  auto r = c.request({members[1]}, signed_delete(owner, hash, forger.ed));  // not the owner's key
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ((*r)["code"], "unauthorized") << r->dump();
   EXPECT_EQ(wait_until_all(owner, members, hash, true), std::vector<std::string>{})

@@ -153,6 +153,16 @@ class HandlerTest : public ::testing::Test {
     rpc::sign_request(r, key ? *key : owner_);
     return r;
   }
+  // A delete of the messages with these data, signed by key.
+  rpc::Request signed_delete(std::initializer_list<std::string_view> data, const crypto::Ed25519KeyPair& key) const {
+    rpc::DeleteRequest d;
+    d.account = account_;
+    d.timestamp_ms = kNow;
+    for (auto x : data) d.hashes.push_back(crypto::hash(bytes_of(x)));
+    rpc::Request r(d);
+    rpc::sign_request(r, key);
+    return r;
+  }
   std::vector<std::string> retrieve_all(uint64_t ts = kNow, uint16_t ns = 0) {
     auto a = call(signed_retrieve(ts, ns));
     EXPECT_TRUE(a.ok) << a.message;
@@ -494,13 +504,7 @@ TEST_F(HandlerTest, RetrieveAnswerOfLargeMessagesFitsOneOnionResponse) {
 TEST_F(HandlerTest, SignedDeleteRemovesTheMessage) {
   ASSERT_TRUE(call(store_req("keep")).ok);
   ASSERT_TRUE(call(store_req("drop")).ok);
-  rpc::DeleteRequest d;
-  d.account = account_;
-  d.timestamp_ms = kNow;
-  d.hashes = {crypto::hash(bytes_of("drop")), crypto::hash(bytes_of("never stored"))};
-  rpc::Request r(d);
-  rpc::sign_request(r, owner_);
-  auto a = call(r);
+  auto a = call(signed_delete({"drop", "never stored"}, owner_));
   ASSERT_TRUE(a.ok) << a.message;
   EXPECT_EQ(a.body["deleted"], 1);
   EXPECT_EQ(retrieve_all(kNow + 1), std::vector<std::string>{"keep"});
@@ -508,13 +512,7 @@ TEST_F(HandlerTest, SignedDeleteRemovesTheMessage) {
 
 TEST_F(HandlerTest, DeleteSignedByStrangerIsUnauthorizedAndDeletesNothing) {
   ASSERT_TRUE(call(store_req("keep")).ok);
-  rpc::DeleteRequest d;
-  d.account = account_;
-  d.timestamp_ms = kNow;
-  d.hashes = {crypto::hash(bytes_of("keep"))};
-  rpc::Request r(d);
-  rpc::sign_request(r, stranger_);
-  EXPECT_EQ(call(r).code, Code::kUnauthorized);
+  EXPECT_EQ(call(signed_delete({"keep"}, stranger_)).code, Code::kUnauthorized);
   EXPECT_EQ(retrieve_all(), std::vector<std::string>{"keep"});
 }
 
@@ -524,16 +522,10 @@ TEST_F(HandlerTest, ClientDeleteIsHandedOnForTheOtherMembersOnlyWhenApplied) {
   std::vector<std::pair<swarm::AccountId, Bytes>> pushed;
   handler_->set_on_delete([&](const swarm::AccountId& a, Bytes request) { pushed.emplace_back(a, std::move(request)); });
   ASSERT_TRUE(call(store_req("drop")).ok);
-  rpc::DeleteRequest d;
-  d.account = account_;
-  d.timestamp_ms = kNow;
-  d.hashes = {crypto::hash(bytes_of("drop"))};
-  rpc::Request forged(d);
-  rpc::sign_request(forged, stranger_);
+  const rpc::Request forged = signed_delete({"drop"}, stranger_);
   EXPECT_EQ(call(forged).code, Code::kUnauthorized);
   EXPECT_TRUE(pushed.empty()) << "a refused delete was pushed";
-  rpc::Request r(d);
-  rpc::sign_request(r, owner_);
+  const rpc::Request r = signed_delete({"drop"}, owner_);
   ASSERT_TRUE(call(r).ok);
   ASSERT_EQ(pushed.size(), 1u);
   EXPECT_EQ(pushed[0].first, account_);
@@ -545,17 +537,11 @@ TEST_F(HandlerTest, PeerDeleteIsVerifiedAppliedWithATombstoneAndNotPushedOn) {
   handler_->set_on_delete([&](const swarm::AccountId&, Bytes) { pushed = true; });
   ASSERT_TRUE(call(store_req("keep")).ok);
   ASSERT_TRUE(call(store_req("drop")).ok);
-  rpc::DeleteRequest d;
-  d.account = account_;
-  d.timestamp_ms = kNow;
-  d.hashes = {crypto::hash(bytes_of("drop"))};
-  rpc::Request forged(d);
-  rpc::sign_request(forged, stranger_);
+  const rpc::Request forged = signed_delete({"drop"}, stranger_);
   EXPECT_EQ(peer_delete(*handler_, rpc::serialize_request(forged)).code, Code::kUnauthorized);
   EXPECT_EQ(retrieve_all(kNow + 1), (std::vector<std::string>{"drop", "keep"}));
 
-  rpc::Request r(d);
-  rpc::sign_request(r, owner_);
+  const rpc::Request r = signed_delete({"drop"}, owner_);
   auto a = peer_delete(*handler_, rpc::serialize_request(r));
   ASSERT_TRUE(a.ok) << a.message;
   EXPECT_EQ(a.body["deleted"], 1);
@@ -570,12 +556,7 @@ TEST_F(HandlerTest, PeerDeleteIsVerifiedAppliedWithATombstoneAndNotPushedOn) {
 
 TEST_F(HandlerTest, PeerDeleteOfAnotherSwarmOrNotADeleteIsRefused) {
   ASSERT_TRUE(call(store_req("keep")).ok);
-  rpc::DeleteRequest d;
-  d.account = account_;
-  d.timestamp_ms = kNow;
-  d.hashes = {crypto::hash(bytes_of("keep"))};
-  rpc::Request r(d);
-  rpc::sign_request(r, owner_);
+  const rpc::Request r = signed_delete({"keep"}, owner_);
   auto outsider = make_handler(other_swarm().members[0]);
   EXPECT_EQ(peer_delete(*outsider, rpc::serialize_request(r)).code, Code::kUnauthorized);
   EXPECT_EQ(peer_delete(*handler_, rpc::serialize_request(store_req("x"))).code, Code::kInvalidArgument);
