@@ -360,19 +360,21 @@ int cmd_inbox(const Globals& g, bool json, bool watch, bool all, bool show_path)
     return 0;
   }
   // 1:1 messages (invitations among them are recorded), then every group's.
-  auto fetch_all = [&]() -> Result<std::vector<client::InboxEntry>> {
-    std::vector<client::InboxEntry> fresh;
-    if (Status s = groups.fetch_direct(&fresh); !s.ok()) return s;
+  // Messages already kept in HOME/state are never fetched as new again, so
+  // they go to *fresh (and get printed) even when a later step fails.
+  auto fetch_all = [&](std::vector<client::InboxEntry>* fresh) -> Status {
+    if (Status s = groups.fetch_direct(fresh); !s.ok()) return s;
     auto in_groups = groups.fetch();
     if (!in_groups.ok()) return in_groups.status();
-    for (auto& e : *in_groups) fresh.push_back(std::move(e));
-    return fresh;
+    for (auto& e : *in_groups) fresh->push_back(std::move(e));
+    return Status();
   };
   if (!watch) {
-    auto fresh = fetch_all();
+    std::vector<client::InboxEntry> fresh;
+    const Status fetched = fetch_all(&fresh);
     status.clear();
-    if (!fresh.ok()) return fail(fresh.status());
-    for (const auto& e : *fresh) print_entry(e, json, &groups);
+    for (const auto& e : fresh) print_entry(e, json, &groups);
+    if (!fetched.ok()) return fail(fetched);
     if (show_path && cl.last_route()) std::printf("fetched via: %s\n", format_route(*cl.last_route()).c_str());
     return 0;
   }
@@ -383,14 +385,12 @@ int cmd_inbox(const Globals& g, bool json, bool watch, bool all, bool show_path)
   sigaction(SIGTERM, &sa, nullptr);
   // Runs until SIGINT/SIGTERM; each wait is bounded.
   while (!g_stop) {
-    auto fresh = fetch_all();
+    std::vector<client::InboxEntry> fresh;
+    const Status fetched = fetch_all(&fresh);
     status.clear();
+    for (const auto& e : fresh) print_entry(e, json, &groups);
     if (g_stop) break;
-    if (!fresh.ok()) {
-      std::fprintf(stderr, "onionswarm: error: %s (retrying)\n", fresh.status().message().c_str());
-    } else {
-      for (const auto& e : *fresh) print_entry(e, json, &groups);
-    }
+    if (!fetched.ok()) std::fprintf(stderr, "onionswarm: error: %s (retrying)\n", fetched.message().c_str());
     for (int waited = 0; waited < kWatchIntervalMs && !g_stop; waited += kWatchStepMs) {
       std::this_thread::sleep_for(std::chrono::milliseconds(kWatchStepMs));
     }

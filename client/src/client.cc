@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <map>
 #include <thread>
 #include <type_traits>
@@ -470,10 +471,16 @@ Result<std::vector<InboxEntry>> Client::fetch(std::vector<InboxEntry>* control) 
   auto stored = impl_->store->cursor(account, 0);
   if (!stored.ok()) return stored.status();
 
+  // A page's messages are kept (marked seen) in one durable commit before the
+  // next page is asked for, so once a page is kept its messages must reach
+  // the caller: a later fetch skips them as seen. A failure after that ends
+  // the fetch early but is not returned as an error (see client.h).
   RetrieveCursor page = *stored;
-  std::optional<uint64_t> last_seen;
+  std::optional<uint64_t> last_seen;  // of the last page kept
   uint64_t node_now = 0;
   std::vector<InboxEntry> fresh;
+  size_t kept = 0;  // new messages kept by this call, control ones included
+  Status stopped;   // why the fetch ended before the inbox's end
   impl_->progress("fetching inbox…");
   for (int n = 0; n < kMaxFetchPages; ++n) {
     rpc::RetrieveRequest r;
@@ -483,18 +490,28 @@ Result<std::vector<InboxEntry>> Client::fetch(std::vector<InboxEntry>* control) 
     r.after_hash = page.hash;
     r.limit = rpc::kDefaultRetrieveLimit;
     auto json = impl_->request(me, std::move(r));  // signs it
-    if (!json.ok()) return json.status();
+    if (!json.ok()) {
+      stopped = json.status();
+      break;
+    }
     auto answer = rpc::parse_retrieve_answer(*json);
-    if (!answer.ok()) return answer.status();
-    node_now = answer->now_ms;
+    if (!answer.ok()) {
+      stopped = answer.status();
+      break;
+    }
+    std::optional<uint64_t> page_last_seen;
+    RetrieveCursor next_page = page;
     std::vector<InboxEntry> page_entries;
     for (const auto& item : answer->messages) {
-      last_seen = item.timestamp_ms;
-      page = RetrieveCursor{item.timestamp_ms, item.hash};
+      page_last_seen = item.timestamp_ms;
+      next_page = RetrieveCursor{item.timestamp_ms, item.hash};
       InboxEntry entry;
       entry.hash = crypto::hash(item.data);  // our own hash, not the node's word
       auto seen = impl_->store->seen(entry.hash);
-      if (!seen.ok()) return seen.status();
+      if (!seen.ok()) {
+        stopped = seen.status();
+        break;
+      }
       if (*seen) continue;
       entry.received_ms = now_ms();
       auto opened = open_message(impl_->identity.x25519(), item.data);
@@ -510,26 +527,43 @@ Result<std::vector<InboxEntry>> Client::fetch(std::vector<InboxEntry>* control) 
       }
       page_entries.push_back(std::move(entry));
     }
+    if (!stopped.ok()) break;
     // Control messages leave the inbox list: marked seen, handed to the caller.
     std::vector<crypto::Hash> control_hashes;
+    std::vector<InboxEntry> page_control;
     std::erase_if(page_entries, [&](InboxEntry& e) {
       if (!e.verified || !group::is_control_text(e.text)) return false;
       control_hashes.push_back(e.hash);
-      if (control) control->push_back(std::move(e));
+      page_control.push_back(std::move(e));
       return true;
     });
-    if (Status s = impl_->store->mark_seen(control_hashes); !s.ok()) return s;
+    if (Status s = impl_->store->mark_seen(control_hashes); !s.ok()) {
+      stopped = s;
+      break;
+    }
+    kept += page_control.size();
+    if (control) std::move(page_control.begin(), page_control.end(), std::back_inserter(*control));
     // One durable commit per page, not per message.
     auto added = impl_->store->add_all(page_entries);
-    if (!added.ok()) return added.status();
-    for (size_t i = 0; i < page_entries.size(); ++i)
-      if ((*added)[i]) fresh.push_back(std::move(page_entries[i]));
+    if (!added.ok()) {
+      stopped = added.status();
+      break;
+    }
+    for (size_t i = 0; i < page_entries.size(); ++i) {
+      if (!(*added)[i]) continue;
+      fresh.push_back(std::move(page_entries[i]));
+      ++kept;
+    }
+    // The page is kept: the cursor may move past it.
+    page = next_page;
+    if (page_last_seen) last_seen = page_last_seen;
+    node_now = answer->now_ms;
     if (!answer->more || answer->messages.empty()) break;
   }
-  if (Status s = impl_->store->set_cursor(account, 0, next_cursor(*stored, last_seen, node_now));
-      !s.ok()) {
-    return s;
-  }
+  Status cursor_saved = impl_->store->set_cursor(account, 0, next_cursor(*stored, last_seen, node_now));
+  if (kept > 0) return fresh;  // a later fetch resumes where this one stopped
+  if (!stopped.ok()) return stopped;
+  if (!cursor_saved.ok()) return cursor_saved;
   return fresh;
 }
 

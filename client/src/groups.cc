@@ -505,21 +505,35 @@ Result<SendResult> Groups::send(const swarm::AccountId& g, std::string_view text
 Result<std::vector<InboxEntry>> Groups::fetch() {
   auto list = read_index(client_.store(), kGroupsIndex);
   if (!list.ok()) return list.status();
+  // As in Client::fetch: a page is kept (marked seen) before the next one is
+  // asked for, so whatever was kept is returned, and a failure after that
+  // ends the fetch early without an error. Join and leave notices read
+  // before a failure still update the record (saved) and the roster.
   std::vector<InboxEntry> all;
+  Status stopped;  // why the fetch ended early
   for (const auto& v : *list) {
     auto id = swarm::AccountId::parse(v.get<std::string>());
     if (!id.ok()) continue;
     auto r = load(*id);
     if (!r.ok()) continue;
-    if (Status s = sync_control(*r); !s.ok()) return s;
+    if (Status s = sync_control(*r); !s.ok()) {
+      stopped = s;
+      break;
+    }
     if (r->removed) continue;
     auto auth = group::member_auth_key(r->auth[r->generation]);
-    if (!auth.ok()) return auth.status();
+    if (!auth.ok()) {
+      stopped = auth.status();
+      break;
+    }
     const std::string gid = id->to_string();
     auto stored = client_.store().cursor(gid, sg::kMessagesNamespace);
-    if (!stored.ok()) return stored.status();
+    if (!stored.ok()) {
+      stopped = stored.status();
+      break;
+    }
     RetrieveCursor page = *stored;
-    std::optional<uint64_t> last_seen;
+    std::optional<uint64_t> last_seen;  // of the last page kept
     uint64_t node_now = 0;
     std::vector<swarm::AccountId> leavers;
     for (int n = 0; n < kMaxFetchPages; ++n) {
@@ -530,18 +544,28 @@ Result<std::vector<InboxEntry>> Groups::fetch() {
       req.after_hash = page.hash;
       req.limit = swarm::rpc::kDefaultRetrieveLimit;
       auto j = client_.request(*id, std::move(req), *auth);
-      if (!j.ok()) return j.status();
+      if (!j.ok()) {
+        stopped = j.status();
+        break;
+      }
       auto answer = swarm::rpc::parse_retrieve_answer(*j);
-      if (!answer.ok()) return answer.status();
-      node_now = answer->now_ms;
+      if (!answer.ok()) {
+        stopped = answer.status();
+        break;
+      }
+      std::optional<uint64_t> page_last_seen;
+      RetrieveCursor next_page = page;
       std::vector<InboxEntry> entries;
       std::vector<crypto::Hash> other;  // seen, not shown
       for (const auto& item : answer->messages) {
-        last_seen = item.timestamp_ms;
-        page = RetrieveCursor{item.timestamp_ms, item.hash};
+        page_last_seen = item.timestamp_ms;
+        next_page = RetrieveCursor{item.timestamp_ms, item.hash};
         const crypto::Hash hash = crypto::hash(item.data);
         auto seen = client_.store().seen(hash);
-        if (!seen.ok()) return seen.status();
+        if (!seen.ok()) {
+          stopped = seen.status();
+          break;
+        }
         if (*seen) continue;
         auto gen = group::message_generation(item.data);
         auto key = gen.ok() ? r->keys.find(*gen) : r->keys.end();
@@ -574,17 +598,28 @@ Result<std::vector<InboxEntry>> Groups::fetch() {
           entries.push_back(std::move(e));
         }
       }
-      if (Status s = client_.store().mark_seen(other); !s.ok()) return s;
+      if (!stopped.ok()) break;
+      if (Status s = client_.store().mark_seen(other); !s.ok()) {
+        stopped = s;
+        break;
+      }
       auto added = client_.store().add_all(entries);
-      if (!added.ok()) return added.status();
+      if (!added.ok()) {
+        stopped = added.status();
+        break;
+      }
       for (size_t i = 0; i < entries.size(); ++i)
         if ((*added)[i]) all.push_back(std::move(entries[i]));
+      page = next_page;
+      if (page_last_seen) last_seen = page_last_seen;
+      node_now = answer->now_ms;
       if (!answer->more || answer->messages.empty()) break;
     }
-    if (Status s = save(*r); !s.ok()) return s;
-    if (Status s = client_.store().set_cursor(gid, sg::kMessagesNamespace, next_cursor(*stored, last_seen, node_now));
-        !s.ok())
-      return s;
+    auto keep = [&](Status s) {
+      if (stopped.ok()) stopped = std::move(s);
+    };
+    keep(save(*r));
+    keep(client_.store().set_cursor(gid, sg::kMessagesNamespace, next_cursor(*stored, last_seen, node_now)));
     // An admin acts on leave notices of members still in the roster.
     if (r->group_seed) {
       std::vector<swarm::AccountId> to_remove;
@@ -592,10 +627,12 @@ Result<std::vector<InboxEntry>> Groups::fetch() {
         if (std::binary_search(r->members.begin(), r->members.end(), l) &&
             !std::binary_search(r->admins.begin(), r->admins.end(), l))
           to_remove.push_back(l);
-      if (!to_remove.empty())
-        if (Status s = remove(*id, to_remove); !s.ok()) return s;
+      if (!to_remove.empty()) keep(remove(*id, to_remove));
     }
+    if (!stopped.ok()) break;
   }
+  if (!all.empty()) return all;  // a later fetch resumes where this one stopped
+  if (!stopped.ok()) return stopped;
   return all;
 }
 

@@ -1,8 +1,10 @@
 #include "client/transport.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,20 @@ Status link_error(ByteView body) {
   return error(Code::kInvalidArgument, "guard: malformed error answer");
 }
 
+// Connection events of the guard's socket (zmq_socket_monitor) that mean it
+// cannot be reached now: a refused connect, a failed CURVE handshake (the
+// guard does not hold the expected key), a lost connection. Another
+// ZMQ_EVENT_HANDSHAKE_SUCCEEDED means it can again.
+constexpr int kDownEvents = ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
+                            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+// Monitor events read per drain at most (libzmq retries a refused connect
+// every 100 ms, so few are ever waiting).
+constexpr int kMaxEventsPerDrain = 256;
+
+// Names each channel's monitor endpoint (unique within a context).
+std::atomic<uint64_t> next_monitor_id{1};
+
 uint64_t random_request_id() {
   uint8_t b[8];
   crypto::random_fill(b, sizeof b);
@@ -65,14 +81,42 @@ Result<Channel> Channel::open(zmq::context_t& context, const swarm::NodeDescript
     // "writable" means the guard is reachable and accepted our key.
     socket.set(zmq::sockopt::immediate, 1);
     socket.set(zmq::sockopt::maxmsgsize, wire::kMaxFrameSize);
+    // The monitor is attached before connecting, so no event is missed.
+    const std::string events_endpoint = "inproc://onionswarm-channel-events-" + std::to_string(next_monitor_id++);
+    if (zmq_socket_monitor(socket.handle(), events_endpoint.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED | kDownEvents) != 0)
+      throw zmq::error_t();
+    zmq::socket_t events(context, zmq::socket_type::pair);
+    events.set(zmq::sockopt::linger, 0);
+    events.connect(events_endpoint);
     try {
       socket.connect(node.address);
     } catch (const zmq::error_t& e) {
       return error(Code::kInvalidArgument, "cannot connect to " + node.address + ": " + e.what());
     }
-    return Channel(std::move(socket), node);
+    return Channel(std::move(socket), std::move(events), node);
   } catch (const zmq::error_t& e) {
     return zmq_failure(e, "cannot create a socket");
+  }
+}
+
+void Channel::read_events() {
+  for (int i = 0; i < kMaxEventsPerDrain; ++i) {
+    // Frame 1: uint16 event, uint32 value (host order); frame 2: the endpoint.
+    zmq::message_t event_frame;
+    if (!events_.recv(event_frame, zmq::recv_flags::dontwait)) return;
+    for (bool more = event_frame.more(); more;) {
+      zmq::message_t rest;
+      if (!events_.recv(rest, zmq::recv_flags::dontwait)) break;
+      more = rest.more();
+    }
+    if (event_frame.size() < sizeof(uint16_t)) continue;
+    uint16_t event = 0;
+    std::memcpy(&event, event_frame.data(), sizeof event);
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      down_ = false;
+    } else if (event & kDownEvents) {
+      down_ = true;
+    }
   }
 }
 
@@ -83,17 +127,27 @@ Result<Bytes> Channel::round_trip(ByteView onion_blob, uint64_t timeout_ms) {
   try {
     // Wait for a completed connection (ZMQ_IMMEDIATE): until then the guard
     // is unreachable, which the caller handles differently from a timeout.
+    // A refused connect or a failed handshake ends the wait at once.
     const uint64_t connect_ms = std::min(timeout_ms, kMaxConnectWaitMs);
     const auto connect_deadline = Clock::now() + std::chrono::milliseconds(connect_ms);
     bool writable = false;
     // Bounded by connect_deadline.
-    while (!writable) {
-      auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(connect_deadline - Clock::now());
+    for (;;) {
+      read_events();
+      zmq::pollitem_t items[2] = {{socket_.handle(), 0, ZMQ_POLLOUT, 0}, {events_.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, 2, std::chrono::milliseconds(0));
+      writable = (items[0].revents & ZMQ_POLLOUT) != 0;
+      if (writable) {
+        down_ = false;  // connected now, whatever older events said
+        break;
+      }
+      if (down_) {
+        return error(Code::kUnavailable, "cannot reach " + node_.address +
+                                             ": connection refused, lost or its handshake failed");
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(connect_deadline - Clock::now());
       if (left.count() <= 0) break;
-      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLOUT, 0};
-      zmq::poll(&item, 1, left);
-      writable = (item.revents & ZMQ_POLLOUT) != 0;
+      zmq::poll(items, 2, left);
     }
     if (!writable) {
       return error(Code::kUnavailable, "cannot reach " + node_.address + " within " +
@@ -113,9 +167,15 @@ Result<Bytes> Channel::round_trip(ByteView onion_blob, uint64_t timeout_ms) {
     while (strays < kMaxStrayAnswers) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0) break;
-      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, left);
-      if (!(item.revents & ZMQ_POLLIN)) continue;
+      zmq::pollitem_t items[2] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}, {events_.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, 2, left);
+      if (items[1].revents & ZMQ_POLLIN) read_events();
+      // The guard answers on the connection the request came in on: once
+      // that is gone, so is the answer (even if we reconnect). Answers
+      // already received are read first.
+      if (down_ && !(items[0].revents & ZMQ_POLLIN))
+        return error(Code::kUnavailable, "lost the connection to " + node_.address);
+      if (!(items[0].revents & ZMQ_POLLIN)) continue;
 
       std::vector<zmq::message_t> frames;
       bool more = true;

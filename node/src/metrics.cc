@@ -215,7 +215,7 @@ std::string prometheus_text(const NodeSnapshot& s) {
   e.counter("layers_refused_total", "Blobs that failed to peel.", s.layers_refused);
   e.counter("relayed_total", "Layers forwarded to a next hop.", s.relayed);
   e.counter("relay_timeouts_total", "Relayed requests whose next hop did not answer in time.", s.relay_timeouts);
-  e.counter("relay_refused_total", "Relays refused: unknown next hop, busy or congested (rate limiting).",
+  e.counter("relay_refused_total", "Relays refused: unknown or unreachable next hop, busy or congested (rate limiting).",
             s.relay_refused);
   e.counter("link_errors_total", "Malformed frames on the public socket.", s.link_errors);
   e.gauge("relay_in_flight", "Relayed requests awaiting an answer.", s.in_flight);

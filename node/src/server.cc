@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <future>
 
 #include <nlohmann/json.hpp>
@@ -52,6 +53,12 @@ void configure_common(zmq::socket_t& s) {
   s.set(zmq::sockopt::sndhwm, 10'000);
   s.set(zmq::sockopt::rcvhwm, 10'000);
 }
+
+// Connection events of a link that mean its peer cannot be reached now
+// (zmq_socket_monitor); ZMQ_EVENT_HANDSHAKE_SUCCEEDED means it can again.
+constexpr int kLinkDownEvents = ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
+                                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
 
 // Per connection ZeroMQ queues at most this many inbound messages (each at
 // most kMaxFrameSize) before it stops reading that peer's TCP socket, so one
@@ -282,15 +289,17 @@ void Server::worker_loop() {
 void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_tick) {
   uint64_t last_tick = clock_(), last_sweep = clock_();
   std::vector<zmq::pollitem_t> items;
-  std::vector<std::pair<crypto::X25519PublicKey, zmq::socket_t*>> polled_links;
+  std::vector<std::pair<crypto::X25519PublicKey, Link*>> polled_links;
   while (!stop.load()) {
     items.clear();
     polled_links.clear();
     items.push_back({router_->handle(), 0, ZMQ_POLLIN, 0});
     items.push_back({nullptr, mailbox_.fd(), ZMQ_POLLIN, 0});
+    // Per link: its DEALER at 2 + 2i, its monitor at 3 + 2i.
     for (auto& [pk, link] : links_) {
       items.push_back({link.socket->handle(), 0, ZMQ_POLLIN, 0});
-      polled_links.emplace_back(pk, link.socket.get());
+      items.push_back({link.monitor->handle(), 0, ZMQ_POLLIN, 0});
+      polled_links.emplace_back(pk, &link);
     }
     try {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
@@ -308,8 +317,9 @@ void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_
       }
     }
     for (size_t i = 0; i < polled_links.size(); ++i) {
-      if (!(items[2 + i].revents & ZMQ_POLLIN)) continue;
-      on_link_message(polled_links[i].first, *polled_links[i].second);
+      // Answers first: one that arrived before the link went down is used.
+      if (items[2 + 2 * i].revents & ZMQ_POLLIN) on_link_message(polled_links[i].first, *polled_links[i].second->socket);
+      if (items[3 + 2 * i].revents & ZMQ_POLLIN) on_link_events(polled_links[i].first, *polled_links[i].second);
     }
     if (items[1].revents & ZMQ_POLLIN) {
       for (auto& o : mailbox_.drain()) on_outgoing(std::move(o));
@@ -550,18 +560,58 @@ void Server::job_replica(std::string from, uint64_t request_id, const swarm::Nod
   });
 }
 
-zmq::socket_t* Server::link_to(const swarm::NodeDescriptor& node) {
+Server::Link& Server::link_to(const swarm::NodeDescriptor& node) {
   auto it = links_.find(node.x25519);
-  if (it != links_.end() && it->second.address == node.address) return it->second.socket.get();
+  if (it != links_.end() && it->second.address == node.address) return it->second;
   auto s = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
   configure_common(*s);
   s->set(zmq::sockopt::curve_serverkey, zmq::const_buffer(node.x25519.data(), 32));
   s->set(zmq::sockopt::curve_publickey, zmq::const_buffer(keys_.x25519.public_key().data(), 32));
   s->set(zmq::sockopt::curve_secretkey, zmq::const_buffer(keys_.x25519.secret().data(), 32));
+  // The monitor is attached before connecting, so no event is missed.
+  const std::string events = "inproc://onionswarm-link-events-" + std::to_string(next_monitor_id_++);
+  if (zmq_socket_monitor(s->handle(), events.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED | kLinkDownEvents) != 0)
+    throw zmq::error_t();
+  auto monitor = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pair);
+  monitor->set(zmq::sockopt::linger, 0);
+  monitor->connect(events);
   s->connect(node.address);
-  auto* raw = s.get();
-  links_[node.x25519] = Link{node.address, std::move(s)};
-  return raw;
+  Link& link = links_[node.x25519];
+  link = Link{node.address, std::move(s), std::move(monitor), false};
+  return link;
+}
+
+void Server::on_link_events(const crypto::X25519PublicKey& peer, Link& link) {
+  bool went_down = false;
+  for (size_t i = 0; i < kMaxDrainPerPoll; ++i) {
+    std::vector<zmq::message_t> frames;
+    size_t total = 0;
+    if (!recv_frames(*link.monitor, frames, &total)) break;
+    // Frame 1: uint16 event, uint32 value (host order); frame 2: the endpoint.
+    if (frames.empty() || frames[0].size() < sizeof(uint16_t)) continue;
+    uint16_t event = 0;
+    std::memcpy(&event, frames[0].data(), sizeof event);
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      if (link.down) log_debug("relay", "link to " + link.address + " is up again");
+      link.down = false;
+    } else if (event & kLinkDownEvents) {
+      went_down = went_down || !link.down;
+      link.down = true;
+    }
+  }
+  if (!went_down || !link.down) return;
+  log_debug("relay", "link to " + link.address + " is down");
+  // Whatever was forwarded on it waits for nothing: its answer, if it ever
+  // comes (after a reconnection), is dropped as late.
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.next_hop != peer) {
+      ++it;
+      continue;
+    }
+    answer_hop_error(std::move(it->second), error(Code::kUnavailable, "next hop is unreachable"));
+    it = pending_.erase(it);
+  }
+  stats_.in_flight.store(pending_.size(), std::memory_order_relaxed);
 }
 
 void Server::answer_hop_error(Pending p, const Status& st) {
@@ -586,18 +636,19 @@ void Server::on_outgoing(Outgoing o) {
         return;
       }
       case Outgoing::kForward: {
-        Pending p{o.to, o.header.request_id, o.response_key, clock_() + options_.relay_timeout_ms};
+        Pending p{o.to, o.header.request_id, o.response_key, clock_() + options_.relay_timeout_ms, o.next_hop};
         auto node = directory_->find(o.next_hop);
         if (!node) return answer_hop_error(std::move(p), error(Code::kUnavailable, "next hop is not in this node's directory"));
         if (pending_.size() >= options_.max_in_flight) {
           stats_.busy_refusal(BusyReason::kRelayInFlight);
           return answer_hop_error(std::move(p), error(Code::kBusy, "relay is at its in-flight limit"));
         }
+        Link& link = link_to(*node);
+        if (link.down) return answer_hop_error(std::move(p), error(Code::kUnavailable, "next hop is unreachable"));
         const uint64_t id = next_request_id_++;
-        auto* s = link_to(*node);
         Bytes header = wire::encode_header({wire::kVersion, wire::Type::kOnionRequest, id});
         std::array<zmq::const_buffer, 2> frames = {zmq::buffer(header), zmq::buffer(o.body)};
-        if (!zmq::send_multipart(*s, frames, zmq::send_flags::dontwait))
+        if (!zmq::send_multipart(*link.socket, frames, zmq::send_flags::dontwait))
           return answer_hop_error(std::move(p), error(Code::kBusy, "link to next hop is congested"));
         pending_.emplace(id, std::move(p));
         NodeStats::inc(stats_.relayed);
@@ -622,8 +673,12 @@ void Server::on_outgoing(Outgoing o) {
           for (const auto& m : members) {
             if (m.x25519 == keys_.x25519.public_key()) continue;
             ++peers;
+            Link& link = link_to(m);
+            // A member that cannot be reached now gets the message by
+            // catch-up (8.3) once it is back; it would not confirm in time.
+            if (link.down) continue;
             std::array<zmq::const_buffer, 2> frames = {zmq::buffer(header), zmq::buffer(o.body)};
-            if (zmq::send_multipart(*link_to(m), frames, zmq::send_flags::dontwait)) {
+            if (zmq::send_multipart(*link.socket, frames, zmq::send_flags::dontwait)) {
               if (tracked) NodeStats::inc(stats_.replicas_sent);
               ++r.outstanding;
             } else {

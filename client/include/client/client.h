@@ -132,6 +132,11 @@ class Client {
   // Control messages (client/group.h kControlPrefix: group invitations and
   // admin grants) are not kept in the inbox: they are marked seen and, when
   // control is given, appended to it; without it they are dropped.
+  // Pages are kept one durable commit at a time, and a kept message is
+  // never returned again, so every message this call kept is returned: when
+  // a page fails after earlier pages kept new messages, the call returns
+  // those (ok) and the next call resumes after them. An error means this
+  // call kept nothing new; then nothing was appended to control either.
   Result<std::vector<InboxEntry>> fetch(std::vector<InboxEntry>* control = nullptr);
 
   // The current path, building one (and choosing the guard) if there is none.

@@ -75,7 +75,10 @@ class Groups {
 
   Result<SendResult> send(const swarm::AccountId& group, std::string_view text);
   // New messages of every joined group (syncing each group's log first);
-  // admins also act on members' leave notices (removing them).
+  // admins also act on members' leave notices (removing them). As with
+  // Client::fetch, every message kept is returned: a failure after some
+  // were kept ends the fetch early (ok, the next one resumes); an error
+  // means no new message was kept.
   Result<std::vector<InboxEntry>> fetch();
 
   Result<std::vector<GroupInfo>> list() const;  // local state, no network

@@ -42,8 +42,11 @@ class Channel {
   //   kTimeout      sent, but no matching answer in time (a hop after the
   //                 guard is slow or down; build a new path);
   //   kUnavailable  no completed connection (CURVE handshake) to the guard
-  //                 within min(timeout_ms, 5 s): the guard is down or does not
-  //                 hold the expected key; or the wait was interrupted by a signal;
+  //                 within min(timeout_ms, 5 s), or sooner when the connect
+  //                 was refused or the handshake failed: the guard is down
+  //                 or does not hold the expected key; the connection was
+  //                 lost while waiting for the answer (the guard went down:
+  //                 the answer cannot come); or the wait was interrupted by a signal;
   //   the guard's code, message prefixed "guard: ", for a kError answer
   //                 (link-level: the blob did not peel, unknown version);
   //   kInvalidArgument for a malformed answer.
@@ -52,11 +55,18 @@ class Channel {
   const swarm::NodeDescriptor& node() const { return node_; }
 
  private:
-  Channel(zmq::socket_t socket, swarm::NodeDescriptor node)
-      : socket_(std::move(socket)), node_(std::move(node)) {}
+  Channel(zmq::socket_t socket, zmq::socket_t events, swarm::NodeDescriptor node)
+      : socket_(std::move(socket)), events_(std::move(events)), node_(std::move(node)) {}
+
+  // Reads the waiting connection events of socket_ and updates down_.
+  void read_events();
 
   zmq::socket_t socket_;
+  zmq::socket_t events_;  // PAIR receiving socket_'s connection events (zmq_socket_monitor)
   swarm::NodeDescriptor node_;
+  // The last connection attempt was refused or failed its handshake, or the
+  // connection was lost, and no handshake has succeeded since.
+  bool down_ = false;
 };
 
 }  // namespace onionswarm::client

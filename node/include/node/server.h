@@ -11,8 +11,8 @@
 //   - The ZAP thread owns the inproc ZAP socket and answers handshakes.
 //
 // Frames: docs/PROTOCOL.md, "Frames". Relayed requests are remembered by
-// request id with a deadline; the answer (or a hop error on timeout) goes
-// back to whoever asked.
+// request id with a deadline; the answer (or a hop error on timeout, or at
+// once when the link to the next hop is down) goes back to whoever asked.
 #pragma once
 
 #include <atomic>
@@ -114,10 +114,18 @@ class Server {
     uint64_t from_request_id;  // their request id
     std::shared_ptr<crypto::SecretBytes> response_key;
     uint64_t deadline_ms;
+    crypto::X25519PublicKey next_hop;  // the link it was sent on
   };
+  // A DEALER to one node, and the PAIR on which libzmq reports that
+  // DEALER's connection events (zmq_socket_monitor).
   struct Link {
     std::string address;
     std::unique_ptr<zmq::socket_t> socket;
+    std::unique_ptr<zmq::socket_t> monitor;
+    // The last connection attempt was refused or failed its handshake, or
+    // the connection was lost, and no handshake has succeeded since. A new
+    // link is not down: what is sent to it waits for the connection.
+    bool down = false;
   };
   // What workers and the committer hand to the reactor.
   struct Outgoing {
@@ -158,13 +166,16 @@ class Server {
   void worker_loop();
   void on_public_message(std::vector<zmq::message_t>& frames, size_t total);
   void on_link_message(const crypto::X25519PublicKey& peer, zmq::socket_t& s);
+  // Reads the link's monitor events; when the link goes down, every request
+  // forwarded on it is answered with a hop error unavailable at once.
+  void on_link_events(const crypto::X25519PublicKey& peer, Link& link);
   void on_outgoing(Outgoing o);
   void reply_error(const std::string& to, uint64_t request_id, const Status& st);
   void answer_hop_error(Pending p, const Status& st);
   void expire_pending(uint64_t now);
   void on_replica_answer(const crypto::X25519PublicKey& peer, uint64_t id, bool acked);
   void finish_replication(PendingReplication& r, Result<std::vector<crypto::X25519PublicKey>> result);
-  zmq::socket_t* link_to(const swarm::NodeDescriptor& node);
+  Link& link_to(const swarm::NodeDescriptor& node);
 
   // worker-side jobs
   void job_onion(std::string from, uint64_t request_id, Bytes blob, std::shared_ptr<Admission> admission);
@@ -187,6 +198,7 @@ class Server {
   std::map<uint64_t, Pending> pending_;     // reactor thread only; ids grow with time
   std::map<uint64_t, PendingReplication> replications_;  // reactor thread only; ids grow with time
   uint64_t next_request_id_ = 1;            // reactor thread only
+  uint64_t next_monitor_id_ = 1;            // reactor thread only; names the links' monitor endpoints
   std::string endpoint_;
 
   Mailbox mailbox_;

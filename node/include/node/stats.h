@@ -57,7 +57,7 @@ struct NodeStats {
   std::atomic<uint64_t> layers_refused{0};      // blobs that failed to peel
   std::atomic<uint64_t> relayed{0};             // layers forwarded to a next hop
   std::atomic<uint64_t> relay_timeouts{0};      // next hop did not answer in time
-  std::atomic<uint64_t> relay_refused{0};       // unknown next hop, busy, congested
+  std::atomic<uint64_t> relay_refused{0};       // unknown or unreachable next hop, busy, congested
   std::atomic<uint64_t> link_errors{0};         // malformed frames on the public socket
   std::atomic<uint64_t> replicas_sent{0};
   std::atomic<uint64_t> replicas_received{0};

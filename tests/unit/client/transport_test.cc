@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -265,6 +266,41 @@ TEST_F(TransportTest, NobodyListeningIsUnavailable) {
   auto r = ch->round_trip(kBlob, 300);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kUnavailable);
+}
+
+TEST_F(TransportTest, RefusedConnectionEndsTheWaitAtOnce) {
+  std::string endpoint;
+  {
+    zmq::socket_t s(ctx_, zmq::socket_type::router);
+    s.bind("tcp://127.0.0.1:*");
+    endpoint = s.get(zmq::sockopt::last_endpoint);
+  }
+  swarm::NodeDescriptor d;
+  d.x25519 = crypto::X25519KeyPair::generate().public_key();
+  d.address = endpoint;
+  auto ch = Channel::open(ctx_, d);
+  ASSERT_TRUE(ch.ok());
+  // Not "cannot reach ... within 5000 ms": the refused connect is reported.
+  auto r = ch->round_trip(kBlob, 60'000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  EXPECT_NE(r.status().message().find("refused"), std::string::npos) << r.status().to_string();
+}
+
+TEST_F(TransportTest, GuardThatGoesDownWhileWaitingIsUnavailableNotTimeout) {
+  auto node = std::make_unique<TestNode>(Mode::kSilent);
+  auto ch = Channel::open(ctx_, node->descriptor());
+  ASSERT_TRUE(ch.ok());
+  // Stops the node (closing its socket) once our request has reached it.
+  std::thread stopper([&node] {
+    for (int i = 0; i < 1000 && node->routing_ids().empty(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    node.reset();
+  });
+  auto r = ch->round_trip(kBlob, 30'000);
+  stopper.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().to_string();
 }
 
 TEST_F(TransportTest, BadAddressIsInvalidArgument) {

@@ -1,0 +1,106 @@
+// Client::fetch against real nodes: an inbox of more than one retrieve
+// page, and a fetch that stops after its first page. A page is kept in the
+// client's LocalStore (marked seen) before the next page is asked for, and a
+// kept message is never fetched as new again, so a fetch that fails part way
+// must still hand back what it kept.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "client/client.h"
+#include "client/identity.h"
+#include "config/network_file.h"
+#include "swarm/rpc.h"
+#include "test_support.h"
+
+namespace onionswarm {
+namespace {
+
+namespace rpc = swarm::rpc;
+
+class Fetch : public test::DevnetSuite<Fetch, 4, 4> {
+ protected:
+  // A client on home (created with a fresh identity when new); cancelled,
+  // when given, is its ClientOptions::cancelled and progress its progress.
+  std::unique_ptr<client::Client> open(const std::string& home, std::function<bool()> cancelled = {},
+                                       std::function<void(std::string_view)> progress = {}) {
+    if (!client::Identity::load(home).ok()) {
+      EXPECT_TRUE(client::ensure_home(home).ok());
+      EXPECT_TRUE(client::Identity::create(home).ok());
+    }
+    auto net = config::load_network_file(net_->network_file());
+    EXPECT_TRUE(net.ok()) << net.status().to_string();
+    client::ClientOptions o;
+    o.home = home;
+    o.nodes = net->nodes;
+    o.network_id = net->network_id;
+    o.swarm_size = net->swarm_size;
+    o.cancelled = std::move(cancelled);
+    o.progress = std::move(progress);
+    auto c = client::Client::open(std::move(o));
+    EXPECT_TRUE(c.ok()) << c.status().to_string();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+
+  test::TempDir homes_;
+};
+
+TEST_F(Fetch, MessagesKeptBeforeAFailedPageAreReturned) {
+  constexpr size_t kExtra = 10;
+  constexpr size_t kSent = rpc::kDefaultRetrieveLimit + kExtra;  // two pages
+  auto reader_id = [&] {
+    auto r = open(homes_ / "reader");
+    return r ? r->account_id() : swarm::AccountId{};
+  }();
+  auto sender = open(homes_ / "sender");
+  ASSERT_TRUE(sender);
+  std::set<std::string> sent;
+  for (size_t i = 0; i < kSent; ++i) {
+    const std::string text = "page test " + std::to_string(i);
+    auto r = sender->send(reader_id, text);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    sent.insert(text);
+  }
+
+  // The reader stops (as on Ctrl-C) once its first request is under way:
+  // the first page is answered and kept, the second page's request is
+  // cancelled before it is sent.
+  bool cancel = false;
+  auto reader = open(homes_ / "reader", [&] { return cancel; },
+                     [&](std::string_view line) {
+                       if (line == "waiting for the swarm…") cancel = true;
+                     });
+  ASSERT_TRUE(reader);
+  auto first = reader->fetch();
+  ASSERT_TRUE(first.ok()) << "the first page was kept, yet: " << first.status().to_string();
+  EXPECT_TRUE(cancel);
+  EXPECT_EQ(first->size(), size_t(rpc::kDefaultRetrieveLimit));
+  auto kept = reader->store().list();
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->size(), first->size()) << "kept messages that were not returned";
+
+  // Nothing kept now: the cancelled request is an error again.
+  auto none = reader->fetch();
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), Code::kUnavailable);
+
+  // A later fetch resumes and returns the rest; each message once.
+  reader.reset();
+  auto again = open(homes_ / "reader");
+  ASSERT_TRUE(again);
+  auto rest = again->fetch();
+  ASSERT_TRUE(rest.ok()) << rest.status().to_string();
+  EXPECT_EQ(rest->size(), kExtra);
+  std::multiset<std::string> got;
+  for (const auto* batch : {&*first, &*rest})
+    for (const auto& e : *batch) {
+      EXPECT_TRUE(e.verified) << e.error;
+      got.insert(e.text);
+    }
+  EXPECT_EQ(std::set<std::string>(got.begin(), got.end()), sent);
+  EXPECT_EQ(got.size(), sent.size()) << "a message was returned twice";
+}
+
+}  // namespace
+}  // namespace onionswarm
