@@ -250,18 +250,20 @@ TEST_F(TransportTest, WrongServerKeyIsUnavailable) {
   EXPECT_EQ(r.status().code(), Code::kUnavailable);
 }
 
-TEST_F(TransportTest, NobodyListeningIsUnavailable) {
-  std::string endpoint;
-  {
-    // A port that was free a moment ago and is closed now.
-    zmq::socket_t s(ctx_, zmq::socket_type::router);
-    s.bind("tcp://127.0.0.1:*");
-    endpoint = s.get(zmq::sockopt::last_endpoint);
-  }
+// A node at a port that was free a moment ago and is closed now.
+swarm::NodeDescriptor node_nobody_listens_at(zmq::context_t& ctx) {
   swarm::NodeDescriptor d;
+  {
+    zmq::socket_t s(ctx, zmq::socket_type::router);
+    s.bind("tcp://127.0.0.1:*");
+    d.address = s.get(zmq::sockopt::last_endpoint);
+  }
   d.x25519 = crypto::X25519KeyPair::generate().public_key();
-  d.address = endpoint;
-  auto ch = Channel::open(ctx_, d);
+  return d;
+}
+
+TEST_F(TransportTest, NobodyListeningIsUnavailable) {
+  auto ch = Channel::open(ctx_, node_nobody_listens_at(ctx_));
   ASSERT_TRUE(ch.ok());
   auto r = ch->round_trip(kBlob, 300);
   ASSERT_FALSE(r.ok());
@@ -269,16 +271,7 @@ TEST_F(TransportTest, NobodyListeningIsUnavailable) {
 }
 
 TEST_F(TransportTest, RefusedConnectionEndsTheWaitAtOnce) {
-  std::string endpoint;
-  {
-    zmq::socket_t s(ctx_, zmq::socket_type::router);
-    s.bind("tcp://127.0.0.1:*");
-    endpoint = s.get(zmq::sockopt::last_endpoint);
-  }
-  swarm::NodeDescriptor d;
-  d.x25519 = crypto::X25519KeyPair::generate().public_key();
-  d.address = endpoint;
-  auto ch = Channel::open(ctx_, d);
+  auto ch = Channel::open(ctx_, node_nobody_listens_at(ctx_));
   ASSERT_TRUE(ch.ok());
   // Not "cannot reach ... within 5000 ms": the refused connect is reported.
   auto r = ch->round_trip(kBlob, 60'000);
