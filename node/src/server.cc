@@ -168,14 +168,14 @@ Server::Server(ServerOptions options, NodeKeys keys, std::shared_ptr<swarm::Dire
   handler_ = std::make_unique<RequestHandler>(
       *storage_, *directory_, keys_.ed25519.public_key(), keys_.x25519.public_key(), options_.handler, clock_,
       [this](const StoredMessage& m, RequestHandler::Replicated replicated) {
-        // Committer thread: hand the new message to the reactor for replication.
-        json body = replica_to_json(m);
+        // Committer or worker thread: encode the new message here, the
+        // reactor only concatenates records into batches.
         Outgoing o;
         o.kind = Outgoing::kReplicate;
         o.account = m.account;
-        o.header = {wire::kVersion, wire::Type::kReplicate, 0};
-        auto s = body.dump();
-        o.body.assign(s.begin(), s.end());
+        o.header = {wire::kVersion, wire::Type::kReplicateBatch, 0};
+        o.body.reserve(kReplicaRecordHeader + m.data.size());
+        append_replica_record(o.body, m);
         o.replicated = std::move(replicated);
         mailbox_.post(std::move(o));
       });
@@ -321,9 +321,7 @@ void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_
       if (items[2 + 2 * i].revents & ZMQ_POLLIN) on_link_message(polled_links[i].first, *polled_links[i].second->socket);
       if (items[3 + 2 * i].revents & ZMQ_POLLIN) on_link_events(polled_links[i].first, *polled_links[i].second);
     }
-    if (items[1].revents & ZMQ_POLLIN) {
-      for (auto& o : mailbox_.drain()) on_outgoing(std::move(o));
-    }
+    if (items[1].revents & ZMQ_POLLIN) on_mailbox(mailbox_.drain());
     const uint64_t now = clock_();
     expire_pending(now);
     if (now - last_sweep >= options_.sweep_interval_ms && !sweeping_.exchange(true)) {
@@ -376,6 +374,7 @@ void Server::on_public_message(std::vector<zmq::message_t>& frames, size_t total
       return;
     }
     case wire::Type::kReplicate:
+    case wire::Type::kReplicateBatch:
     case wire::Type::kReplicateDelete: {
       // Only a node of this node's directory may push replicas or deletes;
       // the link's CURVE key (checked by the ZAP handshake) says which node.
@@ -397,9 +396,11 @@ void Server::on_public_message(std::vector<zmq::message_t>& frames, size_t total
         });
         return;
       }
-      work_.push([this, from, id, peer = *peer, body = std::move(body)]() mutable {
-        job_replica(from, id, peer, std::move(body));
-      });
+      if (header->type == wire::Type::kReplicateBatch) {
+        work_.push([this, from, id, body = std::move(body)]() mutable { job_replica_batch(from, id, std::move(body)); });
+        return;
+      }
+      work_.push([this, from, id, body = std::move(body)]() mutable { job_replica(from, id, std::move(body)); });
       return;
     }
     case wire::Type::kSyncRequest: {
@@ -530,7 +531,25 @@ void Server::job_onion(std::string from, uint64_t request_id, Bytes blob, std::s
   });
 }
 
-void Server::job_replica(std::string from, uint64_t request_id, const swarm::NodeDescriptor& /*peer*/, Bytes body) {
+void Server::accept_one_replica(StoredMessage m, std::function<void(ReplicaResult)> done) {
+  // Swarm members push replicas of new stores; a node that left the
+  // account's swarm hands its messages over (rebalancing, node/rebalance.h).
+  // Either way the sender is a known node and this node serves the account.
+  auto swarms = handler_->swarms();
+  if (swarms->empty() || !handler_->serves(m.account)) {
+    NodeStats::inc(stats_.replicas_refused);
+    return done(ReplicaResult::kRefused);
+  }
+  handler_->accept_replica(std::move(m), [this, done = std::move(done)](Result<StoreResult> r) {
+    // kFull: not held here, so it must not count as a confirmation.
+    const bool held = r.ok() && *r != StoreResult::kFull;
+    NodeStats::inc(held ? stats_.replicas_received : stats_.replicas_refused);
+    if (!r.ok()) return done(r.status().code() == Code::kStorageFull ? ReplicaResult::kFull : ReplicaResult::kFailed);
+    done(*r == StoreResult::kNew ? ReplicaResult::kNew : *r == StoreResult::kExists ? ReplicaResult::kExists : ReplicaResult::kFull);
+  });
+}
+
+void Server::job_replica(std::string from, uint64_t request_id, Bytes body) {
   auto reply = [this, from, request_id](const Status& st, std::string_view result) {
     Outgoing o;
     o.to = from;
@@ -542,22 +561,50 @@ void Server::job_replica(std::string from, uint64_t request_id, const swarm::Nod
   if (!j.ok()) return reply(j.status(), "");
   auto parsed = replica_from_json(*j);
   if (!parsed.ok()) return reply(parsed.status(), "");
-  StoredMessage m = std::move(*parsed);
-  // Swarm members push replicas of new stores; a node that left the
-  // account's swarm hands its messages over (rebalancing, node/rebalance.h).
-  // Either way the sender is a known node and this node serves the account.
-  auto swarms = handler_->swarms();
-  if (swarms->empty() || !handler_->serves(m.account)) {
-    NodeStats::inc(stats_.replicas_refused);
-    return reply(error(Code::kUnauthorized, "replica from a node outside the account's swarm"), "");
-  }
-  handler_->accept_replica(std::move(m), [this, reply](Result<StoreResult> r) {
-    NodeStats::inc(r.ok() ? stats_.replicas_received : stats_.replicas_refused);
-    if (!r.ok()) return reply(r.status(), "");
-    if (*r == StoreResult::kFull)  // not held here: must not count as a confirmation
-      return reply(error(Code::kFull, "replica refused: the account's quota is reached on this member"), "");
-    reply(Status(), *r == StoreResult::kNew ? R"({"status":"ok","result":"new"})" : R"({"status":"ok","result":"exists"})");
+  accept_one_replica(std::move(*parsed), [reply](ReplicaResult r) {
+    switch (r) {
+      case ReplicaResult::kNew: return reply(Status(), R"({"status":"ok","result":"new"})");
+      case ReplicaResult::kExists: return reply(Status(), R"({"status":"ok","result":"exists"})");
+      case ReplicaResult::kRefused:
+        return reply(error(Code::kUnauthorized, "replica from a node outside the account's swarm"), "");
+      case ReplicaResult::kFull:
+        return reply(error(Code::kFull, "replica refused: the account's quota or this member's storage is full"), "");
+      case ReplicaResult::kFailed: return reply(error(Code::kIo, "replica not stored: storage error"), "");
+    }
   });
+}
+
+void Server::job_replica_batch(std::string from, uint64_t request_id, Bytes body) {
+  auto batch = parse_replica_batch(body);
+  if (!batch.ok()) {
+    NodeStats::inc(stats_.replicas_refused);
+    Outgoing o;
+    o.to = std::move(from);
+    o.header = {wire::kVersion, wire::Type::kError, request_id};
+    o.body = rpc::error_response(batch.status());
+    return mailbox_.post(std::move(o));
+  }
+  // One answer for the whole batch, once every replica has its result. The
+  // results are written by whichever thread completes each store; the last
+  // one to count down (acq_rel) sees them all.
+  struct Answer {
+    std::atomic<size_t> left;
+    Bytes results;
+  };
+  auto answer = std::make_shared<Answer>();
+  answer->left = batch->size();
+  answer->results.assign(batch->size(), uint8_t(ReplicaResult::kFailed));
+  for (size_t i = 0; i < batch->size(); ++i) {
+    accept_one_replica(std::move((*batch)[i]), [this, from, request_id, answer, i](ReplicaResult r) {
+      answer->results[i] = uint8_t(r);
+      if (answer->left.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+      Outgoing o;
+      o.to = from;
+      o.header = {wire::kVersion, wire::Type::kReplicateBatchAck, request_id};
+      o.body = std::move(answer->results);
+      mailbox_.post(std::move(o));
+    });
+  }
 }
 
 Server::Link& Server::link_to(const swarm::NodeDescriptor& node) {
@@ -656,47 +703,92 @@ void Server::on_outgoing(Outgoing o) {
         return;
       }
       case Outgoing::kReplicate: {
-        // One request id for all peers; answers are told apart by link. A
-        // push without a completion (a delete) is not tracked: its answers
-        // find no entry in replications_ and are dropped.
-        const uint64_t id = next_request_id_++;
-        const bool tracked = bool(o.replicated);
-        PendingReplication r;
-        r.replicated = std::move(o.replicated);
-        r.holders.push_back(keys_.x25519.public_key());
-        r.deadline_ms = clock_() + options_.replication_timeout_ms;
+        // A delete (untracked; new stores go through replicate_batch): its
+        // answers find no entry in replications_ and are dropped.
         auto swarms = handler_->swarms();
-        size_t peers = 0;
-        if (!swarms->empty()) {
-          const auto& members = (*swarms)[swarm::swarm_index_for(*swarms, o.account)].members;
-          Bytes header = wire::encode_header({wire::kVersion, o.header.type, id});
-          for (const auto& m : members) {
-            if (m.x25519 == keys_.x25519.public_key()) continue;
-            ++peers;
-            Link& link = link_to(m);
-            // A member that cannot be reached now gets the message by
-            // catch-up (8.3) once it is back; it would not confirm in time.
-            if (link.down) continue;
-            std::array<zmq::const_buffer, 2> frames = {zmq::buffer(header), zmq::buffer(o.body)};
-            if (zmq::send_multipart(*link.socket, frames, zmq::send_flags::dontwait)) {
-              if (tracked) NodeStats::inc(stats_.replicas_sent);
-              ++r.outstanding;
-            } else {
-              log_warn("replication", "link to a swarm peer is congested; replica not sent");
-            }
-          }
-        }
-        if (!tracked) return;
-        r.needed = std::min(options_.min_replica_acks, peers);
-        if (r.needed == 0) return finish_replication(r, r.holders);
-        if (r.outstanding < r.needed)
-          return finish_replication(r, error(Code::kUnavailable, "too few swarm members reachable to replicate"));
-        replications_.emplace(id, std::move(r));
+        if (swarms->empty()) return;
+        const Bytes header = wire::encode_header({wire::kVersion, o.header.type, next_request_id_++});
+        push_to_members((*swarms)[swarm::swarm_index_for(*swarms, o.account)], header, o.body);
         return;
       }
     }
   } catch (const zmq::error_t& e) {
     log_warn("reactor", std::string("send failed: ") + e.what());
+  }
+}
+
+std::pair<size_t, size_t> Server::push_to_members(const swarm::Swarm& swarm, ByteView header, ByteView body) {
+  size_t peers = 0, sent = 0;
+  for (const auto& m : swarm.members) {
+    if (m.x25519 == keys_.x25519.public_key()) continue;
+    ++peers;
+    try {
+      Link& link = link_to(m);
+      // A member that cannot be reached now gets the message by catch-up
+      // (8.3) once it is back; it would not confirm in time.
+      if (link.down) continue;
+      std::array<zmq::const_buffer, 2> frames = {zmq::buffer(header.data(), header.size()),
+                                                 zmq::buffer(body.data(), body.size())};
+      if (zmq::send_multipart(*link.socket, frames, zmq::send_flags::dontwait)) ++sent;
+      else log_warn("replication", "link to a swarm peer is congested; replica not sent");
+    } catch (const zmq::error_t& e) {
+      log_warn("replication", std::string("push to a swarm peer failed: ") + e.what());
+    }
+  }
+  return {peers, sent};
+}
+
+void Server::on_mailbox(std::deque<Outgoing> items) {
+  // New stores' replicas: one frame (and one answer) per swarm member for
+  // all that this drain holds, instead of one per replica.
+  auto swarms = handler_->swarms();
+  std::map<size_t, std::vector<Outgoing>> batches;
+  for (auto& o : items) {
+    if (o.kind == Outgoing::kReplicate && o.replicated && !swarms->empty())
+      batches[swarm::swarm_index_for(*swarms, o.account)].push_back(std::move(o));
+    else if (o.kind == Outgoing::kReplicate && o.replicated) {
+      PendingReplication alone;  // no swarms known: nobody to wait for
+      alone.replicated = std::move(o.replicated);
+      alone.holders.push_back(keys_.x25519.public_key());
+      finish_replication(alone, alone.holders);
+    } else
+      on_outgoing(std::move(o));
+  }
+  for (auto& [index, stores] : batches) replicate_batch((*swarms)[index], stores);
+}
+
+void Server::replicate_batch(const swarm::Swarm& swarm, std::vector<Outgoing>& stores) {
+  for (size_t begin = 0; begin < stores.size();) {
+    // As many records as fit in one frame.
+    size_t end = begin, bytes = 2;
+    while (end < stores.size() && end - begin < kMaxReplicaBatch &&
+           (end == begin || bytes + stores[end].body.size() <= wire::kMaxBodySize))
+      bytes += stores[end++].body.size();
+    Bytes body;
+    body.reserve(bytes);
+    put_u16(body, uint16_t(end - begin));
+    for (size_t i = begin; i < end; ++i) append(body, stores[i].body);
+    // The replicas take consecutive request ids; the frame carries the first.
+    const uint64_t first = next_request_id_;
+    next_request_id_ += end - begin;
+    const Bytes header = wire::encode_header({wire::kVersion, wire::Type::kReplicateBatch, first});
+    const auto [peers, sent] = push_to_members(swarm, header, body);
+    NodeStats::inc(stats_.replicas_sent, sent * (end - begin));
+    const uint64_t deadline = clock_() + options_.replication_timeout_ms;
+    for (size_t i = begin; i < end; ++i) {
+      PendingReplication r;
+      r.replicated = std::move(stores[i].replicated);
+      r.holders.push_back(keys_.x25519.public_key());
+      r.deadline_ms = deadline;
+      r.batch = first;
+      r.outstanding = sent;
+      r.needed = std::min(options_.min_replica_acks, peers);
+      if (r.needed == 0) finish_replication(r, r.holders);
+      else if (r.outstanding < r.needed)
+        finish_replication(r, error(Code::kUnavailable, "too few swarm members reachable to replicate"));
+      else replications_.emplace(first + (i - begin), std::move(r));
+    }
+    begin = end;
   }
 }
 
@@ -724,6 +816,18 @@ void Server::on_replica_answer(const crypto::X25519PublicKey& peer, uint64_t id,
   if (!r.replicated) replications_.erase(it);
 }
 
+void Server::on_batch_answer(const crypto::X25519PublicKey& peer, uint64_t batch, ByteView results,
+                             bool refused_all) {
+  // The batch's replicas still waiting are the entries from `batch` on that
+  // carry it; one result byte each, by position. Missing bytes refuse.
+  for (auto it = replications_.lower_bound(batch); it != replications_.end() && it->second.batch == batch;) {
+    const uint64_t id = it->first;
+    const size_t i = id - batch;
+    ++it;  // on_replica_answer may erase the entry
+    on_replica_answer(peer, id, !refused_all && i < results.size() && replica_held(results[i]));
+  }
+}
+
 void Server::on_link_message(const crypto::X25519PublicKey& peer, zmq::socket_t& s) {
   for (size_t i = 0; i < kMaxDrainPerPoll; ++i) {
     std::vector<zmq::message_t> frames;
@@ -732,14 +836,15 @@ void Server::on_link_message(const crypto::X25519PublicKey& peer, zmq::socket_t&
     if (total != 2) continue;
     auto header = wire::decode_header(view(frames[0]));
     if (!header.ok()) continue;
-    if (header->type == wire::Type::kReplicateAck) {
-      on_replica_answer(peer, header->request_id, true);
+    if (header->type == wire::Type::kReplicateBatchAck) {
+      on_batch_answer(peer, header->request_id, view(frames[1]), false);
       continue;
     }
     auto it = pending_.find(header->request_id);
     if (it == pending_.end()) {
-      // A refused replica, or a late answer after a timeout.
-      if (header->type == wire::Type::kError) on_replica_answer(peer, header->request_id, false);
+      // A refused batch, or a late answer after a timeout. (kReplicateAck
+      // answers a delete, which nothing waits for.)
+      if (header->type == wire::Type::kError) on_batch_answer(peer, header->request_id, {}, true);
       continue;
     }
     Pending p = std::move(it->second);

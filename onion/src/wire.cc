@@ -15,6 +15,8 @@ bool known_type(uint8_t t) {
     case Type::kSyncRequest:
     case Type::kSyncResponse:
     case Type::kReplicateDelete:
+    case Type::kReplicateBatch:
+    case Type::kReplicateBatchAck:
     case Type::kGossip:
     case Type::kGossipResponse:
       return true;

@@ -21,6 +21,7 @@
 #include "client/group.h"
 #include "client/mnemonic.h"
 #include "config/network_file.h"
+#include "node/replica.h"
 #include "fuzz_keys.h"
 #include "onion/layer.h"
 #include "onion/padding.h"
@@ -377,6 +378,43 @@ void descriptor_seeds() {
   put("descriptor", "cache", with_mode(3, onionswarm::as_bytes(onionswarm::client::directory_cache_to_json(cache))));
 }
 
+// Replica batches (node/replica.h): valid ones of one, three and the
+// largest record, and one of each refused shape.
+void replica_seeds() {
+  namespace node = onionswarm::node;
+  auto record = [](uint8_t prefix, uint8_t fill, size_t size) {
+    node::StoredMessage m;
+    m.account.prefix = prefix;
+    m.account.key.fill(fill);
+    m.ns = fill;
+    m.timestamp_ms = 1700000000000 + fill;
+    m.expiry_ms = 1700086400000 + fill;
+    m.data.assign(size, fill);
+    Bytes out;
+    node::append_replica_record(out, m);
+    return out;
+  };
+  auto batch = [](std::initializer_list<Bytes> records, size_t count) {
+    Bytes out;
+    onionswarm::put_u16(out, uint16_t(count));
+    for (const auto& r : records) onionswarm::append(out, r);
+    return out;
+  };
+  const Bytes user = record(0x05, 1, 1024), group = record(0x03, 2, 200), big = record(0x05, 3, rpc::kMaxDataBytes);
+  put("replica_batch", "one", batch({user}, 1));
+  put("replica_batch", "three", batch({user, group, record(0x05, 4, 1)}, 3));
+  put("replica_batch", "largest-data", batch({big}, 1));
+  put("replica_batch", "count-zero", Bytes{0, 0});
+  put("replica_batch", "count-over", batch({user}, 2));
+  put("replica_batch", "trailing", batch({user, group}, 1));
+  Bytes prefix = batch({user}, 1);
+  prefix[2] = 0x04;
+  put("replica_batch", "bad-prefix", prefix);
+  Bytes truncated = batch({user}, 1);
+  truncated.pop_back();
+  put("replica_batch", "truncated", truncated);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -395,5 +433,6 @@ int main(int argc, char** argv) {
   config_seeds(vectors);
   group_seeds(vectors);
   descriptor_seeds();
+  replica_seeds();
   return 0;
 }

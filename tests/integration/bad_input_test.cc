@@ -3,6 +3,8 @@
 // it stores is unchanged.
 #include <gtest/gtest.h>
 
+#include "node/identity.h"
+#include "node/replica.h"
 #include "onion/encoding.h"
 #include "onion/layer.h"
 #include "swarm/rpc.h"
@@ -279,6 +281,103 @@ TEST_F(BadInput, ReplicateFrameFromAClient) {
 
 TEST_F(BadInput, ReplicatedDeleteFrameFromAClient) {
   ExpectLinkError(raw({header(1, 0x14), Bytes{'{', '}'}}), "replication only from known nodes");
+  ExpectStillServing();
+}
+
+TEST_F(BadInput, ReplicateBatchFrameFromAClient) {
+  ExpectLinkError(raw({header(1, 0x15), Bytes{0, 1}}), "replication only from known nodes");
+  ExpectStillServing();
+}
+
+// A swarm member (node 2's own CURVE key, so the target knows it) pushing
+// malformed replica batches: each is refused as a whole with a clear error,
+// and nothing of it is stored.
+TEST_F(BadInput, MalformedReplicaBatchesFromAKnownNode) {
+  auto keys = node::load_or_create_node_keys(net_->node_dir(2));
+  ASSERT_TRUE(keys.ok()) << keys.status().to_string();
+  node::StoredMessage m;
+  m.account = account_.id;
+  m.timestamp_ms = test::now_ms();
+  m.expiry_ms = m.timestamp_ms + 3'600'000;
+  m.data = crypto::random_bytes(100);
+  Bytes good;
+  put_u16(good, 1);
+  node::append_replica_record(good, m);
+  struct Case {
+    const char* name;
+    Bytes body;
+    const char* why;
+  };
+  Bytes count_over = good, trailing = good, truncated = good, prefix = good, empty_data = good;
+  count_over[1] = 2;
+  trailing.push_back(0);
+  truncated.pop_back();
+  prefix[2] = 0x07;
+  empty_data.resize(2 + node::kReplicaRecordHeader);
+  std::fill(empty_data.end() - 4, empty_data.end(), 0);
+  const std::vector<Case> cases = {
+      {"empty", {}, "shorter than its count"},
+      {"count 0", {0, 0}, "count must be 1..1024, got 0"},
+      {"count over the records", count_over, "record 1: truncated"},
+      {"trailing byte", trailing, "1 bytes after the last record"},
+      {"truncated data", truncated, "record 0: data truncated"},
+      {"bad account prefix", prefix, "account id must start with 05 or 03"},
+      {"empty data", empty_data, "data must be 1.."},
+      {"garbage", crypto::random_bytes(300), "bad replica batch"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    RawClient peer(target_, keys->x25519);
+    peer.send_frames({header(1, 0x15), c.body});
+    ExpectLinkError(peer.recv_frames(std::chrono::seconds(10)), c.why);
+  }
+  ExpectStillServing();  // account_ still holds exactly its one message
+}
+
+// A well-formed batch from a known node: one result byte per replica, in
+// order; a replica already held answers "exists" and is not stored twice.
+TEST_F(BadInput, ReplicaBatchFromAKnownNodeIsAnsweredPerReplica) {
+  auto keys = node::load_or_create_node_keys(net_->node_dir(2));
+  ASSERT_TRUE(keys.ok()) << keys.status().to_string();
+  test::TestAccount other;
+  std::vector<node::StoredMessage> ms(3);
+  for (size_t i = 0; i < ms.size(); ++i) {
+    ms[i].account = other.id;
+    ms[i].timestamp_ms = test::now_ms() + i;
+    ms[i].expiry_ms = ms[i].timestamp_ms + 3'600'000;
+    ms[i].data = crypto::random_bytes(200 + i);
+  }
+  auto push = [&](const std::vector<node::StoredMessage>& batch, uint64_t id) {
+    Bytes body;
+    put_u16(body, uint16_t(batch.size()));
+    for (const auto& m : batch) node::append_replica_record(body, m);
+    RawClient peer(target_, keys->x25519);
+    peer.send_frames({header(1, 0x15, id), body});
+    return peer.recv_frames(std::chrono::seconds(20));
+  };
+  auto expect_ack = [](const std::optional<std::vector<Bytes>>& answer, uint64_t id, const Bytes& results) {
+    ASSERT_TRUE(answer.has_value()) << "no answer";
+    ASSERT_EQ(answer->size(), 2u);
+    auto h = wire::decode_header((*answer)[0]);
+    ASSERT_TRUE(h.ok());
+    EXPECT_EQ(h->type, wire::Type::kReplicateBatchAck) << std::string(as_chars((*answer)[1]));
+    EXPECT_EQ(h->request_id, id);
+    EXPECT_EQ((*answer)[1], results);
+  };
+  expect_ack(push({ms[0], ms[1]}, 41), 41, Bytes{0, 0});         // both new
+  expect_ack(push({ms[1], ms[2], ms[0]}, 42), 42, Bytes{1, 0, 1});  // held, new, held
+
+  RawClient c(target_);
+  rpc::RetrieveRequest r;
+  r.account = other.id;
+  r.timestamp_ms = test::now_ms();
+  rpc::Request req = r;
+  rpc::sign_request(req, other.ed);
+  auto got = c.request({target_}, req);
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  ASSERT_EQ((*got)["messages"].size(), 3u);
+  for (size_t i = 0; i < ms.size(); ++i)
+    EXPECT_EQ((*got)["messages"][i]["data"], to_base64(ms[i].data)) << i;
   ExpectStillServing();
 }
 

@@ -6,6 +6,8 @@
 #include <set>
 #include <thread>
 
+#include "node/identity.h"
+#include "node/replica.h"
 #include "onion/encoding.h"
 #include "swarm/rpc.h"
 #include "swarm/swarms.h"
@@ -256,6 +258,54 @@ TEST_F(NodeProtocol, MessagePastItsTtlIsGone) {
     left = (*after)["messages"].size();
   }
   EXPECT_EQ(left, 0u) << "message still served after its TTL";
+}
+
+// A replica batch from another member of the swarm (spoken with that
+// node's own key) holding one message for an account of this swarm and one
+// for an account of the other swarm: one result byte each, in order; only
+// the first is stored.
+TEST_F(NodeProtocol, ReplicaBatchRefusesAccountsOutsideTheReceiversSwarm) {
+  Account mine, theirs;
+  const auto& members = swarm_of(mine.id).members;
+  while (swarm::swarm_index_for(swarms_, theirs.id) == swarm::swarm_index_for(swarms_, mine.id)) theirs = Account();
+  const auto& receiver = members[0];
+  std::optional<node::NodeKeys> sender;
+  for (int i = 1; i <= 10 && !sender; ++i) {
+    auto k = node::load_or_create_node_keys(net_->node_dir(i));
+    ASSERT_TRUE(k.ok()) << k.status().to_string();
+    if (k->x25519.public_key() == members[1].x25519) sender = std::move(*k);
+  }
+  ASSERT_TRUE(sender.has_value()) << "no node directory holds members[1]'s key";
+
+  Bytes body;
+  put_u16(body, 2);
+  std::vector<Bytes> data;
+  for (const Account* a : {&mine, &theirs}) {
+    node::StoredMessage m;
+    m.account = a->id;
+    m.timestamp_ms = test::now_ms();
+    m.expiry_ms = m.timestamp_ms + 3'600'000;
+    m.data = crypto::random_bytes(64);
+    data.push_back(m.data);
+    node::append_replica_record(body, m);
+  }
+  RawClient peer(receiver, sender->x25519);
+  Bytes header{wire::kVersion, uint8_t(wire::Type::kReplicateBatch)};
+  put_u64(header, 99);
+  peer.send_frames({header, body});
+  auto answer = peer.recv_frames(std::chrono::seconds(20));
+  ASSERT_TRUE(answer.has_value()) << "no answer";
+  ASSERT_EQ(answer->size(), 2u);
+  auto h = wire::decode_header((*answer)[0]);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->type, wire::Type::kReplicateBatchAck) << std::string(as_chars((*answer)[1]));
+  EXPECT_EQ(h->request_id, 99u);
+  EXPECT_EQ((*answer)[1], (Bytes{uint8_t(node::ReplicaResult::kNew), uint8_t(node::ReplicaResult::kRefused)}));
+
+  auto got = send({receiver}, retrieve_req(mine));
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  ASSERT_EQ((*got)["messages"].size(), 1u);
+  EXPECT_EQ((*got)["messages"][0]["data"], to_base64(data[0]));
 }
 
 }  // namespace

@@ -166,8 +166,11 @@ std::vector<swarm::NodeDescriptor> Devnet::nodes() const {
   return out;
 }
 
-RawClient::RawClient(const swarm::NodeDescriptor& first_hop) : sock_(ctx_, zmq::socket_type::dealer) {
-  auto kp = crypto::X25519KeyPair::generate();
+RawClient::RawClient(const swarm::NodeDescriptor& first_hop)
+    : RawClient(first_hop, crypto::X25519KeyPair::generate()) {}
+
+RawClient::RawClient(const swarm::NodeDescriptor& first_hop, const crypto::X25519KeyPair& kp)
+    : sock_(ctx_, zmq::socket_type::dealer) {
   sock_.set(zmq::sockopt::linger, 0);
   sock_.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(first_hop.x25519.data(), 32));
   sock_.set(zmq::sockopt::curve_publickey, zmq::const_buffer(kp.public_key().data(), 32));

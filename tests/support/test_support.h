@@ -104,11 +104,15 @@ class DevnetSuite : public ::testing::Test {
   static inline std::unique_ptr<Devnet> net_;
 };
 
-// Sends raw frames to one node over a CURVE DEALER with a fresh key, and
+// Sends raw frames to one node over a CURVE DEALER (with a fresh key unless
+// told otherwise), and
 // onion requests through chosen hops. One socket per RawClient.
 class RawClient {
  public:
   explicit RawClient(const swarm::NodeDescriptor& first_hop);
+  // Connects with the CURVE key pair `as` (e.g. another node's, to speak as
+  // that node) instead of a fresh one.
+  RawClient(const swarm::NodeDescriptor& first_hop, const crypto::X25519KeyPair& as);
   ~RawClient();
 
   // Sends frames as one multipart message; no answer awaited.

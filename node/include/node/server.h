@@ -32,6 +32,7 @@
 #include "node/handler.h"
 #include "node/identity.h"
 #include "node/limits.h"
+#include "node/replica.h"
 #include "node/stats.h"
 #include "node/storage.h"
 #include "node/sync.h"
@@ -135,8 +136,12 @@ class Server {
     Bytes body;
     crypto::X25519PublicKey next_hop;                   // kForward
     std::shared_ptr<crypto::SecretBytes> response_key;  // kForward
-    swarm::AccountId account;                           // kReplicate: whose swarm
-    RequestHandler::Replicated replicated;              // kReplicate: completion
+    // kReplicate: whose swarm. With a completion (a new store: body is its
+    // binary record, node/replica.h) it is batched with the other new
+    // stores of one mailbox drain for the same swarm; without (a delete:
+    // header.type and body as sent) it is pushed alone, untracked.
+    swarm::AccountId account;
+    RequestHandler::Replicated replicated;
   };
   // A new store waiting for swarm peers to confirm their replicas.
   struct PendingReplication {
@@ -145,6 +150,7 @@ class Server {
     size_t needed = 0;                             // acks still required
     size_t outstanding = 0;                        // peers that have not answered
     uint64_t deadline_ms = 0;
+    uint64_t batch = 0;                            // request id of its kReplicateBatch frame
   };
 
   class Mailbox {
@@ -170,10 +176,21 @@ class Server {
   // forwarded on it is answered with a hop error unavailable at once.
   void on_link_events(const crypto::X25519PublicKey& peer, Link& link);
   void on_outgoing(Outgoing o);
+  // Everything one mailbox drain returned: new stores' replicas go out as
+  // one kReplicateBatch per swarm, the rest through on_outgoing.
+  void on_mailbox(std::deque<Outgoing> items);
+  void replicate_batch(const swarm::Swarm& swarm, std::vector<Outgoing>& stores);
+  // Sends one message to every member of swarm but this node. Returns the
+  // number of other members and how many it was sent to (links down or
+  // congested are skipped).
+  std::pair<size_t, size_t> push_to_members(const swarm::Swarm& swarm, ByteView header, ByteView body);
   void reply_error(const std::string& to, uint64_t request_id, const Status& st);
   void answer_hop_error(Pending p, const Status& st);
   void expire_pending(uint64_t now);
   void on_replica_answer(const crypto::X25519PublicKey& peer, uint64_t id, bool acked);
+  // A peer's answer to the kReplicateBatch with request id `batch`: one
+  // result byte per replica, or (refused_all) a link-level error.
+  void on_batch_answer(const crypto::X25519PublicKey& peer, uint64_t batch, ByteView results, bool refused_all);
   void finish_replication(PendingReplication& r, Result<std::vector<crypto::X25519PublicKey>> result);
   Link& link_to(const swarm::NodeDescriptor& node);
 
@@ -182,7 +199,10 @@ class Server {
   // Over a flood limit? Counts and answers busy itself when so.
   bool refuse_busy(const std::string& from, uint64_t request_id, zmq::message_t& header_frame,
                    size_t blob_size);
-  void job_replica(std::string from, uint64_t request_id, const swarm::NodeDescriptor& peer, Bytes body);
+  void job_replica(std::string from, uint64_t request_id, Bytes body);
+  void job_replica_batch(std::string from, uint64_t request_id, Bytes body);
+  // Stores one replica pushed by a known node, if this node serves its account.
+  void accept_one_replica(StoredMessage m, std::function<void(ReplicaResult)> done);
 
   NodeStats stats_;  // before options_: handler options point at it
   const ServerOptions options_;

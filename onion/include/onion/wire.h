@@ -28,6 +28,8 @@ enum class Type : uint8_t {
   kSyncRequest = 0x12,    // node to node, anti-entropy: body is JSON (docs/PROTOCOL.md, "Catch-up")
   kSyncResponse = 0x13,   // node to node: body is JSON
   kReplicateDelete = 0x14,  // node to node: body is a client's signed delete request (docs/PROTOCOL.md, "Replicated deletes")
+  kReplicateBatch = 0x15,     // node to node: new stores' replicas, binary (node/replica.h; docs/PROTOCOL.md 8.2)
+  kReplicateBatchAck = 0x16,  // node to node: one result byte per replica of the batch
   kGossip = 0x20,         // node to node, directory gossip: body is JSON (docs/PROTOCOL.md, "Gossip")
   kGossipResponse = 0x21, // node to node: body is JSON
 };

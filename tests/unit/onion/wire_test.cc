@@ -41,7 +41,7 @@ TEST(Wire, DecodeRejectsWrongSize) {
 }
 
 TEST(Wire, DecodeRejectsUnknownType) {
-  for (uint8_t t : {0x00, 0x04, 0x0f, 0x15, 0xff}) {
+  for (uint8_t t : {0x00, 0x04, 0x0f, 0x17, 0xff}) {
     Bytes b = encode_header({});
     b[1] = t;
     auto r = decode_header(b);
