@@ -1,6 +1,7 @@
 #include "node/server.h"
 
 #include <malloc.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -28,6 +29,12 @@ namespace {
 
 constexpr size_t kMaxFrames = 4;           // more than this is malformed; extra frames are dropped
 constexpr size_t kMaxDrainPerPoll = 1024;  // fairness between sockets
+
+// Readiness tags (epoll_event::data) of the reactor's file descriptors.
+constexpr uint64_t kRouterTag = 0;
+constexpr uint64_t kMailboxTag = 1;
+constexpr uint64_t socket_tag(uint64_t link_id) { return 2 * link_id; }  // link ids start at 1
+constexpr uint64_t monitor_tag(uint64_t link_id) { return 2 * link_id + 1; }
 
 ByteView view(const zmq::message_t& m) { return {static_cast<const uint8_t*>(m.data()), m.size()}; }
 
@@ -204,6 +211,7 @@ Server::~Server() {
   if (zap_thread_.joinable()) zap_thread_.join();
   links_.clear();
   router_.reset();
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
 Status Server::start() {
@@ -225,6 +233,12 @@ Status Server::start() {
     });
     if (auto st = ready.get(); !st.ok()) return st;
 
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kMailboxTag;
+    if (epoll_fd_ < 0 || ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, mailbox_.fd(), &ev) != 0)
+      return error(Code::kInternal, std::string("epoll: ") + std::strerror(errno));
     router_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::router);
     configure_common(*router_);
     router_->set(zmq::sockopt::rcvhwm, kRouterRcvHwm);
@@ -237,6 +251,7 @@ Status Server::start() {
       listen.replace(listen.size() - 1, 1, "*");
     router_->bind(listen);
     endpoint_ = router_->get(zmq::sockopt::last_endpoint);
+    watch(*router_, kRouterTag);
   } catch (const zmq::error_t& e) {
     return error(Code::kIo, "cannot listen on " + options_.listen + ": " + e.what());
   }
@@ -286,42 +301,58 @@ void Server::worker_loop() {
   }
 }
 
+void Server::watch(zmq::socket_t& s, uint64_t tag) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = tag;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, s.get(zmq::sockopt::fd), &ev) != 0) throw zmq::error_t();
+  mark_ready(tag);  // whatever it holds already
+}
+
+void Server::unwatch(zmq::socket_t& s) {
+  epoll_event ev{};
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, s.get(zmq::sockopt::fd), &ev);
+}
+
 void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_tick) {
   uint64_t last_tick = clock_(), last_sweep = clock_();
-  std::vector<zmq::pollitem_t> items;
-  std::vector<std::pair<crypto::X25519PublicKey, Link*>> polled_links;
+  std::array<epoll_event, 64> events;
   while (!stop.load()) {
-    items.clear();
-    polled_links.clear();
-    items.push_back({router_->handle(), 0, ZMQ_POLLIN, 0});
-    items.push_back({nullptr, mailbox_.fd(), ZMQ_POLLIN, 0});
-    // Per link: its DEALER at 2 + 2i, its monitor at 3 + 2i.
-    for (auto& [pk, link] : links_) {
-      items.push_back({link.socket->handle(), 0, ZMQ_POLLIN, 0});
-      items.push_back({link.monitor->handle(), 0, ZMQ_POLLIN, 0});
-      polled_links.emplace_back(pk, &link);
+    // Readiness, without zmq_poll (which asks every socket for ZMQ_EVENTS
+    // twice per call, two system calls each): level-triggered epoll on each
+    // socket's ZMQ_FD and on the mailbox's eventfd. A ZMQ_FD only says that
+    // the socket has commands to process, and a send may process them
+    // itself; so a socket is read until EAGAIN whenever its fd fires, after
+    // anything was sent on it (mark_ready), when the last read stopped at
+    // kMaxDrainPerPoll, and, as a safety net, on every tick (100 ms).
+    const int n = ::epoll_wait(epoll_fd_, events.data(), int(events.size()), ready_.empty() ? 100 : 0);
+    if (n < 0 && errno != EINTR) {
+      log_error("reactor", std::string("epoll_wait failed: ") + std::strerror(errno));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    try {
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
-    } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) continue;
-      log_error("reactor", std::string("poll failed: ") + e.what());
-      continue;
-    }
-    if (items[0].revents & ZMQ_POLLIN) {
-      for (size_t i = 0; i < kMaxDrainPerPoll; ++i) {
+    for (int i = 0; i < n; ++i) mark_ready(events[size_t(i)].data.u64);
+    const std::set<uint64_t> ready = std::exchange(ready_, {});
+    if (ready.count(kRouterTag)) {
+      size_t i = 0;
+      for (; i < kMaxDrainPerPoll; ++i) {
         std::vector<zmq::message_t> frames;
         size_t total = 0;
         if (!recv_frames(*router_, frames, &total)) break;
         on_public_message(frames, total);
       }
+      if (i == kMaxDrainPerPoll) mark_ready(kRouterTag);
     }
-    for (size_t i = 0; i < polled_links.size(); ++i) {
-      // Answers first: one that arrived before the link went down is used.
-      if (items[2 + 2 * i].revents & ZMQ_POLLIN) on_link_message(polled_links[i].first, *polled_links[i].second->socket);
-      if (items[3 + 2 * i].revents & ZMQ_POLLIN) on_link_events(polled_links[i].first, *polled_links[i].second);
+    // Per link, its answers (socket tag) before its events (monitor tag):
+    // an answer that arrived before the link went down is used.
+    for (auto it = ready.lower_bound(socket_tag(1)); it != ready.end(); ++it) {
+      auto id = link_ids_.find(*it / 2);
+      if (id == link_ids_.end()) continue;  // a link replaced since
+      const crypto::X25519PublicKey peer = id->second;
+      Link& link = links_.at(peer);
+      const bool more = *it % 2 == 0 ? on_link_message(peer, *link.socket) : on_link_events(peer, link);
+      if (more) mark_ready(*it);
     }
-    if (items[1].revents & ZMQ_POLLIN) on_mailbox(mailbox_.drain());
+    if (ready.count(kMailboxTag)) on_mailbox(mailbox_.drain());
     const uint64_t now = clock_();
     expire_pending(now);
     if (now - last_sweep >= options_.sweep_interval_ms && !sweeping_.exchange(true)) {
@@ -339,6 +370,11 @@ void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_
     }
     if (now - last_tick >= 100) {
       last_tick = now;
+      mark_ready(kRouterTag);
+      for (const auto& [id, peer] : link_ids_) {
+        mark_ready(socket_tag(id));
+        mark_ready(monitor_tag(id));
+      }
       if (on_tick) on_tick();
     }
   }
@@ -610,13 +646,19 @@ void Server::job_replica_batch(std::string from, uint64_t request_id, Bytes body
 Server::Link& Server::link_to(const swarm::NodeDescriptor& node) {
   auto it = links_.find(node.x25519);
   if (it != links_.end() && it->second.address == node.address) return it->second;
+  if (it != links_.end()) {  // the node moved: its old link goes
+    unwatch(*it->second.socket);
+    unwatch(*it->second.monitor);
+    link_ids_.erase(it->second.id);
+  }
+  const uint64_t id = next_link_id_++;
   auto s = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
   configure_common(*s);
   s->set(zmq::sockopt::curve_serverkey, zmq::const_buffer(node.x25519.data(), 32));
   s->set(zmq::sockopt::curve_publickey, zmq::const_buffer(keys_.x25519.public_key().data(), 32));
   s->set(zmq::sockopt::curve_secretkey, zmq::const_buffer(keys_.x25519.secret().data(), 32));
   // The monitor is attached before connecting, so no event is missed.
-  const std::string events = "inproc://onionswarm-link-events-" + std::to_string(next_monitor_id_++);
+  const std::string events = "inproc://onionswarm-link-events-" + std::to_string(id);
   if (zmq_socket_monitor(s->handle(), events.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED | kLinkDownEvents) != 0)
     throw zmq::error_t();
   auto monitor = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pair);
@@ -624,13 +666,17 @@ Server::Link& Server::link_to(const swarm::NodeDescriptor& node) {
   monitor->connect(events);
   s->connect(node.address);
   Link& link = links_[node.x25519];
-  link = Link{node.address, std::move(s), std::move(monitor), false};
+  link = Link{node.address, std::move(s), std::move(monitor), false, id};
+  link_ids_[id] = node.x25519;
+  watch(*link.socket, socket_tag(id));
+  watch(*link.monitor, monitor_tag(id));
   return link;
 }
 
-void Server::on_link_events(const crypto::X25519PublicKey& peer, Link& link) {
+bool Server::on_link_events(const crypto::X25519PublicKey& peer, Link& link) {
   bool went_down = false;
-  for (size_t i = 0; i < kMaxDrainPerPoll; ++i) {
+  size_t i = 0;
+  for (; i < kMaxDrainPerPoll; ++i) {
     std::vector<zmq::message_t> frames;
     size_t total = 0;
     if (!recv_frames(*link.monitor, frames, &total)) break;
@@ -646,7 +692,8 @@ void Server::on_link_events(const crypto::X25519PublicKey& peer, Link& link) {
       link.down = true;
     }
   }
-  if (!went_down || !link.down) return;
+  const bool more = i == kMaxDrainPerPoll;
+  if (!went_down || !link.down) return more;
   log_debug("relay", "link to " + link.address + " is down");
   // Whatever was forwarded on it waits for nothing: its answer, if it ever
   // comes (after a reconnection), is dropped as late.
@@ -659,6 +706,7 @@ void Server::on_link_events(const crypto::X25519PublicKey& peer, Link& link) {
     it = pending_.erase(it);
   }
   stats_.in_flight.store(pending_.size(), std::memory_order_relaxed);
+  return more;
 }
 
 void Server::answer_hop_error(Pending p, const Status& st) {
@@ -680,6 +728,7 @@ void Server::on_outgoing(Outgoing o) {
         std::array<zmq::const_buffer, 3> frames = {zmq::buffer(o.to), zmq::buffer(header), zmq::buffer(o.body)};
         // A vanished peer or a full queue drops the reply, as ROUTER does.
         zmq::send_multipart(*router_, frames, zmq::send_flags::dontwait);
+        mark_ready(kRouterTag);
         return;
       }
       case Outgoing::kForward: {
@@ -695,8 +744,9 @@ void Server::on_outgoing(Outgoing o) {
         const uint64_t id = next_request_id_++;
         Bytes header = wire::encode_header({wire::kVersion, wire::Type::kOnionRequest, id});
         std::array<zmq::const_buffer, 2> frames = {zmq::buffer(header), zmq::buffer(o.body)};
-        if (!zmq::send_multipart(*link.socket, frames, zmq::send_flags::dontwait))
-          return answer_hop_error(std::move(p), error(Code::kBusy, "link to next hop is congested"));
+        const bool sent = bool(zmq::send_multipart(*link.socket, frames, zmq::send_flags::dontwait));
+        mark_ready(socket_tag(link.id));
+        if (!sent) return answer_hop_error(std::move(p), error(Code::kBusy, "link to next hop is congested"));
         pending_.emplace(id, std::move(p));
         NodeStats::inc(stats_.relayed);
         stats_.in_flight.store(pending_.size(), std::memory_order_relaxed);
@@ -731,6 +781,7 @@ std::pair<size_t, size_t> Server::push_to_members(const swarm::Swarm& swarm, Byt
                                                  zmq::buffer(body.data(), body.size())};
       if (zmq::send_multipart(*link.socket, frames, zmq::send_flags::dontwait)) ++sent;
       else log_warn("replication", "link to a swarm peer is congested; replica not sent");
+      mark_ready(socket_tag(link.id));
     } catch (const zmq::error_t& e) {
       log_warn("replication", std::string("push to a swarm peer failed: ") + e.what());
     }
@@ -828,11 +879,11 @@ void Server::on_batch_answer(const crypto::X25519PublicKey& peer, uint64_t batch
   }
 }
 
-void Server::on_link_message(const crypto::X25519PublicKey& peer, zmq::socket_t& s) {
+bool Server::on_link_message(const crypto::X25519PublicKey& peer, zmq::socket_t& s) {
   for (size_t i = 0; i < kMaxDrainPerPoll; ++i) {
     std::vector<zmq::message_t> frames;
     size_t total = 0;
-    if (!recv_frames(s, frames, &total)) return;
+    if (!recv_frames(s, frames, &total)) return false;
     if (total != 2) continue;
     auto header = wire::decode_header(view(frames[0]));
     if (!header.ok()) continue;
@@ -867,6 +918,7 @@ void Server::on_link_message(const crypto::X25519PublicKey& peer, zmq::socket_t&
       answer_hop_error(std::move(p), error(Code::kUnavailable, why));
     }
   }
+  return true;  // stopped at kMaxDrainPerPoll
 }
 
 void Server::expire_pending(uint64_t now) {

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -127,6 +128,7 @@ class Server {
     // the connection was lost, and no handshake has succeeded since. A new
     // link is not down: what is sent to it waits for the connection.
     bool down = false;
+    uint64_t id = 0;  // names its epoll registrations (ready_tag) and monitor endpoint
   };
   // What workers and the committer hand to the reactor.
   struct Outgoing {
@@ -171,10 +173,16 @@ class Server {
   void zap_loop_on(zmq::socket_t& rep);
   void worker_loop();
   void on_public_message(std::vector<zmq::message_t>& frames, size_t total);
-  void on_link_message(const crypto::X25519PublicKey& peer, zmq::socket_t& s);
+  // Each drains at most kMaxDrainPerPoll messages; true when it stopped
+  // there (more may be waiting).
+  bool on_link_message(const crypto::X25519PublicKey& peer, zmq::socket_t& s);
   // Reads the link's monitor events; when the link goes down, every request
   // forwarded on it is answered with a hop error unavailable at once.
-  void on_link_events(const crypto::X25519PublicKey& peer, Link& link);
+  bool on_link_events(const crypto::X25519PublicKey& peer, Link& link);
+  // The reactor's readiness set (see run()): what to read in the next pass.
+  void watch(zmq::socket_t& s, uint64_t tag);
+  void unwatch(zmq::socket_t& s);
+  void mark_ready(uint64_t tag) { ready_.insert(tag); }
   void on_outgoing(Outgoing o);
   // Everything one mailbox drain returned: new stores' replicas go out as
   // one kReplicateBatch per swarm, the rest through on_outgoing.
@@ -218,7 +226,10 @@ class Server {
   std::map<uint64_t, Pending> pending_;     // reactor thread only; ids grow with time
   std::map<uint64_t, PendingReplication> replications_;  // reactor thread only; ids grow with time
   uint64_t next_request_id_ = 1;            // reactor thread only
-  uint64_t next_monitor_id_ = 1;            // reactor thread only; names the links' monitor endpoints
+  uint64_t next_link_id_ = 1;               // reactor thread only; Link::id
+  std::map<uint64_t, crypto::X25519PublicKey> link_ids_;  // reactor thread only: Link::id -> links_ key
+  int epoll_fd_ = -1;                       // the sockets' ZMQ_FDs and the mailbox eventfd
+  std::set<uint64_t> ready_;                // reactor thread only: tags to read in the next pass
   std::string endpoint_;
 
   Mailbox mailbox_;
