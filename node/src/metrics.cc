@@ -104,6 +104,7 @@ NodeSnapshot take_snapshot(Server& server, const std::string& network_id, uint64
   s.relay_refused = load(st.relay_refused);
   s.link_errors = load(st.link_errors);
   s.replicas_sent = load(st.replicas_sent);
+  s.replica_batches_sent = load(st.replica_batches_sent);
   s.replicas_received = load(st.replicas_received);
   s.replicas_refused = load(st.replicas_refused);
   s.in_flight = load(st.in_flight);
@@ -185,6 +186,7 @@ nlohmann::json status_json(const NodeSnapshot& s) {
         {"queued", s.queued_requests}}},
       {"replication",
        {{"sent", s.replicas_sent},
+        {"batches_sent", s.replica_batches_sent},
         {"received", s.replicas_received},
         {"refused", s.replicas_refused},
         {"caught_up", s.caught_up},
@@ -231,6 +233,9 @@ std::string prometheus_text(const NodeSnapshot& s) {
             "Stores and replicas refused because the disk or the LMDB map is (nearly) full (storage_full).",
             s.storage_full_refusals);
   e.counter("replicas_sent_total", "Replica pushes sent to swarm peers.", s.replicas_sent);
+  e.counter("replica_batches_sent_total",
+            "Replica batch frames sent to swarm peers (replicas_sent_total / this = replicas per frame).",
+            s.replica_batches_sent);
   e.counter("replicas_received_total", "Replicas received from swarm peers.", s.replicas_received);
   e.counter("replicas_refused_total", "Replicas refused (not a member of the account's swarm, invalid).",
             s.replicas_refused);

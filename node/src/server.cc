@@ -825,6 +825,7 @@ void Server::replicate_batch(const swarm::Swarm& swarm, std::vector<Outgoing>& s
     const Bytes header = wire::encode_header({wire::kVersion, wire::Type::kReplicateBatch, first});
     const auto [peers, sent] = push_to_members(swarm, header, body);
     NodeStats::inc(stats_.replicas_sent, sent * (end - begin));
+    NodeStats::inc(stats_.replica_batches_sent, sent);
     const uint64_t deadline = clock_() + options_.replication_timeout_ms;
     for (size_t i = begin; i < end; ++i) {
       PendingReplication r;

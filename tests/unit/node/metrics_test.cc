@@ -27,6 +27,7 @@ NodeSnapshot sample() {
   s.relayed = 11;
   s.relay_refused = 2;
   s.replicas_sent = 4;
+  s.replica_batches_sent = 2;
   s.gossip = {6, 3, 2, 1};
   return s;
 }
@@ -43,6 +44,7 @@ TEST(StatusJson, CarriesCountsSwarmAndKeys) {
   EXPECT_EQ(j["requests"]["retrieve"]["refused"], 3);
   EXPECT_EQ(j["relay"]["relayed"], 11);
   EXPECT_EQ(j["replication"]["sent"], 4);
+  EXPECT_EQ(j["replication"]["batches_sent"], 2);
 }
 
 TEST(StatusJson, CarriesTheGossipCounters) {
@@ -130,6 +132,8 @@ TEST(PrometheusText, EverySampleHasHelpAndTypeAndParses) {
   EXPECT_NE(text.find("onionswarm_requests_total{method=\"store\",outcome=\"ok\"} 5\n"), std::string::npos);
   EXPECT_NE(text.find("onionswarm_requests_total{method=\"retrieve\",outcome=\"error\"} 3\n"), std::string::npos);
   EXPECT_NE(text.find("onionswarm_messages_stored 42\n"), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_replicas_sent_total 4\n"), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_replica_batches_sent_total 2\n"), std::string::npos);
   EXPECT_NE(text.find("onionswarm_swarm_members 3\n"), std::string::npos);
   EXPECT_NE(text.find("network_id=\"net\\\"1\""), std::string::npos) << "label values are escaped";
   EXPECT_NE(text.find("# TYPE onionswarm_store_latency_microseconds histogram"), std::string::npos);
