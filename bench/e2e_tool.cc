@@ -62,6 +62,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_common.h"
 #include "client/client.h"
 #include "client/envelope.h"
 #include "client/identity.h"
@@ -72,7 +73,13 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace onionswarm;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::ms_since;
+using bench::Summary;
+using bench::summarize;
+using bench::to_json;
+using bench::is_loopback;
+using bench::TempDir;
 
 constexpr size_t kMaxConcurrency = 256;
 constexpr uint64_t kMaxMessages = 10'000'000;
@@ -84,6 +91,7 @@ const char* kUsage =
     "                [--size BYTES=1024] [--max-seconds S=300] [--timeout-ms T=15000]\n"
     "                [--recipients R=1] [--duration S] [--skip-fetch] [--mode store|relay]\n"
     "                [--pids FILE] [--json]\n";
+const bench::Tool kTool{"e2e_tool", kUsage};
 
 struct Args {
   std::string network;
@@ -99,22 +107,6 @@ struct Args {
   std::string pids;
   bool json = false;
 };
-
-[[noreturn]] void usage_error(const std::string& msg) {
-  std::fprintf(stderr, "e2e_tool: %s\n%s", msg.c_str(), kUsage);
-  std::exit(2);
-}
-
-uint64_t parse_u64(const std::string& name, const std::string& v, uint64_t lo, uint64_t hi) {
-  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 12) {
-    usage_error(name + " needs a non-negative integer");
-  }
-  uint64_t x = std::stoull(v);
-  if (x < lo || x > hi) {
-    usage_error(name + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  }
-  return x;
-}
 
 Args parse_args(int argc, char** argv) {
   Args a;
@@ -141,36 +133,36 @@ Args parse_args(int argc, char** argv) {
       continue;
     }
     if (!has_val) {
-      if (i + 1 >= argc) usage_error(opt + " needs a value");
+      if (i + 1 >= argc) bench::usage_error(kTool, opt + " needs a value");
       val = argv[++i];
     }
     if (opt == "--network") {
       a.network = val;
     } else if (opt == "--messages") {
-      a.messages = parse_u64(opt, val, 1, kMaxMessages);
+      a.messages = bench::parse_u64(kTool, opt, val, 1, kMaxMessages);
       messages_given = true;
     } else if (opt == "--concurrency") {
-      a.concurrency = size_t(parse_u64(opt, val, 1, kMaxConcurrency));
+      a.concurrency = size_t(bench::parse_u64(kTool, opt, val, 1, kMaxConcurrency));
     } else if (opt == "--size") {
-      a.size = size_t(parse_u64(opt, val, 1, client::kMaxTextBytes));
+      a.size = size_t(bench::parse_u64(kTool, opt, val, 1, client::kMaxTextBytes));
     } else if (opt == "--max-seconds") {
-      a.max_seconds = parse_u64(opt, val, 1, 86400);
+      a.max_seconds = bench::parse_u64(kTool, opt, val, 1, 86400);
     } else if (opt == "--timeout-ms") {
-      a.timeout_ms = parse_u64(opt, val, 100, 600000);
+      a.timeout_ms = bench::parse_u64(kTool, opt, val, 100, 600000);
     } else if (opt == "--recipients") {
-      a.recipients = size_t(parse_u64(opt, val, 1, kMaxRecipients));
+      a.recipients = size_t(bench::parse_u64(kTool, opt, val, 1, kMaxRecipients));
     } else if (opt == "--duration") {
-      a.duration_s = parse_u64(opt, val, 1, 86400);
+      a.duration_s = bench::parse_u64(kTool, opt, val, 1, 86400);
     } else if (opt == "--mode") {
-      if (val != "store" && val != "relay") usage_error("--mode is store or relay");
+      if (val != "store" && val != "relay") bench::usage_error(kTool, "--mode is store or relay");
       a.relay = val == "relay";
     } else if (opt == "--pids") {
       a.pids = val;
     } else {
-      usage_error("unknown option " + opt);
+      bench::usage_error(kTool, "unknown option " + opt);
     }
   }
-  if (a.network.empty()) usage_error("--network FILE is required");
+  if (a.network.empty()) bench::usage_error(kTool, "--network FILE is required");
   if (a.duration_s && !messages_given) a.messages = kMaxMessages;
   if (a.duration_s && a.duration_s >= a.max_seconds) a.max_seconds = a.duration_s + 120;
   if (a.concurrency > a.messages) a.concurrency = size_t(a.messages);
@@ -178,59 +170,11 @@ Args parse_args(int argc, char** argv) {
   return a;
 }
 
-bool is_loopback(const std::string& address) {
-  return address.rfind("tcp://127.0.0.1:", 0) == 0 || address.rfind("tcp://localhost:", 0) == 0;
-}
-
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-struct Summary {
-  size_t n = 0;
-  double p50 = 0, p90 = 0, p99 = 0, max = 0, mean = 0;
-};
-
-// Nearest-rank percentiles.
-Summary summarize(std::vector<double> v) {
-  Summary s;
-  s.n = v.size();
-  if (v.empty()) return s;
-  std::sort(v.begin(), v.end());
-  auto rank = [&](double p) {
-    size_t k = size_t(std::ceil(p * double(v.size())));
-    return v[std::min(v.size() - 1, k == 0 ? 0 : k - 1)];
-  };
-  s.p50 = rank(0.50);
-  s.p90 = rank(0.90);
-  s.p99 = rank(0.99);
-  s.max = v.back();
-  double sum = 0;
-  for (double x : v) sum += x;
-  s.mean = sum / double(v.size());
-  return s;
-}
-
-nlohmann::json to_json(const Summary& s) {
-  return {{"count", s.n}, {"p50_ms", s.p50}, {"p90_ms", s.p90}, {"p99_ms", s.p99},
-          {"max_ms", s.max}, {"mean_ms", s.mean}};
-}
-
 long peak_rss_kib() {
   rusage ru{};
   ::getrusage(RUSAGE_SELF, &ru);
   return ru.ru_maxrss;  // KiB on Linux
 }
-
-// Removes the temporary directory on every exit path from main.
-struct TempDir {
-  std::string path;
-  ~TempDir() {
-    if (path.empty()) return;
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 struct Shared {
   const Args* args = nullptr;
@@ -349,31 +293,18 @@ std::optional<double> nodes_cpu_s(const std::string& pids_file) {
   if (pids_file.empty()) return std::nullopt;
   FILE* f = std::fopen(pids_file.c_str(), "r");
   if (!f) return std::nullopt;
-  const double tick = double(::sysconf(_SC_CLK_TCK));
   double total = 0;
   long pid = 0;
   int n = 0;
   bool ok = true;
   while (n < 1024 && std::fscanf(f, "%ld", &pid) == 1) {
     ++n;
-    std::string path = "/proc/" + std::to_string(pid) + "/stat";
-    FILE* s = std::fopen(path.c_str(), "r");
-    if (!s) {
+    auto cpu = bench::process_cpu_s(pid);
+    if (!cpu) {
       ok = false;
       break;
     }
-    char buf[1024];
-    size_t len = std::fread(buf, 1, sizeof buf - 1, s);
-    std::fclose(s);
-    buf[len] = '\0';
-    // Fields after the command name (which may hold spaces) start past ')'.
-    const char* p = std::strrchr(buf, ')');
-    unsigned long long ut = 0, stime = 0;
-    if (!p || std::sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stime) != 2) {
-      ok = false;
-      break;
-    }
-    total += double(ut + stime) / tick;
+    total += *cpu;
   }
   std::fclose(f);
   if (!ok || n == 0) return std::nullopt;

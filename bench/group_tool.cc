@@ -51,6 +51,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_common.h"
 #include "client/client.h"
 #include "client/envelope.h"
 #include "client/group.h"
@@ -64,11 +65,18 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace onionswarm;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::ms_since;
+using bench::Summary;
+using bench::summarize;
+using bench::to_json;
+using bench::is_loopback;
+using bench::TempDir;
 
 const char* kUsage =
     "usage: group_tool --network FILE [--members N=100] [--concurrency C=10] [--size BYTES=200]\n"
     "                  [--max-seconds S=900] [--timeout-ms T=15000] [--json]\n";
+const bench::Tool kTool{"group_tool", kUsage};
 
 struct Args {
   std::string network;
@@ -79,22 +87,6 @@ struct Args {
   uint64_t timeout_ms = 15000;
   bool json = false;
 };
-
-[[noreturn]] void usage_error(const std::string& msg) {
-  std::fprintf(stderr, "group_tool: %s\n%s", msg.c_str(), kUsage);
-  std::exit(2);
-}
-
-uint64_t parse_u64(const std::string& name, const std::string& v, uint64_t lo, uint64_t hi) {
-  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 12) {
-    usage_error(name + " needs a non-negative integer");
-  }
-  uint64_t x = std::stoull(v);
-  if (x < lo || x > hi) {
-    usage_error(name + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  }
-  return x;
-}
 
 Args parse_args(int argc, char** argv) {
   Args a;
@@ -116,72 +108,28 @@ Args parse_args(int argc, char** argv) {
       continue;
     }
     if (!has_val) {
-      if (i + 1 >= argc) usage_error(opt + " needs a value");
+      if (i + 1 >= argc) bench::usage_error(kTool, opt + " needs a value");
       val = argv[++i];
     }
     if (opt == "--network") {
       a.network = val;
     } else if (opt == "--members") {
-      a.members = size_t(parse_u64(opt, val, 3, client::group::kMaxMembers));
+      a.members = size_t(bench::parse_u64(kTool, opt, val, 3, client::group::kMaxMembers));
     } else if (opt == "--concurrency") {
-      a.concurrency = size_t(parse_u64(opt, val, 1, 100));
+      a.concurrency = size_t(bench::parse_u64(kTool, opt, val, 1, 100));
     } else if (opt == "--size") {
-      a.size = size_t(parse_u64(opt, val, 1, client::kMaxTextBytes));
+      a.size = size_t(bench::parse_u64(kTool, opt, val, 1, client::kMaxTextBytes));
     } else if (opt == "--max-seconds") {
-      a.max_seconds = parse_u64(opt, val, 1, 86400);
+      a.max_seconds = bench::parse_u64(kTool, opt, val, 1, 86400);
     } else if (opt == "--timeout-ms") {
-      a.timeout_ms = parse_u64(opt, val, 100, 600000);
+      a.timeout_ms = bench::parse_u64(kTool, opt, val, 100, 600000);
     } else {
-      usage_error("unknown option " + opt);
+      bench::usage_error(kTool, "unknown option " + opt);
     }
   }
-  if (a.network.empty()) usage_error("--network FILE is required");
+  if (a.network.empty()) bench::usage_error(kTool, "--network FILE is required");
   return a;
 }
-
-bool is_loopback(const std::string& address) {
-  return address.rfind("tcp://127.0.0.1:", 0) == 0 || address.rfind("tcp://localhost:", 0) == 0;
-}
-
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
-
-struct Summary {
-  size_t n = 0;
-  double p50 = 0, p99 = 0, max = 0, mean = 0;
-};
-
-// Nearest-rank percentiles.
-Summary summarize(std::vector<double> v) {
-  Summary s;
-  s.n = v.size();
-  if (v.empty()) return s;
-  std::sort(v.begin(), v.end());
-  auto rank = [&](double p) {
-    size_t k = size_t(std::ceil(p * double(v.size())));
-    return v[std::min(v.size() - 1, k == 0 ? 0 : k - 1)];
-  };
-  s.p50 = rank(0.50);
-  s.p99 = rank(0.99);
-  s.max = v.back();
-  double sum = 0;
-  for (double x : v) sum += x;
-  s.mean = sum / double(v.size());
-  return s;
-}
-
-nlohmann::json to_json(const Summary& s) {
-  return {{"count", s.n}, {"p50_ms", s.p50}, {"p99_ms", s.p99}, {"max_ms", s.max}, {"mean_ms", s.mean}};
-}
-
-// Removes the temporary directory on every exit path from main.
-struct TempDir {
-  std::string path;
-  ~TempDir() {
-    if (path.empty()) return;
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 struct Env {
   const Args* args = nullptr;
