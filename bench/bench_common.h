@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +46,39 @@ inline uint64_t parse_u64(const Tool& tool, const std::string& name, const std::
     usage_error(tool, name + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
   }
   return x;
+}
+
+// Walks argv: -h/--help prints the usage and exits 0; an option named in
+// `flags` takes no value and goes to on_flag; every other option takes a
+// value (--opt VALUE or --opt=VALUE) and goes to on_value, which reports an
+// unknown option itself.
+inline void for_each_option(const Tool& tool, int argc, char** argv, std::initializer_list<std::string> flags,
+                            const std::function<void(const std::string&)>& on_flag,
+                            const std::function<void(const std::string&, const std::string&)>& on_value) {
+  for (int i = 1; i < argc; ++i) {
+    std::string opt = argv[i];
+    std::string val;
+    bool has_val = false;
+    if (auto eq = opt.find('='); opt.rfind("--", 0) == 0 && eq != std::string::npos) {
+      val = opt.substr(eq + 1);
+      opt = opt.substr(0, eq);
+      has_val = true;
+    }
+    if (opt == "-h" || opt == "--help") {
+      std::printf("%s", tool.usage);
+      std::exit(0);
+    }
+    if (std::find(flags.begin(), flags.end(), opt) != flags.end()) {
+      if (has_val) usage_error(tool, opt + " takes no value");
+      on_flag(opt);
+      continue;
+    }
+    if (!has_val) {
+      if (i + 1 >= argc) usage_error(tool, opt + " needs a value");
+      val = argv[++i];
+    }
+    on_value(opt, val);
+  }
 }
 
 inline bool is_loopback(const std::string& address) {

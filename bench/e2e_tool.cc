@@ -111,57 +111,39 @@ struct Args {
 Args parse_args(int argc, char** argv) {
   Args a;
   bool messages_given = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string opt = argv[i];
-    std::string val;
-    bool has_val = false;
-    if (auto eq = opt.find('='); opt.rfind("--", 0) == 0 && eq != std::string::npos) {
-      val = opt.substr(eq + 1);
-      opt = opt.substr(0, eq);
-      has_val = true;
-    }
-    if (opt == "-h" || opt == "--help") {
-      std::printf("%s", kUsage);
-      std::exit(0);
-    }
-    if (opt == "--json") {
-      a.json = true;
-      continue;
-    }
-    if (opt == "--skip-fetch") {
-      a.skip_fetch = true;
-      continue;
-    }
-    if (!has_val) {
-      if (i + 1 >= argc) bench::usage_error(kTool, opt + " needs a value");
-      val = argv[++i];
-    }
-    if (opt == "--network") {
-      a.network = val;
-    } else if (opt == "--messages") {
-      a.messages = bench::parse_u64(kTool, opt, val, 1, kMaxMessages);
-      messages_given = true;
-    } else if (opt == "--concurrency") {
-      a.concurrency = size_t(bench::parse_u64(kTool, opt, val, 1, kMaxConcurrency));
-    } else if (opt == "--size") {
-      a.size = size_t(bench::parse_u64(kTool, opt, val, 1, client::kMaxTextBytes));
-    } else if (opt == "--max-seconds") {
-      a.max_seconds = bench::parse_u64(kTool, opt, val, 1, 86400);
-    } else if (opt == "--timeout-ms") {
-      a.timeout_ms = bench::parse_u64(kTool, opt, val, 100, 600000);
-    } else if (opt == "--recipients") {
-      a.recipients = size_t(bench::parse_u64(kTool, opt, val, 1, kMaxRecipients));
-    } else if (opt == "--duration") {
-      a.duration_s = bench::parse_u64(kTool, opt, val, 1, 86400);
-    } else if (opt == "--mode") {
-      if (val != "store" && val != "relay") bench::usage_error(kTool, "--mode is store or relay");
-      a.relay = val == "relay";
-    } else if (opt == "--pids") {
-      a.pids = val;
-    } else {
-      bench::usage_error(kTool, "unknown option " + opt);
-    }
-  }
+  bench::for_each_option(
+      kTool, argc, argv, {"--json", "--skip-fetch"},
+      [&](const std::string& opt) {
+        if (opt == "--json") a.json = true;
+        if (opt == "--skip-fetch") a.skip_fetch = true;
+      },
+      [&](const std::string& opt, const std::string& val) {
+        if (opt == "--network") {
+          a.network = val;
+        } else if (opt == "--messages") {
+          a.messages = bench::parse_u64(kTool, opt, val, 1, kMaxMessages);
+          messages_given = true;
+        } else if (opt == "--concurrency") {
+          a.concurrency = size_t(bench::parse_u64(kTool, opt, val, 1, kMaxConcurrency));
+        } else if (opt == "--size") {
+          a.size = size_t(bench::parse_u64(kTool, opt, val, 1, client::kMaxTextBytes));
+        } else if (opt == "--max-seconds") {
+          a.max_seconds = bench::parse_u64(kTool, opt, val, 1, 86400);
+        } else if (opt == "--timeout-ms") {
+          a.timeout_ms = bench::parse_u64(kTool, opt, val, 100, 600000);
+        } else if (opt == "--recipients") {
+          a.recipients = size_t(bench::parse_u64(kTool, opt, val, 1, kMaxRecipients));
+        } else if (opt == "--duration") {
+          a.duration_s = bench::parse_u64(kTool, opt, val, 1, 86400);
+        } else if (opt == "--mode") {
+          if (val != "store" && val != "relay") bench::usage_error(kTool, "--mode is store or relay");
+          a.relay = val == "relay";
+        } else if (opt == "--pids") {
+          a.pids = val;
+        } else {
+          bench::usage_error(kTool, "unknown option " + opt);
+        }
+      });
   if (a.network.empty()) bench::usage_error(kTool, "--network FILE is required");
   if (a.duration_s && !messages_given) a.messages = kMaxMessages;
   if (a.duration_s && a.duration_s >= a.max_seconds) a.max_seconds = a.duration_s + 120;

@@ -90,43 +90,28 @@ struct Args {
 
 Args parse_args(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string opt = argv[i];
-    std::string val;
-    bool has_val = false;
-    if (auto eq = opt.find('='); opt.rfind("--", 0) == 0 && eq != std::string::npos) {
-      val = opt.substr(eq + 1);
-      opt = opt.substr(0, eq);
-      has_val = true;
-    }
-    if (opt == "-h" || opt == "--help") {
-      std::printf("%s", kUsage);
-      std::exit(0);
-    }
-    if (opt == "--json") {
-      a.json = true;
-      continue;
-    }
-    if (!has_val) {
-      if (i + 1 >= argc) bench::usage_error(kTool, opt + " needs a value");
-      val = argv[++i];
-    }
-    if (opt == "--network") {
-      a.network = val;
-    } else if (opt == "--members") {
-      a.members = size_t(bench::parse_u64(kTool, opt, val, 3, client::group::kMaxMembers));
-    } else if (opt == "--concurrency") {
-      a.concurrency = size_t(bench::parse_u64(kTool, opt, val, 1, 100));
-    } else if (opt == "--size") {
-      a.size = size_t(bench::parse_u64(kTool, opt, val, 1, client::kMaxTextBytes));
-    } else if (opt == "--max-seconds") {
-      a.max_seconds = bench::parse_u64(kTool, opt, val, 1, 86400);
-    } else if (opt == "--timeout-ms") {
-      a.timeout_ms = bench::parse_u64(kTool, opt, val, 100, 600000);
-    } else {
-      bench::usage_error(kTool, "unknown option " + opt);
-    }
-  }
+  bench::for_each_option(
+      kTool, argc, argv, {"--json"},
+      [&](const std::string& opt) {
+        a.json = opt == "--json";
+      },
+      [&](const std::string& opt, const std::string& val) {
+        if (opt == "--network") {
+          a.network = val;
+        } else if (opt == "--members") {
+          a.members = size_t(bench::parse_u64(kTool, opt, val, 3, client::group::kMaxMembers));
+        } else if (opt == "--concurrency") {
+          a.concurrency = size_t(bench::parse_u64(kTool, opt, val, 1, 100));
+        } else if (opt == "--size") {
+          a.size = size_t(bench::parse_u64(kTool, opt, val, 1, client::kMaxTextBytes));
+        } else if (opt == "--max-seconds") {
+          a.max_seconds = bench::parse_u64(kTool, opt, val, 1, 86400);
+        } else if (opt == "--timeout-ms") {
+          a.timeout_ms = bench::parse_u64(kTool, opt, val, 100, 600000);
+        } else {
+          bench::usage_error(kTool, "unknown option " + opt);
+        }
+      });
   if (a.network.empty()) bench::usage_error(kTool, "--network FILE is required");
   return a;
 }

@@ -105,45 +105,30 @@ std::optional<Setup> setup_named(const std::string& name) {
 Args parse_args(int argc, char** argv) {
   Args a;
   std::string setups = "plain,curve,curve+handoff";
-  for (int i = 1; i < argc; ++i) {
-    std::string opt = argv[i];
-    std::string val;
-    bool has_val = false;
-    if (auto eq = opt.find('='); opt.rfind("--", 0) == 0 && eq != std::string::npos) {
-      val = opt.substr(eq + 1);
-      opt = opt.substr(0, eq);
-      has_val = true;
-    }
-    if (opt == "-h" || opt == "--help") {
-      std::printf("%s", kUsage);
-      std::exit(0);
-    }
-    if (opt == "--json") {
-      a.json = true;
-      continue;
-    }
-    if (!has_val) {
-      if (i + 1 >= argc) bench::usage_error(kTool, opt + " needs a value");
-      val = argv[++i];
-    }
-    if (opt == "--relays") {
-      a.relays = size_t(bench::parse_u64(kTool, opt, val, 0, kMaxRelays));
-    } else if (opt == "--messages") {
-      a.messages = bench::parse_u64(kTool, opt, val, 1, kMaxMessages);
-    } else if (opt == "--concurrency") {
-      a.concurrency = size_t(bench::parse_u64(kTool, opt, val, 1, kMaxConcurrency));
-    } else if (opt == "--size") {
-      a.size = size_t(bench::parse_u64(kTool, opt, val, 1, kMaxBytes));
-    } else if (opt == "--reply-size") {
-      a.reply_size = size_t(bench::parse_u64(kTool, opt, val, 1, kMaxBytes));
-    } else if (opt == "--setups") {
-      setups = val;
-    } else if (opt == "--max-seconds") {
-      a.max_seconds = bench::parse_u64(kTool, opt, val, 1, 3600);
-    } else {
-      bench::usage_error(kTool, "unknown option " + opt);
-    }
-  }
+  bench::for_each_option(
+      kTool, argc, argv, {"--json"},
+      [&](const std::string& opt) {
+        a.json = opt == "--json";
+      },
+      [&](const std::string& opt, const std::string& val) {
+        if (opt == "--relays") {
+          a.relays = size_t(bench::parse_u64(kTool, opt, val, 0, kMaxRelays));
+        } else if (opt == "--messages") {
+          a.messages = bench::parse_u64(kTool, opt, val, 1, kMaxMessages);
+        } else if (opt == "--concurrency") {
+          a.concurrency = size_t(bench::parse_u64(kTool, opt, val, 1, kMaxConcurrency));
+        } else if (opt == "--size") {
+          a.size = size_t(bench::parse_u64(kTool, opt, val, 1, kMaxBytes));
+        } else if (opt == "--reply-size") {
+          a.reply_size = size_t(bench::parse_u64(kTool, opt, val, 1, kMaxBytes));
+        } else if (opt == "--setups") {
+          setups = val;
+        } else if (opt == "--max-seconds") {
+          a.max_seconds = bench::parse_u64(kTool, opt, val, 1, 3600);
+        } else {
+          bench::usage_error(kTool, "unknown option " + opt);
+        }
+      });
   size_t start = 0;
   while (start <= setups.size()) {
     size_t comma = setups.find(',', start);
