@@ -73,13 +73,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace onionswarm;
-using bench::Clock;
-using bench::ms_since;
-using bench::Summary;
-using bench::summarize;
-using bench::to_json;
-using bench::is_loopback;
-using bench::TempDir;
+using namespace onionswarm::bench;  // Clock, Summary, summarize, to_json, TempDir, ...
 
 constexpr size_t kMaxConcurrency = 256;
 constexpr uint64_t kMaxMessages = 10'000'000;

@@ -65,13 +65,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace onionswarm;
-using bench::Clock;
-using bench::ms_since;
-using bench::Summary;
-using bench::summarize;
-using bench::to_json;
-using bench::is_loopback;
-using bench::TempDir;
+using namespace onionswarm::bench;  // Clock, Summary, summarize, to_json, TempDir, ...
 
 const char* kUsage =
     "usage: group_tool --network FILE [--members N=100] [--concurrency C=10] [--size BYTES=200]\n"
