@@ -34,7 +34,6 @@
 // request; hop processes exit when the stop pipe closes or after
 // --max-seconds + 60 s, and are killed by pid if they have not exited 5 s
 // after being told to stop.
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <csignal>
