@@ -595,6 +595,29 @@ TEST_F(Rpc, RetrieveAnswerRoundTrips) {
   EXPECT_FALSE(e->more);
 }
 
+// retrieve_response writes its JSON by hand: it must be exactly what
+// nlohmann::json makes of the same object, including numbers at their
+// limits, an empty data blob and every padding length of base64.
+TEST_F(Rpc, RetrieveAnswerIsTheSameBytesAsTheJsonLibraryWrites) {
+  for (bool more : {false, true}) {
+    RetrieveAnswer a;
+    a.more = more;
+    a.now_ms = UINT64_MAX;
+    a.messages.push_back({hash_of("0"), 0, UINT64_MAX, Bytes{}});
+    for (size_t n = 1; n <= 4; ++n) a.messages.push_back({hash_of(std::to_string(n)), n, 1000 * n, Bytes(n, uint8_t(n))});
+    json msgs = json::array();
+    for (const auto& m : a.messages)
+      msgs.push_back({{"hash", to_hex(m.hash.view())}, {"timestamp", m.timestamp_ms}, {"expiry", m.expiry_ms},
+                      {"data", to_base64(m.data)}});
+    const std::string expected =
+        json{{"status", "ok"}, {"messages", msgs}, {"more", a.more}, {"now", a.now_ms}}.dump();
+    const Bytes got = retrieve_response(a);
+    EXPECT_EQ(std::string(got.begin(), got.end()), expected);
+  }
+  const Bytes empty = retrieve_response(RetrieveAnswer{});
+  EXPECT_EQ(std::string(empty.begin(), empty.end()), R"({"messages":[],"more":false,"now":0,"status":"ok"})");
+}
+
 TEST_F(Rpc, DeleteAnswerRoundTrips) {
   auto n = parse_delete_answer(ok_of(delete_response(7)));
   ASSERT_TRUE(n.ok());
