@@ -15,6 +15,7 @@
 #include "client/group.h"
 #include "client/transport.h"
 #include "onion/encoding.h"
+#include "onion/ephemeral_pool.h"
 #include "onion/layer.h"
 #include "swarm/json.h"
 #include "swarm/swarms.h"
@@ -129,7 +130,7 @@ struct Client::Impl {
     const std::vector<crypto::X25519PublicKey> hops = {path->guard.x25519, path->middle.x25519,
                                                         path->exit.x25519, dest.x25519};
     const int64_t before = local_now();
-    auto built = onion::build(hops, payload, network_now());
+    auto built = onion::build(hops, payload, network_now(), ephemerals.get());
     if (!built.ok()) return built.status();
     auto blob = channel->round_trip(built->blob, options.timeout_ms);
     if (!blob.ok()) return blob.status();
@@ -153,6 +154,8 @@ struct Client::Impl {
   std::vector<swarm::Swarm> swarms;
   int64_t clock_offset_ms = 0;  // network time minus local time, learned from nodes
   Random rng;
+  // Layer key pairs made ahead on a background thread (one per process).
+  std::shared_ptr<onion::EphemeralPool> ephemerals = onion::EphemeralPool::shared();
   zmq::context_t context;          // declared before channel: outlives it
   std::optional<Path> path;
   std::optional<Channel> channel;  // the DEALER of the current path
@@ -289,7 +292,7 @@ struct Client::Impl {
       }
       const std::vector<crypto::X25519PublicKey> hops = {path->guard.x25519, path->middle.x25519,
                                                           path->exit.x25519, dest->x25519};
-      auto built = onion::build(hops, payload, network_now());
+      auto built = onion::build(hops, payload, network_now(), ephemerals.get());
       if (!built.ok()) return built.status();
 
       progress("waiting for the swarm…");

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "onion/ephemeral_pool.h"
 #include "onion/padding.h"
 
 namespace onionswarm::onion {
@@ -68,7 +69,7 @@ size_t final_response_size(size_t n) {
 }  // namespace
 
 Result<BuiltOnion> build(std::span<const crypto::X25519PublicKey> hops, ByteView payload,
-                         uint64_t timestamp_ms) {
+                         uint64_t timestamp_ms, EphemeralPool* pool) {
   crypto::init();
   if (hops.empty() || hops.size() > kMaxHops) return error(Code::kInvalidArgument, "path must have 1..8 hops");
   std::vector<crypto::X25519KeyPair> ephemerals;
@@ -76,7 +77,7 @@ Result<BuiltOnion> build(std::span<const crypto::X25519PublicKey> hops, ByteView
   ephemerals.reserve(hops.size());
   nonces.reserve(hops.size());
   for (size_t i = 0; i < hops.size(); ++i) {
-    ephemerals.push_back(crypto::X25519KeyPair::generate());
+    ephemerals.push_back(pool ? pool->take() : crypto::X25519KeyPair::generate());
     nonces.push_back(crypto::random_bytes(kNonceSize));
   }
   return build_with(hops, payload, timestamp_ms, ephemerals, nonces);

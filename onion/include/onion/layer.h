@@ -34,6 +34,8 @@ inline constexpr size_t kMaxPayload = 131072 - 13;
 // Largest blob a hop accepts (outer layer of a kMaxHops onion, rounded up).
 inline constexpr size_t kMaxBlobSize = 256 * 1024;
 
+class EphemeralPool;
+
 enum class LayerKind : uint8_t { kRelay = 1, kDestination = 2 };
 
 struct BuiltOnion {
@@ -44,9 +46,10 @@ struct BuiltOnion {
 
 // Builds an onion through hops (hops[0] first contacted, hops.back() the
 // destination). 1 <= hops.size() <= kMaxHops; payload.size() <= kMaxPayload.
-// Every layer carries timestamp_ms.
+// Every layer carries timestamp_ms. The layers' ephemeral key pairs come
+// from `pool` when given (onion/ephemeral_pool.h), else are made here.
 Result<BuiltOnion> build(std::span<const crypto::X25519PublicKey> hops, ByteView payload,
-                         uint64_t timestamp_ms);
+                         uint64_t timestamp_ms, EphemeralPool* pool = nullptr);
 
 // Deterministic build for test vectors: ephemerals[i] and nonces[i] (24 bytes)
 // are used for the layer of hops[i].

@@ -1,0 +1,69 @@
+#include "onion/ephemeral_pool.h"
+
+#include <utility>
+
+namespace onionswarm::onion {
+
+EphemeralPool::EphemeralPool(size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {
+  crypto::init();
+  thread_ = std::thread([this] { refill_loop(); });
+}
+
+EphemeralPool::~EphemeralPool() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+crypto::X25519KeyPair EphemeralPool::take() {
+  {
+    std::unique_lock lock(mu_);
+    if (!ready_.empty()) {
+      crypto::X25519KeyPair kp = std::move(ready_.front());
+      ready_.pop_front();
+      const bool low = ready_.size() < capacity_ / 2;
+      lock.unlock();
+      if (low) cv_.notify_one();
+      return kp;
+    }
+  }
+  cv_.notify_one();
+  return crypto::X25519KeyPair::generate();
+}
+
+size_t EphemeralPool::ready() const {
+  std::lock_guard lock(mu_);
+  return ready_.size();
+}
+
+void EphemeralPool::refill_loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stop_ || ready_.size() < capacity_ / 2 || ready_.empty(); });
+    if (stop_) return;
+    // Fill up to capacity, making each key pair outside the lock.
+    while (!stop_ && ready_.size() < capacity_) {
+      lock.unlock();
+      crypto::X25519KeyPair kp = crypto::X25519KeyPair::generate();
+      lock.lock();
+      ready_.push_back(std::move(kp));
+    }
+  }
+}
+
+std::shared_ptr<EphemeralPool> EphemeralPool::shared() {
+  static std::mutex mu;
+  static std::weak_ptr<EphemeralPool> pool;
+  std::lock_guard lock(mu);
+  auto p = pool.lock();
+  if (!p) {
+    p = std::make_shared<EphemeralPool>();
+    pool = p;
+  }
+  return p;
+}
+
+}  // namespace onionswarm::onion
