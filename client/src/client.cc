@@ -505,6 +505,7 @@ Result<std::vector<InboxEntry>> Client::fetch(std::vector<InboxEntry>* control) 
     std::optional<uint64_t> page_last_seen;
     RetrieveCursor next_page = page;
     std::vector<InboxEntry> page_entries;
+    std::vector<ByteView> sealed;  // of page_entries, in order
     for (const auto& item : answer->messages) {
       page_last_seen = item.timestamp_ms;
       next_page = RetrieveCursor{item.timestamp_ms, item.hash};
@@ -517,20 +518,24 @@ Result<std::vector<InboxEntry>> Client::fetch(std::vector<InboxEntry>* control) 
       }
       if (*seen) continue;
       entry.received_ms = now_ms();
-      auto opened = open_message(impl_->identity.x25519(), item.data);
-      if (opened.ok()) {
-        entry.timestamp_ms = opened->timestamp_ms;
-        entry.from = opened->sender.to_string();
-        entry.text = std::move(opened->text);
-        entry.verified = true;
-      } else {
-        entry.timestamp_ms = item.timestamp_ms;
-        entry.verified = false;
-        entry.error = opened.status().message();
-      }
+      entry.timestamp_ms = item.timestamp_ms;
       page_entries.push_back(std::move(entry));
+      sealed.push_back(item.data);
     }
     if (!stopped.ok()) break;
+    auto opened = open_messages(impl_->identity.x25519(), sealed);
+    for (size_t i = 0; i < page_entries.size(); ++i) {
+      InboxEntry& entry = page_entries[i];
+      if (opened[i].ok()) {
+        entry.timestamp_ms = opened[i]->timestamp_ms;
+        entry.from = opened[i]->sender.to_string();
+        entry.text = std::move(opened[i]->text);
+        entry.verified = true;
+      } else {
+        entry.verified = false;
+        entry.error = opened[i].status().message();
+      }
+    }
     // Control messages leave the inbox list: marked seen, handed to the caller.
     std::vector<crypto::Hash> control_hashes;
     std::vector<InboxEntry> page_control;

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <system_error>
+#include <thread>
 
 namespace onionswarm::client {
 namespace {
@@ -132,6 +134,31 @@ Result<OpenedMessage> open_message(const crypto::X25519KeyPair& recipient, ByteV
   if (!sender_x.ok()) return error(Code::kUnauthorized, "sender key is not a valid Ed25519 key");
   out.sender = swarm::AccountId::user(*sender_x);
   out.text.assign(reinterpret_cast<const char*>(padded.data() + kTextLenSize), text_len);
+  return out;
+}
+
+std::vector<Result<OpenedMessage>> open_messages(const crypto::X25519KeyPair& recipient,
+                                                 const std::vector<ByteView>& sealed) {
+  std::vector<Result<OpenedMessage>> out(sealed.size(), error(Code::kUnauthorized, "not opened"));
+  auto open_range = [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) out[i] = open_message(recipient, sealed[i]);
+  };
+  // A thread costs about what one open does; split only where it pays.
+  constexpr size_t kPerThreadAtLeast = 8;
+  const size_t threads = std::min({kMaxOpenThreads, size_t(std::max(1u, std::thread::hardware_concurrency())),
+                                   std::max<size_t>(1, sealed.size() / kPerThreadAtLeast)});
+  const size_t chunk = (sealed.size() + threads - 1) / std::max<size_t>(threads, 1);
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) {
+    const size_t begin = std::min(sealed.size(), t * chunk), end = std::min(sealed.size(), (t + 1) * chunk);
+    try {
+      helpers.emplace_back(open_range, begin, end);
+    } catch (const std::system_error&) {
+      open_range(begin, end);  // no thread to be had: this one does it
+    }
+  }
+  open_range(0, std::min(sealed.size(), chunk));
+  for (auto& h : helpers) h.join();
   return out;
 }
 

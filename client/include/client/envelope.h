@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "onion/bytes.h"
 #include "onion/crypto.h"
@@ -46,5 +47,11 @@ Result<crypto::SecretBytes> build_inner(const crypto::Ed25519KeyPair& sender,
 // Opens and verifies. kUnauthorized when the box does not open for this
 // recipient or the sender's signature fails; kInvalidArgument when malformed.
 Result<OpenedMessage> open_message(const crypto::X25519KeyPair& recipient, ByteView sealed);
+
+// open_message of each, in order; a page of them is split over up to
+// kMaxOpenThreads threads (each open is a DH and a signature check).
+inline constexpr size_t kMaxOpenThreads = 4;
+std::vector<Result<OpenedMessage>> open_messages(const crypto::X25519KeyPair& recipient,
+                                                 const std::vector<ByteView>& sealed);
 
 }  // namespace onionswarm::client

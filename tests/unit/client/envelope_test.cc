@@ -29,6 +29,34 @@ swarm::AccountId account_of(const crypto::Ed25519KeyPair& k) {
   return swarm::AccountId::user(k.to_x25519().public_key());
 }
 
+// open_messages splits the work over threads; every result must land at
+// its own index, good and bad ones mixed, for every count around the split.
+TEST_F(Envelope, OpenManyKeepsEachResultInItsPlace) {
+  for (size_t n : {size_t(0), size_t(1), size_t(7), size_t(8), size_t(17), size_t(33), size_t(64)}) {
+    std::vector<Bytes> sealed;
+    for (size_t i = 0; i < n; ++i) {
+      if (i % 5 == 3) {  // sealed to someone else: does not open for bob
+        sealed.push_back(*seal_message(alice_, carol_.public_key(), 1000 + i, "not for bob"));
+      } else {
+        sealed.push_back(*seal_message(alice_, bob_.public_key(), 1000 + i, "message " + std::to_string(i)));
+      }
+    }
+    std::vector<ByteView> views(sealed.begin(), sealed.end());
+    auto opened = open_messages(bob_, views);
+    ASSERT_EQ(opened.size(), n);
+    for (size_t i = 0; i < n; ++i) {
+      if (i % 5 == 3) {
+        ASSERT_FALSE(opened[i].ok()) << n << "/" << i;
+        EXPECT_EQ(opened[i].status().code(), Code::kUnauthorized);
+      } else {
+        ASSERT_TRUE(opened[i].ok()) << n << "/" << i << ": " << opened[i].status().to_string();
+        EXPECT_EQ(opened[i]->text, "message " + std::to_string(i));
+        EXPECT_EQ(opened[i]->timestamp_ms, 1000 + i);
+      }
+    }
+  }
+}
+
 TEST_F(Envelope, RoundTrip) {
   for (const std::string& text :
        {std::string(), std::string("hi"), std::string(252, 'a'), std::string(253, 'b'),
