@@ -4,8 +4,9 @@
 // costs about as much as the layer's DH (issue 6), so a four-layer build
 // spends half its time on them. A pool keeps a few ready so a request only
 // pays for its DHs; each key pair is handed out once and never reused.
-// Thread-safe. take() never waits: an empty pool (a burst, or right after
-// start) makes the key pair on the spot.
+// The thread runs at SCHED_IDLE, on spare CPU only. Thread-safe. take()
+// never waits: an empty pool (a burst, a busy machine, or right after start)
+// makes the key pair on the spot.
 #pragma once
 
 #include <condition_variable>
