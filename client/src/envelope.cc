@@ -149,6 +149,7 @@ std::vector<Result<OpenedMessage>> open_messages(const crypto::X25519KeyPair& re
                                    std::max<size_t>(1, sealed.size() / kPerThreadAtLeast)});
   const size_t chunk = (sealed.size() + threads - 1) / std::max<size_t>(threads, 1);
   std::vector<std::thread> helpers;
+  helpers.reserve(threads);  // so only a thread's start can throw below
   for (size_t t = 1; t < threads; ++t) {
     const size_t begin = std::min(sealed.size(), t * chunk), end = std::min(sealed.size(), (t + 1) * chunk);
     try {
