@@ -22,19 +22,22 @@ EphemeralPool::~EphemeralPool() {
 }
 
 crypto::X25519KeyPair EphemeralPool::take() {
-  {
-    std::unique_lock lock(mu_);
-    if (!ready_.empty()) {
-      crypto::X25519KeyPair kp = std::move(ready_.front());
-      ready_.pop_front();
-      const bool low = ready_.size() < capacity_ / 2;
-      lock.unlock();
-      if (low) cv_.notify_one();
-      return kp;
-    }
+  // Never waits for the lock: the refill thread runs at SCHED_IDLE and can be
+  // preempted while it holds it, for as long as the machine is busy (priority
+  // inversion). A taker that finds the lock held makes its own key pair.
+  std::unique_lock lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return crypto::X25519KeyPair::generate();
+  if (ready_.empty()) {
+    lock.unlock();
+    cv_.notify_one();
+    return crypto::X25519KeyPair::generate();
   }
-  cv_.notify_one();
-  return crypto::X25519KeyPair::generate();
+  crypto::X25519KeyPair kp = std::move(ready_.front());
+  ready_.pop_front();
+  const bool low = ready_.size() < capacity_ / 2;
+  lock.unlock();
+  if (low) cv_.notify_one();
+  return kp;
 }
 
 size_t EphemeralPool::ready() const {

@@ -5,8 +5,9 @@
 // spends half its time on them. A pool keeps a few ready so a request only
 // pays for its DHs; each key pair is handed out once and never reused.
 // The thread runs at SCHED_IDLE, on spare CPU only. Thread-safe. take()
-// never waits: an empty pool (a burst, a busy machine, or right after start)
-// makes the key pair on the spot.
+// never waits, not even for the pool's lock: an empty pool (a burst, a busy
+// machine, or right after start) or a held lock makes the key pair on the
+// spot.
 #pragma once
 
 #include <condition_variable>
