@@ -13,12 +13,14 @@ int hex_value(char c) {
   return -1;
 }
 
+// The standard base64 alphabet (RFC 4648 section 4), index = 6-bit value.
+constexpr char kBase64Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
 // Value of each byte in the standard base64 alphabet, or -1 (also for '=').
 constexpr std::array<int8_t, 256> kBase64Values = [] {
   std::array<int8_t, 256> t{};
   t.fill(-1);
-  const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(alphabet[i])] = int8_t(i);
+  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kBase64Alphabet[i])] = int8_t(i);
   return t;
 }();
 
@@ -52,23 +54,22 @@ Result<Bytes> from_hex(std::string_view s, size_t max_len) {
 void append_base64(std::string& out, ByteView b) {
   // A table lookup per 6 bits (libsodium's encoder is constant-time and
   // ~8x slower); like the decoder, it only ever sees public bytes.
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   const size_t start = out.size();
   out.resize(start + (b.size() + 2) / 3 * 4, '=');
   char* o = out.data() + start;
   size_t i = 0;
   for (; i + 3 <= b.size(); i += 3) {
     const uint32_t v = uint32_t(b[i]) << 16 | uint32_t(b[i + 1]) << 8 | b[i + 2];
-    *o++ = kAlphabet[v >> 18];
-    *o++ = kAlphabet[(v >> 12) & 63];
-    *o++ = kAlphabet[(v >> 6) & 63];
-    *o++ = kAlphabet[v & 63];
+    *o++ = kBase64Alphabet[v >> 18];
+    *o++ = kBase64Alphabet[(v >> 12) & 63];
+    *o++ = kBase64Alphabet[(v >> 6) & 63];
+    *o++ = kBase64Alphabet[v & 63];
   }
   if (const size_t rest = b.size() - i; rest > 0) {  // the '=' padding is already there
     const uint32_t v = uint32_t(b[i]) << 16 | (rest == 2 ? uint32_t(b[i + 1]) << 8 : 0);
-    *o++ = kAlphabet[v >> 18];
-    *o++ = kAlphabet[(v >> 12) & 63];
-    if (rest == 2) *o = kAlphabet[(v >> 6) & 63];
+    *o++ = kBase64Alphabet[v >> 18];
+    *o++ = kBase64Alphabet[(v >> 12) & 63];
+    if (rest == 2) *o = kBase64Alphabet[(v >> 6) & 63];
   }
 }
 
