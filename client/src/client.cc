@@ -239,6 +239,33 @@ struct Client::Impl {
 
   Result<nlohmann::json> request(const swarm::AccountId& target, rpc::Request req,
                                  const crypto::Ed25519KeyPair* signer = nullptr, bool pinned = false) {
+    auto answer = request_any(target, std::move(req), signer, pinned);
+    if (!answer.ok()) return answer.status();
+    if (auto* j = std::get_if<nlohmann::json>(&*answer)) return std::move(*j);
+    return error(Code::kInvalidArgument, "swarm node sent a malformed answer: binary where JSON was asked for");
+  }
+
+  Result<rpc::RetrieveAnswer> retrieve(const swarm::AccountId& target, rpc::RetrieveRequest req,
+                                       const crypto::Ed25519KeyPair* signer = nullptr, bool pinned = false) {
+    req.binary = true;
+    auto answer = request_any(target, std::move(req), signer, pinned);
+    if (!answer.ok()) return answer.status();
+    auto parsed = std::holds_alternative<nlohmann::json>(*answer)
+                      ? rpc::parse_retrieve_answer(std::get<nlohmann::json>(*answer))
+                      : rpc::parse_retrieve_answer_binary(std::get<Bytes>(*answer));
+    if (!parsed.ok())
+      return error(parsed.status().code(), "swarm node sent a malformed answer: " + parsed.status().message());
+    return parsed;
+  }
+
+  // The destination's "ok" answer: its JSON object, or the bytes of a
+  // binary retrieve answer (only to a retrieve that asked for one).
+  using OkAnswer = std::variant<nlohmann::json, Bytes>;
+
+  Result<OkAnswer> request_any(const swarm::AccountId& target, rpc::Request req,
+                               const crypto::Ed25519KeyPair* signer, bool pinned) {
+    const auto* retrieve_req = std::get_if<rpc::RetrieveRequest>(&req);
+    const bool binary_asked = retrieve_req && retrieve_req->binary;
     if (swarms.empty()) return error(Code::kUnavailable, "the directory has no nodes");
     swarm::Swarm target_swarm = swarms[swarm::swarm_index_for(swarms, target)];
     int redirects = 0;
@@ -334,12 +361,13 @@ struct Client::Impl {
         } else {
           last_route = Route{*path, *dest};
           clear_suspects(*last_route);
+          if (binary_asked && rpc::is_binary_retrieve_answer(answer->body)) return OkAnswer(std::move(answer->body));
           auto parsed = rpc::parse_response(answer->body);
           if (!parsed.ok()) {
             return error(parsed.status().code(),
                          "swarm node sent a malformed answer: " + parsed.status().message());
           }
-          if (auto* ok = std::get_if<nlohmann::json>(&*parsed)) return std::move(*ok);
+          if (auto* ok = std::get_if<nlohmann::json>(&*parsed)) return OkAnswer(std::move(*ok));
           auto& err = std::get<rpc::ErrorAnswer>(*parsed);
           if (err.status.code() == Code::kWrongSwarm && err.swarm && !err.swarm->members.empty() &&
               redirects < kMaxRedirects) {
@@ -412,6 +440,15 @@ const std::optional<Route>& Client::last_route() const { return impl_->last_rout
 
 Result<nlohmann::json> Client::request(const swarm::AccountId& target, rpc::Request req) {
   return impl_->request(target, std::move(req));
+}
+
+Result<rpc::RetrieveAnswer> Client::retrieve(const swarm::AccountId& target, rpc::RetrieveRequest req) {
+  return impl_->retrieve(target, std::move(req));
+}
+
+Result<rpc::RetrieveAnswer> Client::retrieve(const swarm::AccountId& target, rpc::RetrieveRequest req,
+                                             const crypto::Ed25519KeyPair& signer, bool pinned) {
+  return impl_->retrieve(target, std::move(req), &signer, pinned);
 }
 
 Result<Path> Client::path() {
@@ -492,12 +529,7 @@ Result<std::vector<InboxEntry>> Client::fetch(std::vector<InboxEntry>* control) 
     r.after_timestamp_ms = page.timestamp_ms;
     r.after_hash = page.hash;
     r.limit = rpc::kDefaultRetrieveLimit;
-    auto json = impl_->request(me, std::move(r));  // signs it
-    if (!json.ok()) {
-      stopped = json.status();
-      break;
-    }
-    auto answer = rpc::parse_retrieve_answer(*json);
+    auto answer = impl_->retrieve(me, std::move(r));  // signs it
     if (!answer.ok()) {
       stopped = answer.status();
       break;

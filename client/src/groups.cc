@@ -249,9 +249,7 @@ Status Groups::sync_control(Record& r) {
     req.after_timestamp_ms = cursor.timestamp_ms;
     req.after_hash = cursor.hash;
     req.limit = swarm::rpc::kMaxRetrieveLimit;
-    auto j = client_.request(r.id, std::move(req), *signer, /*pinned=*/true);
-    if (!j.ok()) return j.status();
-    auto answer = swarm::rpc::parse_retrieve_answer(*j);
+    auto answer = client_.retrieve(r.id, std::move(req), *signer, /*pinned=*/true);
     if (!answer.ok()) return answer.status();
     for (const auto& m : answer->messages) {
       cursor = RetrieveCursor{m.timestamp_ms, m.hash};
@@ -543,12 +541,7 @@ Result<std::vector<InboxEntry>> Groups::fetch() {
       req.after_timestamp_ms = page.timestamp_ms;
       req.after_hash = page.hash;
       req.limit = swarm::rpc::kDefaultRetrieveLimit;
-      auto j = client_.request(*id, std::move(req), *auth);
-      if (!j.ok()) {
-        stopped = j.status();
-        break;
-      }
-      auto answer = swarm::rpc::parse_retrieve_answer(*j);
+      auto answer = client_.retrieve(*id, std::move(req), *auth);
       if (!answer.ok()) {
         stopped = answer.status();
         break;

@@ -10,6 +10,7 @@
 #include "node/log.h"
 
 #include "onion/encoding.h"
+#include "onion/layer.h"
 
 namespace onionswarm::node {
 
@@ -399,10 +400,13 @@ void RequestHandler::handle(ByteView request, Done done) {
     rpc::RetrieveAnswer a;
     a.more = more;
     a.now_ms = now;
-    // An answer must fit the largest padding bucket: stop early and say "more".
-    size_t budget = kMaxRetrieveAnswerBytes;
+    // An answer must fit the largest padding bucket it may use: stop early
+    // and say "more". (A JSON answer stays within the largest bucket older
+    // clients know.)
+    size_t budget = r->binary ? onion::kMaxAnswerBody - rpc::kBinaryRetrieveHeader : kMaxRetrieveAnswerBytes;
     for (auto& m : *msgs) {
-      const size_t cost = (m.data.size() + 2) / 3 * 4 + 200;  // base64 + JSON framing
+      const size_t cost = r->binary ? rpc::kBinaryRetrieveItemHeader + m.data.size()
+                                    : (m.data.size() + 2) / 3 * 4 + 200;  // base64 + JSON framing
       if (cost > budget && !a.messages.empty()) {
         a.more = true;
         break;
@@ -410,7 +414,7 @@ void RequestHandler::handle(ByteView request, Done done) {
       budget -= std::min(budget, cost);
       a.messages.push_back({m.hash, m.timestamp_ms, m.expiry_ms, std::move(m.data)});
     }
-    return done(rpc::retrieve_response(a));
+    return done(r->binary ? rpc::retrieve_response_binary(a) : rpc::retrieve_response(a));
   }
   if (auto* d = std::get_if<rpc::DeleteRequest>(&req)) {
     if (wrong_swarm(d->account)) return;

@@ -32,7 +32,10 @@ constexpr size_t kResponseHeader = 1 + 4;
 constexpr size_t kResponseOverhead = kNonceSize + kTagSize;
 constexpr size_t kMinResponseSize = kResponseOverhead + kResponseHeader;
 
-static_assert(kMaxPayload + kDestinationHeader == kBuckets.back());
+static_assert(kMaxPayload + kDestinationHeader == kMaxRequestBucket);
+static_assert(kMaxAnswerBody + kResponseHeader == kBuckets.back());
+// The largest answer, wrapped by every hop of the longest path, still fits a frame.
+static_assert(kBuckets.back() + kMaxHops * (kResponseOverhead + kResponseHeader) <= kMaxBlobSize);
 
 struct LayerKeys {
   crypto::SecretBytes request;
@@ -164,6 +167,7 @@ Result<PeeledLayer> peel(const crypto::X25519KeyPair& hop, ByteView blob) {
       const size_t len = get_u32(pt.data() + 9);
       if (len > pt.size() - kDestinationHeader)
         return error(Code::kInvalidArgument, "payload length beyond layer");
+      if (len > kMaxPayload) return error(Code::kInvalidArgument, "request payload too large");
       if (pt.size() != bucket_for(kDestinationHeader + len))
         return error(Code::kInvalidArgument, "destination layer not padded to its bucket");
       const ByteView padding = ByteView(pt).subspan(kDestinationHeader + len);

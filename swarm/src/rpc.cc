@@ -140,6 +140,10 @@ Result<Request> parse_retrieve(Fields& f) {
   RETURN_IF_ERROR(f.u64("limit", limit, kMaxRetrieveLimit, false));
   if (limit == 0) return bad("limit", "must be positive");
   r.limit = uint32_t(limit);
+  std::string format = "json";
+  RETURN_IF_ERROR(f.str("format", format, 16, false));
+  if (format != "json" && format != "binary") return bad("format", "expected json or binary");
+  r.binary = format == "binary";
   std::optional<Auth> a;
   RETURN_IF_ERROR(f.auth(a, true));
   r.auth = *a;
@@ -243,6 +247,7 @@ Bytes serialize_request(const Request& req) {
           p = {{"account", r.account.to_string()}, {"namespace", r.ns}, {"timestamp", r.timestamp_ms},
                {"after_timestamp", r.after_timestamp_ms}, {"after_hash", to_hex(r.after_hash.view())},
                {"limit", r.limit}};
+          if (r.binary) p["format"] = "binary";
           p.update(auth_json(r.auth));
         } else if constexpr (std::is_same_v<T, DeleteRequest>) {
           json hs = json::array();
@@ -273,6 +278,7 @@ Bytes signing_bytes(const Request& req) {
           s += dec(r.ttl_ms) + "\n" + to_hex(crypto::hash(r.data).view());
         } else if constexpr (std::is_same_v<T, RetrieveRequest>) {
           s += dec(r.after_timestamp_ms) + "\n" + to_hex(r.after_hash.view()) + "\n" + dec(r.limit);
+          if (r.binary) s += "\nbinary";
         } else if constexpr (std::is_same_v<T, DeleteRequest>) {
           s += dec(r.hashes.size()) + "\n";
           for (size_t i = 0; i < r.hashes.size(); ++i) {
@@ -374,6 +380,60 @@ Bytes retrieve_response(const RetrieveAnswer& a) {
   s += std::to_string(a.now_ms);
   s += R"(,"status":"ok"})";
   return Bytes(s.begin(), s.end());
+}
+
+Bytes retrieve_response_binary(const RetrieveAnswer& a) {
+  size_t size = kBinaryRetrieveHeader;
+  for (const auto& m : a.messages) size += kBinaryRetrieveItemHeader + m.data.size();
+  Bytes out;
+  out.reserve(size);
+  out.push_back(kBinaryRetrieveTag);
+  out.push_back(a.more ? 1 : 0);
+  put_u64(out, a.now_ms);
+  put_u32(out, uint32_t(a.messages.size()));
+  for (const auto& m : a.messages) {
+    append(out, m.hash.view());
+    put_u64(out, m.timestamp_ms);
+    put_u64(out, m.expiry_ms);
+    put_u32(out, uint32_t(m.data.size()));
+    append(out, m.data);
+  }
+  return out;
+}
+
+bool is_binary_retrieve_answer(ByteView body) { return !body.empty() && body[0] == kBinaryRetrieveTag; }
+
+Result<RetrieveAnswer> parse_retrieve_answer_binary(ByteView body) {
+  auto malformed = [](const std::string& what) {
+    return error(Code::kInvalidArgument, "binary retrieve answer: " + what);
+  };
+  if (body.size() < kBinaryRetrieveHeader) return malformed("shorter than its header");
+  if (body[0] != kBinaryRetrieveTag) return malformed("unknown tag " + std::to_string(body[0]));
+  if (body[1] & ~uint8_t{1}) return malformed("unknown flags");
+  RetrieveAnswer a;
+  a.more = body[1] & 1;
+  a.now_ms = get_u64(body.data() + 2);
+  const uint32_t count = get_u32(body.data() + 10);
+  if (count > kMaxRetrieveLimit) return malformed("more than " + std::to_string(kMaxRetrieveLimit) + " messages");
+  size_t at = kBinaryRetrieveHeader;
+  a.messages.reserve(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    const std::string which = "message " + std::to_string(i) + ": ";
+    if (body.size() - at < kBinaryRetrieveItemHeader) return malformed(which + "truncated header");
+    StoredItem item;
+    std::copy_n(body.data() + at, crypto::kHashSize, item.hash.bytes.begin());
+    item.timestamp_ms = get_u64(body.data() + at + 32);
+    item.expiry_ms = get_u64(body.data() + at + 40);
+    const uint32_t len = get_u32(body.data() + at + 48);
+    at += kBinaryRetrieveItemHeader;
+    if (len == 0 || len > kMaxDataBytes) return malformed(which + "data length " + std::to_string(len) + " out of range");
+    if (body.size() - at < len) return malformed(which + "data beyond the end");
+    item.data.assign(body.begin() + at, body.begin() + at + len);
+    at += len;
+    a.messages.push_back(std::move(item));
+  }
+  if (at != body.size()) return malformed("trailing bytes after the last message");
+  return a;
 }
 
 Bytes delete_response(size_t deleted) { return dump({{"status", "ok"}, {"deleted", deleted}}); }

@@ -198,6 +198,10 @@ void rpc_seeds(const fs::path& vectors) {
   ra.more = true;
   ra.now_ms = 1700000000001;
   put("rpc_response", "retrieve", rpc::retrieve_response(ra));
+  put("rpc_response", "retrieve-binary", rpc::retrieve_response_binary(ra));
+  ra.messages.push_back({h, 1700000000002, 1700086400002, Bytes(1433, 0x5a)});
+  ra.more = false;
+  put("rpc_response", "retrieve-binary-2", rpc::retrieve_response_binary(ra));
   put("rpc_response", "delete", rpc::delete_response(3));
   rpc::InfoAnswer ia;
   ia.version = "0.1.0";

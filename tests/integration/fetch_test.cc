@@ -1,5 +1,6 @@
 // Client::fetch against real nodes: an inbox of more than one retrieve
-// page, and a fetch that stops after its first page. A page is kept in the
+// page, a fetch that stops after its first page, and a full page of 1 KiB
+// messages in one answer. A page is kept in the
 // client's LocalStore (marked seen) before the next page is asked for, and a
 // kept message is never fetched as new again, so a fetch that fails part way
 // must still hand back what it kept.
@@ -100,6 +101,38 @@ TEST_F(Fetch, MessagesKeptBeforeAFailedPageAreReturned) {
     }
   EXPECT_EQ(std::set<std::string>(got.begin(), got.end()), sent);
   EXPECT_EQ(got.size(), sent.size()) << "a message was returned twice";
+}
+
+// A default page of 1 KiB messages travels as one binary retrieve answer
+// (padded to the largest bucket): the fetch makes exactly one request.
+TEST_F(Fetch, AFullPageOfOneKibMessagesComesInOneRequest) {
+  auto reader_id = [&] {
+    auto r = open(homes_ / "reader");
+    return r ? r->account_id() : swarm::AccountId{};
+  }();
+  auto sender = open(homes_ / "sender");
+  ASSERT_TRUE(sender);
+  std::set<std::string> sent;
+  for (size_t i = 0; i < rpc::kDefaultRetrieveLimit; ++i) {
+    std::string text = std::to_string(i) + " ";
+    text.resize(1024, 'x');
+    ASSERT_TRUE(sender->send(reader_id, text).ok()) << i;
+    sent.insert(text);
+  }
+  size_t requests = 0;
+  auto reader = open(homes_ / "reader", {}, [&](std::string_view line) {
+    if (line == "waiting for the swarm…") ++requests;
+  });
+  ASSERT_TRUE(reader);
+  auto got = reader->fetch();
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  std::set<std::string> texts;
+  for (const auto& e : *got) {
+    EXPECT_TRUE(e.verified) << e.error;
+    texts.insert(e.text);
+  }
+  EXPECT_EQ(texts, sent);
+  EXPECT_EQ(requests, 1u) << "a page of 100 messages of 1 KiB took more than one answer";
 }
 
 }  // namespace

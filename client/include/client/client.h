@@ -157,6 +157,13 @@ class Client {
   Result<nlohmann::json> request(const swarm::AccountId& target, swarm::rpc::Request req,
                                  const crypto::Ed25519KeyPair& signer, bool pinned = false);
 
+  // A retrieve through request(), asked for in the binary answer format
+  // (one page of up to 100 messages of 1 KiB travels as one answer); the
+  // answer is parsed strictly.
+  Result<swarm::rpc::RetrieveAnswer> retrieve(const swarm::AccountId& target, swarm::rpc::RetrieveRequest req);
+  Result<swarm::rpc::RetrieveAnswer> retrieve(const swarm::AccountId& target, swarm::rpc::RetrieveRequest req,
+                                              const crypto::Ed25519KeyPair& signer, bool pinned = false);
+
   // Sends `info` to node directly as a one-hop onion (no path, no identity).
   static Result<swarm::rpc::InfoAnswer> ping(const swarm::NodeDescriptor& node,
                                              uint64_t timeout_ms);

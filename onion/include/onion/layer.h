@@ -29,8 +29,10 @@ namespace onionswarm::onion {
 
 inline constexpr size_t kMaxHops = 8;
 inline constexpr size_t kLayerHeaderOverhead = crypto::kKeySize + crypto::kNonceSize + crypto::kTagSize;
-// Largest destination payload (request or answer) that fits the largest bucket.
+// Largest request payload: its destination layer fits kMaxRequestBucket.
 inline constexpr size_t kMaxPayload = 131072 - 13;
+// Largest answer body a destination may wrap: it fits the largest bucket.
+inline constexpr size_t kMaxAnswerBody = 163840 - 5;
 // Largest blob a hop accepts (outer layer of a kMaxHops onion, rounded up).
 inline constexpr size_t kMaxBlobSize = 256 * 1024;
 

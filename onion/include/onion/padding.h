@@ -6,8 +6,13 @@
 
 namespace onionswarm::onion {
 
-// Bucket sizes in bytes, ascending. The last is the largest body allowed.
-inline constexpr std::array<size_t, 5> kBuckets = {512, 2048, 8192, 32768, 131072};
+// Bucket sizes in bytes, ascending. The last is the largest body allowed:
+// an answer. A request's destination layer is at most kMaxRequestBucket, so
+// the largest bucket only ever carries answers: it is sized so that a full
+// default page of retrieved 1 KiB messages (100 envelopes of 1,433 bytes in
+// the binary retrieve answer, swarm/rpc.h) travels as one answer.
+inline constexpr std::array<size_t, 6> kBuckets = {512, 2048, 8192, 32768, 131072, 163840};
+inline constexpr size_t kMaxRequestBucket = 131072;
 
 // The smallest bucket >= n, or 0 when n is larger than the largest bucket.
 size_t bucket_for(size_t n);

@@ -57,6 +57,9 @@ struct RetrieveRequest {
   uint64_t after_timestamp_ms = 0;
   crypto::Hash after_hash;    // all zero: from after_timestamp_ms inclusive
   uint32_t limit = kDefaultRetrieveLimit;
+  // "format":"binary": the answer comes in the binary retrieve format
+  // (retrieve_response_binary below), up to one largest padding bucket.
+  bool binary = false;
   Auth auth;
 };
 
@@ -87,7 +90,7 @@ Bytes serialize_request(const Request& r);
 // The canonical bytes a signed request's signature covers:
 //   "onionswarm/req/v1" LF method LF account_hex LF namespace LF timestamp LF <method part>
 // store:    ttl LF hex(BLAKE2b-256(data))
-// retrieve: after_timestamp LF hex(after_hash) LF limit
+// retrieve: after_timestamp LF hex(after_hash) LF limit [LF "binary"]
 // delete:   count LF hex(hash_1) "," ... "," hex(hash_n)
 // Numbers are decimal without leading zeros. info/get_swarm are never signed.
 Bytes signing_bytes(const Request& r);
@@ -136,6 +139,25 @@ struct InfoAnswer {
 
 Bytes store_response(const StoreAnswer& a);
 Bytes retrieve_response(const RetrieveAnswer& a);
+
+// The binary retrieve answer, for a retrieve with "format":"binary". No
+// base64 and no JSON around the messages, so a default page of 1 KiB
+// messages fits one answer. Integers are big-endian:
+//   tag(1) = kBinaryRetrieveTag || flags(1): bit 0 "more", the others zero
+//   || now_ms(8) || count(4) || count x item
+//   item = hash(32) || timestamp_ms(8) || expiry_ms(8) || data_len(4) || data
+// and nothing after the last item. Errors are still the JSON error object,
+// which starts with '{'.
+inline constexpr uint8_t kBinaryRetrieveTag = 0x01;
+inline constexpr size_t kBinaryRetrieveHeader = 1 + 1 + 8 + 4;
+inline constexpr size_t kBinaryRetrieveItemHeader = crypto::kHashSize + 8 + 8 + 4;
+Bytes retrieve_response_binary(const RetrieveAnswer& a);
+// True when an answer body is in the binary retrieve format (by its tag).
+bool is_binary_retrieve_answer(ByteView body);
+// Strict: kInvalidArgument for a wrong tag or flags, more than
+// kMaxRetrieveLimit items, an item that is empty, over kMaxDataBytes or
+// beyond the end, and trailing bytes.
+Result<RetrieveAnswer> parse_retrieve_answer_binary(ByteView body);
 Bytes delete_response(size_t deleted);
 Bytes info_response(const InfoAnswer& a);
 Bytes get_swarm_response(const Swarm& swarm);

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "onion/encoding.h"
+#include "onion/layer.h"
 #include "test_support.h"
 
 namespace onionswarm::node {
@@ -496,6 +497,67 @@ TEST_F(HandlerTest, RetrieveAnswerOfLargeMessagesFitsOneOnionResponse) {
   ASSERT_TRUE(ans.ok());
   EXPECT_GE(ans->messages.size(), 1u);
   EXPECT_LT(ans->messages.size(), 4u);
+  EXPECT_TRUE(ans->more);
+}
+
+// The binary answer format carries a default page of 1 KiB messages (sealed:
+// 1,433 bytes each) in one answer where JSON needs two; both stay within the
+// largest bucket they may use.
+TEST_F(HandlerTest, BinaryRetrieveAnswerCarriesAFullPageOfOneKibMessages) {
+  for (int i = 0; i < int(rpc::kDefaultRetrieveLimit); ++i) {
+    std::string data(1433, char('a' + i % 26));
+    data.replace(0, 3, std::to_string(100 + i));
+    ASSERT_TRUE(call(store_req(data, 0, kNow - 1000 + i)).ok) << i;
+  }
+  auto raw_answer = [&](bool binary) {
+    rpc::RetrieveRequest q;
+    q.account = account_;
+    q.timestamp_ms = kNow + (binary ? 1 : 2);  // distinct signatures
+    q.binary = binary;
+    rpc::Request r(q);
+    rpc::sign_request(r, owner_);
+    auto promise = std::make_shared<std::promise<Bytes>>();
+    auto future = promise->get_future();
+    handler_->handle(rpc::serialize_request(r), [promise](Bytes b) { promise->set_value(std::move(b)); });
+    EXPECT_EQ(future.wait_for(kWait), std::future_status::ready);
+    return future.get();
+  };
+  const Bytes bin = raw_answer(true);
+  EXPECT_LE(bin.size(), onion::kMaxAnswerBody);
+  auto page = rpc::parse_retrieve_answer_binary(bin);
+  ASSERT_TRUE(page.ok()) << page.status().to_string();
+  ASSERT_EQ(page->messages.size(), size_t(rpc::kDefaultRetrieveLimit));
+  EXPECT_FALSE(page->more);
+  EXPECT_EQ(std::string(page->messages[42].data.begin(), page->messages[42].data.begin() + 3), "142");
+
+  const Bytes text = raw_answer(false);
+  EXPECT_LE(text.size(), 128u * 1024 - 5);
+  auto parsed = rpc::parse_response(text);
+  ASSERT_TRUE(parsed.ok());
+  auto json_page = rpc::parse_retrieve_answer(std::get<json>(*parsed));
+  ASSERT_TRUE(json_page.ok());
+  EXPECT_LT(json_page->messages.size(), size_t(rpc::kDefaultRetrieveLimit));
+  EXPECT_TRUE(json_page->more);
+  for (size_t i = 0; i < json_page->messages.size(); ++i) EXPECT_EQ(json_page->messages[i].data, page->messages[i].data);
+}
+
+TEST_F(HandlerTest, BinaryRetrieveAnswerOfLargeMessagesFitsTheLargestBucket) {
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(call(store_req(std::string(60 * 1024, char('a' + i)), 0, kNow - 10 + i)).ok);
+  rpc::RetrieveRequest q;
+  q.account = account_;
+  q.timestamp_ms = kNow;
+  q.binary = true;
+  rpc::Request r(q);
+  rpc::sign_request(r, owner_);
+  auto promise = std::make_shared<std::promise<Bytes>>();
+  auto future = promise->get_future();
+  handler_->handle(rpc::serialize_request(r), [promise](Bytes b) { promise->set_value(std::move(b)); });
+  ASSERT_EQ(future.wait_for(kWait), std::future_status::ready);
+  const Bytes raw = future.get();
+  EXPECT_LE(raw.size(), onion::kMaxAnswerBody);
+  auto ans = rpc::parse_retrieve_answer_binary(raw);
+  ASSERT_TRUE(ans.ok()) << ans.status().to_string();
+  EXPECT_EQ(ans->messages.size(), 2u);
   EXPECT_TRUE(ans->more);
 }
 

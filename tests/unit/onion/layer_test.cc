@@ -281,6 +281,12 @@ TEST(Layer, PeelRejectsMalformedPlaintexts) {
   cases.push_back({"destination not padded to a bucket", dest_plaintext(payload, 100, 5)});
   cases.push_back({"destination padded to a larger bucket", dest_plaintext(payload, 2048, 5)});
   {
+    // The largest bucket carries answers only: a request payload over
+    // kMaxPayload is refused even when padded to that bucket.
+    Bytes big = payload_of(kMaxPayload + 1);
+    cases.push_back({"destination payload over kMaxPayload", dest_plaintext(big, kBuckets.back(), big.size())});
+  }
+  {
     Bytes pt = relay_plaintext(next.public_key(), inner, kMinBlob);
     pt.push_back(0);
     cases.push_back({"relay trailing byte after inner blob", pt});
@@ -463,6 +469,24 @@ TEST(Response, MalformedLayersAreInvalid) {
   EXPECT_EQ(unwrap_response(keys, Bytes(44, 0)).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(unwrap_response({}, seal_pt(pt)).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(unwrap_response(keys, Bytes(kMaxBlobSize + 1, 0)).status().code(), Code::kInvalidArgument);
+}
+
+TEST(Response, LargestAnswerUsesTheAnswerOnlyBucketAndUnwrapsThroughEveryHop) {
+  std::vector<SecretBytes> keys;
+  for (size_t i = 0; i < kMaxHops; ++i) keys.emplace_back(crypto::random_bytes(32));
+  // The smallest answer body that needs the largest bucket, and the largest.
+  const size_t just_over = kBuckets[kBuckets.size() - 2] - 5 + 1;
+  for (size_t size : {just_over, kMaxAnswerBody}) {
+    const Bytes answer = payload_of(size);
+    Bytes blob = wrap_response(keys.back(), ResponseKind::kFinal, answer);
+    EXPECT_EQ(blob.size(), 24 + 16 + kBuckets.back()) << size;
+    for (size_t i = keys.size() - 1; i-- > 0;) blob = wrap_response(keys[i], ResponseKind::kForwarded, blob);
+    EXPECT_LE(blob.size(), kMaxBlobSize);
+    auto got = unwrap_response(keys, blob);
+    ASSERT_TRUE(got.ok()) << size << ": " << got.status().to_string();
+    EXPECT_EQ(got->kind, ResponseKind::kFinal);
+    EXPECT_EQ(got->body, answer);
+  }
 }
 
 TEST(Response, WrapWithNonceIsDeterministicAndPadsFinalOnly) {

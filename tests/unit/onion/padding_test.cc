@@ -21,8 +21,15 @@ TEST(Padding, NextBucketJustAboveEachEdge) {
 
 TEST(Padding, LargestBucketIsLimit) {
   EXPECT_EQ(bucket_for(131072), 131072u);
-  EXPECT_EQ(bucket_for(131073), 0u);
+  EXPECT_EQ(bucket_for(131073), 163840u);
+  EXPECT_EQ(bucket_for(163840), 163840u);
+  EXPECT_EQ(bucket_for(163841), 0u);
   EXPECT_EQ(bucket_for(size_t(-1)), 0u);
+}
+
+TEST(Padding, RequestBucketIsOneOfTheBuckets) {
+  EXPECT_EQ(bucket_for(kMaxRequestBucket), kMaxRequestBucket);
+  EXPECT_LT(kMaxRequestBucket, kBuckets.back());
 }
 
 TEST(Padding, BucketsAscending) {

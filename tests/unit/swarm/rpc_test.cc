@@ -137,6 +137,27 @@ TEST_F(Rpc, RetrieveCursorAndLimitDefaultWhenAbsent) {
   EXPECT_EQ(q.limit, kDefaultRetrieveLimit);
 }
 
+TEST_F(Rpc, RetrieveFormatIsJsonUnlessBinaryIsAsked) {
+  auto plain = parse(retrieve());
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(std::get<RetrieveRequest>(*plain).binary);
+  for (const char* format : {"json", "binary"}) {
+    json j = retrieve();
+    j["params"]["format"] = format;
+    auto r = parse(j);
+    ASSERT_TRUE(r.ok()) << format << ": " << r.status().to_string();
+    EXPECT_EQ(std::get<RetrieveRequest>(*r).binary, std::string(format) == "binary");
+  }
+  // serialize_request writes "format" only when binary is asked, and it
+  // parses back to the same request.
+  RetrieveRequest q = std::get<RetrieveRequest>(*plain);
+  EXPECT_EQ(text_of(serialize_request(Request(q))).find("format"), std::string::npos);
+  q.binary = true;
+  auto back = parse_request(serialize_request(Request(q)));
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_TRUE(std::get<RetrieveRequest>(*back).binary);
+}
+
 TEST_F(Rpc, ParsesDelete) {
   auto r = parse(del());
   ASSERT_TRUE(r.ok()) << r.status().to_string();
@@ -225,6 +246,8 @@ TEST_F(Rpc, RefusesMalformedRequestsNamingTheField) {
       {"ttl zero", with(store(), "ttl", 0), "ttl"},
       {"limit zero", with(retrieve(), "limit", 0), "limit"},
       {"limit 501", with(retrieve(), "limit", 501), "limit"},
+      {"unknown retrieve format", with(retrieve(), "format", "xml"), "format"},
+      {"retrieve format not a string", with(retrieve(), "format", 1), "format"},
       {"bad base64 data", with(store(), "data", "not base64!"), "data"},
       {"unpadded base64 data", with(store(), "data", "aGVsbG8"), "data"},
       {"data too large", with(store(), "data", to_base64(Bytes(kMaxDataBytes + 1, 1))), "data"},
@@ -372,6 +395,10 @@ TEST_F(Rpc, SigningBytesHaveTheDocumentedLayout) {
   EXPECT_EQ(text_of(signing_bytes(Request(q))), "onionswarm/req/v1\nretrieve\n" + account_.to_string() + "\n0\n" +
                                                      std::to_string(kTs) + "\n0\n" + std::string(64, '0') +
                                                      "\n100");
+  q.binary = true;  // the answer format is signed too, as a last line
+  EXPECT_EQ(text_of(signing_bytes(Request(q))), "onionswarm/req/v1\nretrieve\n" + account_.to_string() + "\n0\n" +
+                                                     std::to_string(kTs) + "\n0\n" + std::string(64, '0') +
+                                                     "\n100\nbinary");
   DeleteRequest d;
   d.account = account_;
   d.timestamp_ms = 5;
@@ -409,13 +436,14 @@ TEST_F(Rpc, ChangingAnySignedFieldChangesSigningBytes) {
   q.after_hash = hash_of("c");
   q.limit = 10;
   const Bytes qb = signing_bytes(Request(q));
-  std::vector<RetrieveRequest> rs(6, q);
+  std::vector<RetrieveRequest> rs(7, q);
   rs[0].account = other_account;
   rs[1].ns = 0;
   rs[2].timestamp_ms += 1;
   rs[3].after_timestamp_ms += 1;
   rs[4].after_hash.bytes[31] ^= 1;
   rs[5].limit = 11;
+  rs[6].binary = true;
   for (size_t i = 0; i < rs.size(); ++i) EXPECT_NE(signing_bytes(Request(rs[i])), qb) << "retrieve " << i;
 
   DeleteRequest d;
@@ -616,6 +644,82 @@ TEST_F(Rpc, RetrieveAnswerIsTheSameBytesAsTheJsonLibraryWrites) {
   }
   const Bytes empty = retrieve_response(RetrieveAnswer{});
   EXPECT_EQ(std::string(empty.begin(), empty.end()), R"({"messages":[],"more":false,"now":0,"status":"ok"})");
+}
+
+TEST_F(Rpc, BinaryRetrieveAnswerRoundTrips) {
+  for (bool more : {false, true}) {
+    RetrieveAnswer a;
+    a.more = more;
+    a.now_ms = UINT64_MAX;
+    a.messages.push_back({hash_of("1"), 0, UINT64_MAX, bytes_of("one")});
+    a.messages.push_back({hash_of("2"), 11, 21, Bytes(kMaxDataBytes, 0xff)});
+    const Bytes wire = retrieve_response_binary(a);
+    EXPECT_TRUE(is_binary_retrieve_answer(wire));
+    EXPECT_EQ(wire.size(), kBinaryRetrieveHeader + 2 * kBinaryRetrieveItemHeader + 3 + kMaxDataBytes);
+    auto b = parse_retrieve_answer_binary(wire);
+    ASSERT_TRUE(b.ok()) << b.status().to_string();
+    EXPECT_EQ(b->more, more);
+    EXPECT_EQ(b->now_ms, a.now_ms);
+    ASSERT_EQ(b->messages.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+      EXPECT_EQ(b->messages[i].hash, a.messages[i].hash);
+      EXPECT_EQ(b->messages[i].timestamp_ms, a.messages[i].timestamp_ms);
+      EXPECT_EQ(b->messages[i].expiry_ms, a.messages[i].expiry_ms);
+      EXPECT_EQ(b->messages[i].data, a.messages[i].data);
+    }
+  }
+  const Bytes empty = retrieve_response_binary(RetrieveAnswer{});
+  EXPECT_EQ(empty, (Bytes{kBinaryRetrieveTag, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  auto e = parse_retrieve_answer_binary(empty);
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(e->messages.empty());
+  // A JSON answer (ok or error) is never taken for a binary one.
+  EXPECT_FALSE(is_binary_retrieve_answer(retrieve_response(RetrieveAnswer{})));
+  EXPECT_FALSE(is_binary_retrieve_answer(error_response(error(Code::kBusy, "busy"))));
+  EXPECT_FALSE(is_binary_retrieve_answer({}));
+}
+
+TEST_F(Rpc, MalformedBinaryRetrieveAnswersAreRefused) {
+  RetrieveAnswer a;
+  a.messages.push_back({hash_of("1"), 10, 20, bytes_of("one")});
+  a.messages.push_back({hash_of("2"), 11, 21, bytes_of("two!")});
+  const Bytes good = retrieve_response_binary(a);
+  ASSERT_TRUE(parse_retrieve_answer_binary(good).ok());
+  const size_t second = kBinaryRetrieveHeader + kBinaryRetrieveItemHeader + 3;  // offset of item 2
+  auto patched = [&](size_t at, std::initializer_list<uint8_t> bytes) {
+    Bytes b = good;
+    std::copy(bytes.begin(), bytes.end(), b.begin() + at);
+    return b;
+  };
+  struct Case {
+    const char* name;
+    Bytes bytes;
+    const char* says;
+  };
+  const std::vector<Case> cases = {
+      {"empty", {}, "shorter than its header"},
+      {"header cut short", Bytes(good.begin(), good.begin() + kBinaryRetrieveHeader - 1), "shorter than its header"},
+      {"wrong tag", patched(0, {0x02}), "unknown tag"},
+      {"JSON text", bytes_of(R"({"status":"ok"})"), "unknown tag"},
+      {"unknown flag bit", patched(1, {0x03}), "unknown flags"},
+      {"count over the limit", patched(10, {0, 0, 0x01, 0xf5}), "more than 500"},
+      {"count beyond the items", patched(10, {0, 0, 0, 3}), "message 2: truncated header"},
+      {"count huge", patched(10, {0xff, 0xff, 0xff, 0xff}), "more than 500"},
+      {"item header cut short", Bytes(good.begin(), good.begin() + second + 10), "message 1: truncated header"},
+      {"zero data length", patched(kBinaryRetrieveHeader + 48, {0, 0, 0, 0}), "message 0: data length 0"},
+      {"data length over the maximum", patched(second + 48, {0, 1, 0, 1}), "message 1: data length 65537"},
+      {"data length beyond the end", patched(second + 48, {0, 0, 0, 5}), "message 1: data beyond the end"},
+      {"data cut short", Bytes(good.begin(), good.end() - 1), "message 1: data beyond the end"},
+      {"trailing byte", [&] { Bytes b = good; b.push_back(0); return b; }(), "trailing bytes"},
+      {"count smaller than the items", patched(10, {0, 0, 0, 1}), "trailing bytes"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse_retrieve_answer_binary(c.bytes);
+    ASSERT_FALSE(r.ok()) << c.name;
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << c.name;
+    EXPECT_NE(r.status().message().find(c.says), std::string::npos)
+        << c.name << ": '" << r.status().message() << "' does not say " << c.says;
+  }
 }
 
 TEST_F(Rpc, DeleteAnswerRoundTrips) {
