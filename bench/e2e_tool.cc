@@ -3,7 +3,8 @@
 //   e2e_tool --network FILE [--messages M=1000] [--concurrency C=1]
 //            [--size BYTES=1024] [--max-seconds S=300] [--timeout-ms T=15000]
 //            [--recipients R=1] [--duration S] [--skip-fetch]
-//            [--mode store|relay] [--pids FILE] [--json]
+//            [--mode store|relay] [--fetch-rounds N=1] [--fetch-format binary|json]
+//            [--pids FILE] [--json]
 //
 // --recipients R: the stores go round-robin to R fresh recipient accounts
 // (a node limits requests per account and method, 50/s by default, so a
@@ -28,9 +29,12 @@
 // with the swarm's acknowledgement.
 //
 // Then the recipient fetches:
-//   - raw retrieve pages (Client::request with a signed retrieve, up to
+//   - raw retrieve pages (Client::retrieve: a signed retrieve, up to
 //     rpc::kDefaultRetrieveLimit messages per page): transport and node time
-//     per page, without opening the messages;
+//     per page, without opening the messages; --fetch-rounds N reads the
+//     whole inbox N times this way and reports the time per round too;
+//     --fetch-format json asks for the JSON answer format (as older
+//     clients do; Client::request, then parse_retrieve_answer) instead;
 //   - Client::fetch(): everything again from the start, including opening
 //     and verifying every message and keeping it in the client's local LMDB.
 //
@@ -84,7 +88,7 @@ const char* kUsage =
     "usage: e2e_tool --network FILE [--messages M=1000] [--concurrency C=1]\n"
     "                [--size BYTES=1024] [--max-seconds S=300] [--timeout-ms T=15000]\n"
     "                [--recipients R=1] [--duration S] [--skip-fetch] [--mode store|relay]\n"
-    "                [--pids FILE] [--json]\n";
+    "                [--fetch-rounds N=1] [--fetch-format binary|json] [--pids FILE] [--json]\n";
 const bench::Tool kTool{"e2e_tool", kUsage};
 
 struct Args {
@@ -96,6 +100,8 @@ struct Args {
   uint64_t timeout_ms = 15000;
   size_t recipients = 1;
   uint64_t duration_s = 0;  // 0: count-bounded run
+  uint64_t fetch_rounds = 1;  // raw retrieve passes over the whole inbox
+  bool fetch_json = false;    // --fetch-format json
   bool skip_fetch = false;
   bool relay = false;  // --mode relay
   std::string pids;
@@ -132,6 +138,11 @@ Args parse_args(int argc, char** argv) {
         } else if (opt == "--mode") {
           if (val != "store" && val != "relay") bench::usage_error(kTool, "--mode is store or relay");
           a.relay = val == "relay";
+        } else if (opt == "--fetch-rounds") {
+          a.fetch_rounds = bench::parse_u64(kTool, opt, val, 1, 10000);
+        } else if (opt == "--fetch-format") {
+          if (val != "binary" && val != "json") bench::usage_error(kTool, "--fetch-format is binary or json");
+          a.fetch_json = val == "json";
         } else if (opt == "--pids") {
           a.pids = val;
         } else {
@@ -298,6 +309,7 @@ struct FetchFigures {
   double open_total_ms = 0;  // open_message over every raw message
   uint64_t open_failed = 0;
   std::vector<double> raw_page_ms;
+  std::vector<double> raw_round_ms;  // one pass over the whole inbox, open time excluded
   double fetch_total_ms = 0;
   uint64_t fetch_messages = 0;
   uint64_t fetch_unverified = 0;
@@ -334,42 +346,48 @@ FetchFigures run_fetch(Shared& sh, const std::string& home, uint64_t expected) {
     f.error = "identity: " + id.status().to_string();
     return f;
   }
-  uint64_t after_ts = 0;
-  crypto::Hash after_hash{};
   auto r0 = Clock::now();
-  for (uint64_t page = 0; page < max_pages && Clock::now() < sh.deadline; ++page) {
-    swarm::rpc::RetrieveRequest req;
-    req.account = cl.account_id();
-    req.ns = 0;
-    req.after_timestamp_ms = after_ts;
-    req.after_hash = after_hash;
-    req.limit = swarm::rpc::kDefaultRetrieveLimit;
-    auto p0 = Clock::now();
-    auto json = cl.request(cl.account_id(), std::move(req));
-    double ms = ms_since(p0);
-    if (!json.ok()) {
-      f.error = "retrieve: " + json.status().to_string();
-      return f;
+  for (uint64_t round = 0; round < sh.args->fetch_rounds && Clock::now() < sh.deadline; ++round) {
+    uint64_t after_ts = 0;
+    crypto::Hash after_hash{};
+    double round_ms = 0;
+    for (uint64_t page = 0; page < max_pages && Clock::now() < sh.deadline; ++page) {
+      swarm::rpc::RetrieveRequest req;
+      req.account = cl.account_id();
+      req.ns = 0;
+      req.after_timestamp_ms = after_ts;
+      req.after_hash = after_hash;
+      req.limit = swarm::rpc::kDefaultRetrieveLimit;
+      auto p0 = Clock::now();
+      Result<swarm::rpc::RetrieveAnswer> answer = error(Code::kInternal, "not asked");
+      if (sh.args->fetch_json) {
+        auto json = cl.request(cl.account_id(), std::move(req));
+        answer = json.ok() ? swarm::rpc::parse_retrieve_answer(*json) : Result<swarm::rpc::RetrieveAnswer>(json.status());
+      } else {
+        answer = cl.retrieve(cl.account_id(), std::move(req));
+      }
+      double ms = ms_since(p0);
+      if (!answer.ok()) {
+        f.error = "retrieve: " + answer.status().to_string();
+        return f;
+      }
+      f.raw_page_ms.push_back(ms);
+      round_ms += ms;
+      ++f.raw_pages;
+      f.raw_messages += answer->messages.size();
+      // Client-side cost of opening and verifying, timed apart from transport.
+      auto o0 = Clock::now();
+      for (const auto& item : answer->messages) {
+        if (!client::open_message(id->x25519(), item.data).ok()) ++f.open_failed;
+      }
+      f.open_total_ms += ms_since(o0);
+      if (!answer->messages.empty()) {
+        after_ts = answer->messages.back().timestamp_ms;
+        after_hash = answer->messages.back().hash;
+      }
+      if (!answer->more || answer->messages.empty()) break;
     }
-    auto answer = swarm::rpc::parse_retrieve_answer(*json);
-    if (!answer.ok()) {
-      f.error = "retrieve answer: " + answer.status().to_string();
-      return f;
-    }
-    f.raw_page_ms.push_back(ms);
-    ++f.raw_pages;
-    f.raw_messages += answer->messages.size();
-    // Client-side cost of opening and verifying, timed apart from transport.
-    auto o0 = Clock::now();
-    for (const auto& item : answer->messages) {
-      if (!client::open_message(id->x25519(), item.data).ok()) ++f.open_failed;
-    }
-    f.open_total_ms += ms_since(o0);
-    if (!answer->messages.empty()) {
-      after_ts = answer->messages.back().timestamp_ms;
-      after_hash = answer->messages.back().hash;
-    }
-    if (!answer->more || answer->messages.empty()) break;
+    f.raw_round_ms.push_back(round_ms);
   }
   f.raw_total_ms = ms_since(r0) - f.open_total_ms;
 
@@ -478,6 +496,7 @@ int main(int argc, char** argv) {
   FetchFigures fetch;
   if (!args.skip_fetch) fetch = run_fetch(sh, recipient_home, st.n);
   const Summary pages = summarize(fetch.raw_page_ms);
+  const Summary rounds = summarize(fetch.raw_round_ms);
   const long rss_kib = peak_rss_kib();
 
   if (args.json) {
@@ -518,6 +537,9 @@ int main(int argc, char** argv) {
     fj["raw_messages"] = fetch.raw_messages;
     fj["raw_total_ms"] = fetch.raw_total_ms;
     fj["raw_page_latency"] = to_json(pages);
+    fj["format"] = args.fetch_json ? "json" : "binary";
+    fj["raw_rounds"] = fetch.raw_round_ms.size();
+    fj["raw_round_latency"] = to_json(rounds);
     fj["open_total_ms"] = fetch.open_total_ms;
     fj["open_failed"] = fetch.open_failed;
     fj["fetch_messages"] = fetch.fetch_messages;
@@ -565,6 +587,9 @@ int main(int argc, char** argv) {
                 "p99 %.2f max %.2f ms\n",
                 (unsigned long long)fetch.raw_pages, (unsigned long long)fetch.raw_messages,
                 fetch.raw_total_ms, pages.p50, pages.p90, pages.p99, pages.max);
+    if (fetch.raw_round_ms.size() > 1)
+      std::printf("raw retrieve, whole inbox: %zu rounds; per round p50 %.2f p90 %.2f p99 %.2f max %.2f ms\n",
+                  fetch.raw_round_ms.size(), rounds.p50, rounds.p90, rounds.p99, rounds.max);
     std::printf("open_message (unseal + verify) of those: %.1f ms total (%llu failed)\n",
                 fetch.open_total_ms, (unsigned long long)fetch.open_failed);
     std::printf("Client::fetch (open, verify, local store): %llu messages (%llu unverified) in %.1f ms\n",
