@@ -44,16 +44,19 @@ class Fetch : public test::DevnetSuite<Fetch, 4, 4> {
     return c.ok() ? std::move(*c) : nullptr;
   }
 
+  // The account of the client on home (creating its identity if new).
+  swarm::AccountId account_of(const std::string& home) {
+    auto c = open(home);
+    return c ? c->account_id() : swarm::AccountId{};
+  }
+
   test::TempDir homes_;
 };
 
 TEST_F(Fetch, MessagesKeptBeforeAFailedPageAreReturned) {
   constexpr size_t kExtra = 10;
   constexpr size_t kSent = rpc::kDefaultRetrieveLimit + kExtra;  // two pages
-  auto reader_id = [&] {
-    auto r = open(homes_ / "reader");
-    return r ? r->account_id() : swarm::AccountId{};
-  }();
+  const swarm::AccountId reader_id = account_of(homes_ / "reader");
   auto sender = open(homes_ / "sender");
   ASSERT_TRUE(sender);
   std::set<std::string> sent;
@@ -106,10 +109,7 @@ TEST_F(Fetch, MessagesKeptBeforeAFailedPageAreReturned) {
 // A default page of 1 KiB messages travels as one binary retrieve answer
 // (padded to the largest bucket): the fetch makes exactly one request.
 TEST_F(Fetch, AFullPageOfOneKibMessagesComesInOneRequest) {
-  auto reader_id = [&] {
-    auto r = open(homes_ / "reader");
-    return r ? r->account_id() : swarm::AccountId{};
-  }();
+  const swarm::AccountId reader_id = account_of(homes_ / "reader");
   auto sender = open(homes_ / "sender");
   ASSERT_TRUE(sender);
   std::set<std::string> sent;

@@ -164,6 +164,24 @@ class HandlerTest : public ::testing::Test {
     rpc::sign_request(r, key);
     return r;
   }
+  // The handler's raw answer to the owner's retrieve of namespace 0, signed
+  // at ts, in the JSON or the binary format.
+  Bytes raw_retrieve(bool binary, uint64_t ts = kNow) {
+    rpc::RetrieveRequest q;
+    q.account = account_;
+    q.timestamp_ms = ts;
+    q.binary = binary;
+    rpc::Request r(q);
+    rpc::sign_request(r, owner_);
+    auto promise = std::make_shared<std::promise<Bytes>>();
+    auto future = promise->get_future();
+    handler_->handle(rpc::serialize_request(r), [promise](Bytes b) { promise->set_value(std::move(b)); });
+    if (future.wait_for(kWait) != std::future_status::ready) {
+      ADD_FAILURE() << "no answer to the retrieve";
+      return {};
+    }
+    return future.get();
+  }
   std::vector<std::string> retrieve_all(uint64_t ts = kNow, uint16_t ns = 0) {
     auto a = call(signed_retrieve(ts, ns));
     EXPECT_TRUE(a.ok) << a.message;
@@ -484,12 +502,7 @@ TEST_F(HandlerTest, RetrieveAnswerOfLargeMessagesFitsOneOnionResponse) {
     std::string big(60 * 1024, char('a' + i));
     ASSERT_TRUE(call(store_req(big, 0, kNow - 10 + i)).ok);
   }
-  auto promise = std::make_shared<std::promise<Bytes>>();
-  auto future = promise->get_future();
-  handler_->handle(rpc::serialize_request(signed_retrieve()),
-                   [promise](Bytes b) { promise->set_value(std::move(b)); });
-  ASSERT_EQ(future.wait_for(kWait), std::future_status::ready);
-  const Bytes raw = future.get();
+  const Bytes raw = raw_retrieve(false);
   EXPECT_LE(raw.size(), 128u * 1024 - 5);  // largest padding bucket minus the response header
   auto parsed = rpc::parse_response(raw);
   ASSERT_TRUE(parsed.ok());
@@ -509,20 +522,7 @@ TEST_F(HandlerTest, BinaryRetrieveAnswerCarriesAFullPageOfOneKibMessages) {
     data.replace(0, 3, std::to_string(100 + i));
     ASSERT_TRUE(call(store_req(data, 0, kNow - 1000 + i)).ok) << i;
   }
-  auto raw_answer = [&](bool binary) {
-    rpc::RetrieveRequest q;
-    q.account = account_;
-    q.timestamp_ms = kNow + (binary ? 1 : 2);  // distinct signatures
-    q.binary = binary;
-    rpc::Request r(q);
-    rpc::sign_request(r, owner_);
-    auto promise = std::make_shared<std::promise<Bytes>>();
-    auto future = promise->get_future();
-    handler_->handle(rpc::serialize_request(r), [promise](Bytes b) { promise->set_value(std::move(b)); });
-    EXPECT_EQ(future.wait_for(kWait), std::future_status::ready);
-    return future.get();
-  };
-  const Bytes bin = raw_answer(true);
+  const Bytes bin = raw_retrieve(true, kNow + 1);  // distinct signing times: not replays
   EXPECT_LE(bin.size(), onion::kMaxAnswerBody);
   auto page = rpc::parse_retrieve_answer_binary(bin);
   ASSERT_TRUE(page.ok()) << page.status().to_string();
@@ -530,7 +530,7 @@ TEST_F(HandlerTest, BinaryRetrieveAnswerCarriesAFullPageOfOneKibMessages) {
   EXPECT_FALSE(page->more);
   EXPECT_EQ(std::string(page->messages[42].data.begin(), page->messages[42].data.begin() + 3), "142");
 
-  const Bytes text = raw_answer(false);
+  const Bytes text = raw_retrieve(false, kNow + 2);
   EXPECT_LE(text.size(), 128u * 1024 - 5);
   auto parsed = rpc::parse_response(text);
   ASSERT_TRUE(parsed.ok());
@@ -543,17 +543,7 @@ TEST_F(HandlerTest, BinaryRetrieveAnswerCarriesAFullPageOfOneKibMessages) {
 
 TEST_F(HandlerTest, BinaryRetrieveAnswerOfLargeMessagesFitsTheLargestBucket) {
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(call(store_req(std::string(60 * 1024, char('a' + i)), 0, kNow - 10 + i)).ok);
-  rpc::RetrieveRequest q;
-  q.account = account_;
-  q.timestamp_ms = kNow;
-  q.binary = true;
-  rpc::Request r(q);
-  rpc::sign_request(r, owner_);
-  auto promise = std::make_shared<std::promise<Bytes>>();
-  auto future = promise->get_future();
-  handler_->handle(rpc::serialize_request(r), [promise](Bytes b) { promise->set_value(std::move(b)); });
-  ASSERT_EQ(future.wait_for(kWait), std::future_status::ready);
-  const Bytes raw = future.get();
+  const Bytes raw = raw_retrieve(true);
   EXPECT_LE(raw.size(), onion::kMaxAnswerBody);
   auto ans = rpc::parse_retrieve_answer_binary(raw);
   ASSERT_TRUE(ans.ok()) << ans.status().to_string();

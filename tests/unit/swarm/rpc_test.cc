@@ -599,6 +599,16 @@ TEST_F(Rpc, StoreAnswerRoundTrips) {
   EXPECT_EQ(parse_store_answer(bad).status().code(), Code::kInvalidArgument);
 }
 
+void expect_same_messages(const RetrieveAnswer& got, const RetrieveAnswer& want) {
+  ASSERT_EQ(got.messages.size(), want.messages.size());
+  for (size_t i = 0; i < got.messages.size(); ++i) {
+    EXPECT_EQ(got.messages[i].hash, want.messages[i].hash) << i;
+    EXPECT_EQ(got.messages[i].timestamp_ms, want.messages[i].timestamp_ms) << i;
+    EXPECT_EQ(got.messages[i].expiry_ms, want.messages[i].expiry_ms) << i;
+    EXPECT_EQ(got.messages[i].data, want.messages[i].data) << i;
+  }
+}
+
 TEST_F(Rpc, RetrieveAnswerRoundTrips) {
   RetrieveAnswer a;
   a.more = true;
@@ -609,13 +619,7 @@ TEST_F(Rpc, RetrieveAnswerRoundTrips) {
   ASSERT_TRUE(b.ok()) << b.status().to_string();
   EXPECT_TRUE(b->more);
   EXPECT_EQ(b->now_ms, kTs);
-  ASSERT_EQ(b->messages.size(), 2u);
-  for (size_t i = 0; i < 2; ++i) {
-    EXPECT_EQ(b->messages[i].hash, a.messages[i].hash);
-    EXPECT_EQ(b->messages[i].timestamp_ms, a.messages[i].timestamp_ms);
-    EXPECT_EQ(b->messages[i].expiry_ms, a.messages[i].expiry_ms);
-    EXPECT_EQ(b->messages[i].data, a.messages[i].data);
-  }
+  expect_same_messages(*b, a);
   RetrieveAnswer empty;
   auto e = parse_retrieve_answer(ok_of(retrieve_response(empty)));
   ASSERT_TRUE(e.ok());
@@ -660,13 +664,7 @@ TEST_F(Rpc, BinaryRetrieveAnswerRoundTrips) {
     ASSERT_TRUE(b.ok()) << b.status().to_string();
     EXPECT_EQ(b->more, more);
     EXPECT_EQ(b->now_ms, a.now_ms);
-    ASSERT_EQ(b->messages.size(), 2u);
-    for (size_t i = 0; i < 2; ++i) {
-      EXPECT_EQ(b->messages[i].hash, a.messages[i].hash);
-      EXPECT_EQ(b->messages[i].timestamp_ms, a.messages[i].timestamp_ms);
-      EXPECT_EQ(b->messages[i].expiry_ms, a.messages[i].expiry_ms);
-      EXPECT_EQ(b->messages[i].data, a.messages[i].data);
-    }
+    expect_same_messages(*b, a);
   }
   const Bytes empty = retrieve_response_binary(RetrieveAnswer{});
   EXPECT_EQ(empty, (Bytes{kBinaryRetrieveTag, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
