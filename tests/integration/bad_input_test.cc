@@ -441,6 +441,11 @@ TEST_F(BadStore, RetrieveLimitOutOfRange) {
                                           R"(","signature":"AA==")"),
                 "limit");
 }
+TEST_F(BadStore, RetrieveUnknownAnswerFormat) {
+  ExpectInvalid(retrieve_json(acct(), R"(,"format":"xml","pubkey_ed25519":")" + std::string(64, 'a') +
+                                          R"(","signature":")" + to_base64(Bytes(64, 1)) + "\""),
+                "format");
+}
 TEST_F(BadStore, SignatureOfWrongLength) {
   ExpectInvalid(retrieve_json(acct(), R"(,"pubkey_ed25519":")" + std::string(64, 'a') + R"(","signature":")" +
                                           to_base64(Bytes(10, 1)) + "\""),
