@@ -418,16 +418,16 @@ Result<RetrieveAnswer> parse_retrieve_answer_binary(ByteView body) {
   size_t at = kBinaryRetrieveHeader;
   a.messages.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {
-    const std::string which = "message " + std::to_string(i) + ": ";
-    if (body.size() - at < kBinaryRetrieveItemHeader) return malformed(which + "truncated header");
+    auto bad_item = [&](const std::string& what) { return malformed("message " + std::to_string(i) + ": " + what); };
+    if (body.size() - at < kBinaryRetrieveItemHeader) return bad_item("truncated header");
     StoredItem item;
     std::copy_n(body.data() + at, crypto::kHashSize, item.hash.bytes.begin());
     item.timestamp_ms = get_u64(body.data() + at + 32);
     item.expiry_ms = get_u64(body.data() + at + 40);
     const uint32_t len = get_u32(body.data() + at + 48);
     at += kBinaryRetrieveItemHeader;
-    if (len == 0 || len > kMaxDataBytes) return malformed(which + "data length " + std::to_string(len) + " out of range");
-    if (body.size() - at < len) return malformed(which + "data beyond the end");
+    if (len == 0 || len > kMaxDataBytes) return bad_item("data length " + std::to_string(len) + " out of range");
+    if (body.size() - at < len) return bad_item("data beyond the end");
     item.data.assign(body.begin() + at, body.begin() + at + len);
     at += len;
     a.messages.push_back(std::move(item));
