@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <iterator>
 #include <map>
 #include <thread>
@@ -29,6 +30,9 @@ using Keys = std::vector<crypto::X25519PublicKey>;
 
 // The learned difference between the network's clock and ours (ms, signed).
 constexpr const char* kClockOffsetSetting = "clock_offset_ms";
+
+// Earlier paths kept open besides the current one (Impl::spare_paths).
+constexpr size_t kMaxSparePaths = 3;
 
 uint64_t now_ms() {
   return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -159,6 +163,17 @@ struct Client::Impl {
   zmq::context_t context;          // declared before channel: outlives it
   std::optional<Path> path;
   std::optional<Channel> channel;  // the DEALER of the current path
+  // Earlier paths that are still good, with their sockets, most recent
+  // first. A path must keep its middle and exit out of the target swarm;
+  // in a small network (two swarms, say) a client writing to accounts of
+  // both swarms would otherwise build a new path, i.e. a new connection
+  // and CURVE handshake, on about every other request. Each keeps its own
+  // CURVE key, as every path does.
+  struct SparePath {
+    Path path;
+    Channel channel;
+  };
+  std::deque<SparePath> spare_paths;  // at most kMaxSparePaths
   std::optional<Route> last_route;
   // Nodes that failed a request -> steady_ms() until which later requests
   // avoid them (kSuspectMs after the failure).
@@ -182,6 +197,36 @@ struct Client::Impl {
     if (options.progress) options.progress(line);
   }
   bool cancelled() const { return options.cancelled && options.cancelled(); }
+
+  static bool on_path(const Path& p, const Keys& keys) {
+    for (const auto* n : {&p.guard, &p.middle, &p.exit})
+      if (std::find(keys.begin(), keys.end(), n->x25519) != keys.end()) return true;
+    return false;
+  }
+
+  // The current path, when it is still good, becomes the newest spare.
+  void keep_current_as_spare() {
+    if (!path || !channel) return;
+    spare_paths.push_front(SparePath{std::move(*path), std::move(*channel)});
+    path.reset();
+    channel.reset();
+    if (spare_paths.size() > kMaxSparePaths) spare_paths.pop_back();
+  }
+
+  // Makes the newest spare that avoids the target swarm (`avoid`) and every
+  // unwanted node the current path; false when none does.
+  bool use_spare_path(const Keys& avoid, const Keys& unwanted) {
+    for (auto it = spare_paths.begin(); it != spare_paths.end(); ++it) {
+      if (on_path(it->path, unwanted) || path_should_avoid(it->path, options.nodes, avoid)) continue;
+      SparePath chosen = std::move(*it);
+      spare_paths.erase(it);
+      keep_current_as_spare();
+      path = std::move(chosen.path);
+      channel = std::move(chosen.channel);
+      return true;
+    }
+    return false;
+  }
 
   // A new path (and socket). guard_failed: replace the guard as well.
   Status build_path(const Keys& avoid, const Keys& failed, bool guard_failed) {
@@ -295,6 +340,12 @@ struct Client::Impl {
         } else if (contains(unwanted, path->middle.x25519) || contains(unwanted, path->exit.x25519)) {
           rebuild = true;
         }
+      }
+      // Spares through a failed or suspected node are dropped.
+      std::erase_if(spare_paths, [&](const SparePath& sp) { return on_path(sp.path, unwanted); });
+      if (path && channel && !rebuild && path_should_avoid(*path, options.nodes, avoid)) {
+        // Good, but it crosses the target swarm: another kept path may fit.
+        if (!use_spare_path(avoid, unwanted)) keep_current_as_spare();
       }
       if (!path || !channel || rebuild || path_should_avoid(*path, options.nodes, avoid)) {
         if (Status s = build_path(avoid, unwanted, guard_failed); !s.ok()) return s;

@@ -21,7 +21,6 @@
 #include "client/client.h"
 #include "client/identity.h"
 #include "client/local_store.h"
-#include "config/network_file.h"
 #include "onion/encoding.h"
 #include "swarm/rpc.h"
 #include "swarm/swarms.h"
@@ -38,20 +37,12 @@ constexpr int kSwarmSize = 4;
 constexpr int kMessages = 500;
 constexpr size_t kRecipients = 4;
 
-std::unique_ptr<client::Client> open_client(const std::string& home, const config::NetworkFile& net) {
-  client::ClientOptions o;
-  o.home = home;
-  o.nodes = net.nodes;
-  o.network_id = net.network_id;
-  o.swarm_size = net.swarm_size;
+std::unique_ptr<client::Client> open_client(const std::string& home, const std::string& network_file) {
   // A relay answers at once for a killed next hop, and a killed guard is
   // seen at once; this bounds an attempt whose answer is lost otherwise
   // (e.g. the destination dies after the request reached it). Generous for
   // a loaded machine: a normal round trip takes milliseconds.
-  o.timeout_ms = 4000;
-  auto c = client::Client::open(std::move(o));
-  EXPECT_TRUE(c.ok()) << c.status().to_string();
-  return c.ok() ? std::move(*c) : nullptr;
+  return test::open_client(network_file, home, {4000, {}, {}});
 }
 
 // Every message hash node lists for the account's inbox, in its order (a
@@ -78,8 +69,6 @@ TEST(Churn, LeaveAndCrashLosesNoAcknowledgedMessage) {
   crypto::init();
   test::Devnet net(kNodes, kSwarmSize);
   ASSERT_TRUE(net.ok()) << net.start_output();
-  auto network = config::load_network_file(net.network_file());
-  ASSERT_TRUE(network.ok()) << network.status().to_string();
   const auto nodes = net.nodes();  // network file order: node1..nodeN
   const auto swarms = swarm::compute_swarms(nodes, kSwarmSize);
   ASSERT_GE(swarms.size(), 2u);
@@ -108,7 +97,7 @@ TEST(Churn, LeaveAndCrashLosesNoAcknowledgedMessage) {
   const std::string sender_home = homes / "sender";
   ASSERT_TRUE(client::ensure_home(sender_home).ok());
   ASSERT_TRUE(client::Identity::create(sender_home).ok());
-  auto sender = open_client(sender_home, *network);
+  auto sender = open_client(sender_home, net.network_file());
   ASSERT_TRUE(sender);
 
   // Which devnet node (1-based) has this key.
@@ -189,7 +178,7 @@ TEST(Churn, LeaveAndCrashLosesNoAcknowledgedMessage) {
   // Every recipient fetches (through onion paths, as a client does) until it
   // holds every acknowledged message sent to it; bounded.
   for (size_t r = 0; r < kRecipients; ++r) {
-    auto reader = open_client(recipient_homes[r], *network);
+    auto reader = open_client(recipient_homes[r], net.network_file());
     ASSERT_TRUE(reader);
     std::set<size_t> want;
     for (size_t i = r; i < size_t(kMessages); i += kRecipients)

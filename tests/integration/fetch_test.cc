@@ -10,8 +10,6 @@
 #include <string>
 
 #include "client/client.h"
-#include "client/identity.h"
-#include "config/network_file.h"
 #include "swarm/rpc.h"
 #include "test_support.h"
 
@@ -26,22 +24,7 @@ class Fetch : public test::DevnetSuite<Fetch, 4, 4> {
   // when given, is its ClientOptions::cancelled and progress its progress.
   std::unique_ptr<client::Client> open(const std::string& home, std::function<bool()> cancelled = {},
                                        std::function<void(std::string_view)> progress = {}) {
-    if (!client::Identity::load(home).ok()) {
-      EXPECT_TRUE(client::ensure_home(home).ok());
-      EXPECT_TRUE(client::Identity::create(home).ok());
-    }
-    auto net = config::load_network_file(net_->network_file());
-    EXPECT_TRUE(net.ok()) << net.status().to_string();
-    client::ClientOptions o;
-    o.home = home;
-    o.nodes = net->nodes;
-    o.network_id = net->network_id;
-    o.swarm_size = net->swarm_size;
-    o.cancelled = std::move(cancelled);
-    o.progress = std::move(progress);
-    auto c = client::Client::open(std::move(o));
-    EXPECT_TRUE(c.ok()) << c.status().to_string();
-    return c.ok() ? std::move(*c) : nullptr;
+    return test::open_client(net_->network_file(), home, {0, std::move(cancelled), std::move(progress)});
   }
 
   // The account of the client on home (creating its identity if new).

@@ -14,7 +14,6 @@
 #include "client/group.h"
 #include "client/groups.h"
 #include "client/identity.h"
-#include "config/network_file.h"
 #include "onion/encoding.h"
 #include "swarm/group.h"
 #include "test_support.h"
@@ -40,18 +39,7 @@ class Group : public test::DevnetSuite<Group, 8, 4> {
   }
 
   // A client on home through the library (no CLI process).
-  std::unique_ptr<client::Client> open(const std::string& home) {
-    auto net = config::load_network_file(net_->network_file());
-    EXPECT_TRUE(net.ok()) << net.status().to_string();
-    client::ClientOptions o;
-    o.home = home;
-    o.nodes = net->nodes;
-    o.network_id = net->network_id;
-    o.swarm_size = net->swarm_size;
-    auto c = client::Client::open(std::move(o));
-    EXPECT_TRUE(c.ok()) << c.status().to_string();
-    return c.ok() ? std::move(*c) : nullptr;
-  }
+  std::unique_ptr<client::Client> open(const std::string& home) { return test::open_client(net_->network_file(), home); }
 
   // A fresh identity in home, made by the library; returns its ID.
   std::string make_home(const std::string& home) {

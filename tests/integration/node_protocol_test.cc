@@ -73,6 +73,32 @@ class NodeProtocol : public test::DevnetSuite<NodeProtocol, 10, 5> {
 };
 
 
+// A path keeps its middle and exit out of the target swarm. A client
+// writing to accounts of both swarms of this network keeps a path for each
+// (Client's spare paths) instead of building a new one, with a new
+// connection and CURVE handshake, on every other request.
+TEST_F(NodeProtocol, ClientWritingToBothSwarmsBuildsOnePathForEach) {
+  std::vector<Account> to(2);
+  while (swarm::swarm_index_for(swarms_, to[1].id) == swarm::swarm_index_for(swarms_, to[0].id)) to[1] = Account{};
+  test::TempDir home;
+  size_t built = 0;
+  auto c = test::open_client(net_->network_file(), home.path(), {0, {}, [&](std::string_view line) {
+                                                                 if (line == "building path…") ++built;
+                                                               }});
+  ASSERT_TRUE(c);
+  constexpr int kSends = 12;
+  for (int i = 0; i < kSends; ++i) {
+    auto r = c->send(to[i % 2].id, "to both swarms " + std::to_string(i));
+    ASSERT_TRUE(r.ok()) << i << ": " << r.status().to_string();
+    const auto& route = c->last_route();
+    ASSERT_TRUE(route.has_value());
+    // The relays are never members of the target swarm.
+    for (const auto* relay : {&route->path.middle, &route->path.exit})
+      for (const auto& m : swarm_of(to[i % 2].id).members) EXPECT_NE(relay->x25519, m.x25519) << i;
+  }
+  EXPECT_LE(built, 2u) << "paths built for " << kSends << " sends alternating between two swarms";
+}
+
 TEST_F(NodeProtocol, InfoAnswersThroughFourHops) {
   Account a;
   const auto& dest = swarm_of(a.id).members[0];

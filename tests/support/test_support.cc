@@ -17,6 +17,8 @@
 
 #include <zmq_addon.hpp>
 
+#include "client/identity.h"
+#include "config/network_file.h"
 #include "onion/encoding.h"
 #include "onion/layer.h"
 
@@ -279,6 +281,28 @@ Result<std::set<std::string>> retrieve_hashes(const TestAccount& a, const swarm:
     r.after_hash = *h;
   }
   return error(Code::kInternal, "too many pages");
+}
+
+std::unique_ptr<client::Client> open_client(const std::string& network_file, const std::string& home,
+                                            ClientHooks hooks) {
+  if (!client::Identity::load(home).ok()) {
+    EXPECT_TRUE(client::ensure_home(home).ok());
+    EXPECT_TRUE(client::Identity::create(home).ok());
+  }
+  auto net = config::load_network_file(network_file);
+  EXPECT_TRUE(net.ok()) << net.status().to_string();
+  if (!net.ok()) return nullptr;
+  client::ClientOptions o;
+  o.home = home;
+  o.nodes = net->nodes;
+  o.network_id = net->network_id;
+  o.swarm_size = net->swarm_size;
+  if (hooks.timeout_ms) o.timeout_ms = hooks.timeout_ms;
+  o.cancelled = std::move(hooks.cancelled);
+  o.progress = std::move(hooks.progress);
+  auto c = client::Client::open(std::move(o));
+  EXPECT_TRUE(c.ok()) << c.status().to_string();
+  return c.ok() ? std::move(*c) : nullptr;
 }
 
 namespace {

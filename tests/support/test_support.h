@@ -10,16 +10,19 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "client/client.h"
 #include "onion/bytes.h"
 #include "onion/crypto.h"
 #include "onion/layer.h"
@@ -179,6 +182,18 @@ TestAccount schema1_fixture_account(uint8_t seed_byte);
 // retrieve sent to it directly (a one-hop onion); an error when the node
 // does not answer ok.
 Result<std::set<std::string>> retrieve_hashes(const TestAccount& a, const swarm::NodeDescriptor& node);
+
+// What a test sets on its Client (ClientOptions' fields of the same names).
+struct ClientHooks {
+  uint64_t timeout_ms = 0;  // 0: ClientOptions' default
+  std::function<bool()> cancelled;
+  std::function<void(std::string_view)> progress;
+};
+// A Client on home for the network in network_file; a home without an
+// identity gets a new one first. nullptr, with a test failure, when it
+// does not open.
+std::unique_ptr<client::Client> open_client(const std::string& network_file, const std::string& home,
+                                            ClientHooks hooks = {});
 
 // Starts argv in the background with stdout/stderr appended to log_path.
 // Returns the pid (the caller stops it by pid and reaps it with reap()).
