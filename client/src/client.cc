@@ -33,6 +33,8 @@ constexpr const char* kClockOffsetSetting = "clock_offset_ms";
 
 // Earlier paths kept open besides the current one (Impl::spare_paths).
 constexpr size_t kMaxSparePaths = 3;
+// Times one request is signed again after a `replay` answer (read_timestamp).
+constexpr int kMaxReplayResigns = 3;
 
 uint64_t now_ms() {
   return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -250,13 +252,30 @@ struct Client::Impl {
     return Status();
   }
 
+  // Ed25519 is deterministic: clients holding one key (a group's members
+  // share the member credential, its admins the group key; one account may
+  // run on two devices) that send the same read in the same millisecond
+  // sign the very same bytes, and the node refuses the second as a replay.
+  // A read's timestamp only proves freshness (the node accepts 60 s either
+  // way), so it is drawn from the last second instead of taken as now: two
+  // such reads then collide about once in a thousand, and a collision is
+  // signed again (request_any).
+  static constexpr uint32_t kReadTimestampSpreadMs = 1000;
+  uint64_t read_timestamp() const {
+    const uint64_t now = network_now();
+    const uint64_t back = crypto::random_below(kReadTimestampSpreadMs);
+    return now > back ? now - back : 0;
+  }
+
   // Signed requests get a fresh timestamp and signature per attempt: nodes
   // refuse a replayed signature, and an attempt may have arrived.
   void refresh_signature(rpc::Request& req, const crypto::Ed25519KeyPair* signer) const {
     if (signer) {
       std::visit([&](auto& r) {
         using T = std::decay_t<decltype(r)>;
-        if constexpr (!std::is_same_v<T, rpc::InfoRequest> && !std::is_same_v<T, rpc::GetSwarmRequest>)
+        if constexpr (std::is_same_v<T, rpc::RetrieveRequest>)
+          r.timestamp_ms = read_timestamp();
+        else if constexpr (!std::is_same_v<T, rpc::InfoRequest> && !std::is_same_v<T, rpc::GetSwarmRequest>)
           r.timestamp_ms = network_now();
       }, req);
       rpc::sign_request(req, *signer);
@@ -265,10 +284,8 @@ struct Client::Impl {
     std::visit(
         [&](auto& r) {
           using T = std::decay_t<decltype(r)>;
-          if constexpr (std::is_same_v<T, rpc::RetrieveRequest> ||
-                        std::is_same_v<T, rpc::DeleteRequest>) {
-            r.timestamp_ms = network_now();
-          }
+          if constexpr (std::is_same_v<T, rpc::RetrieveRequest>) r.timestamp_ms = read_timestamp();
+          if constexpr (std::is_same_v<T, rpc::DeleteRequest>) r.timestamp_ms = network_now();
           if constexpr (std::is_same_v<T, rpc::StoreRequest>) {
             // Unsigned inbox stores are timestamp-checked too; the message
             // hash covers only the data, so a new timestamp never duplicates.
@@ -318,7 +335,9 @@ struct Client::Impl {
     bool rebuild = false;
     bool guard_failed = false;
     bool clock_synced = false;
-    bool replay_resigned = false;
+    int replay_resigns = 0;
+    const bool is_signed = signer || std::holds_alternative<rpc::RetrieveRequest>(req) ||
+                           std::holds_alternative<rpc::DeleteRequest>(req);
     Keys failed;  // nodes that failed during this request
     Status last_failure = error(Code::kInternal, "no attempt made");
     auto contains = [](const Keys& keys, const crypto::X25519PublicKey& k) {
@@ -426,13 +445,11 @@ struct Client::Impl {
             target_swarm = *err.swarm;
             continue;
           }
-          if (err.status.code() == Code::kReplay && signer && !replay_resigned) {
-            // A key shared by a group's members (the member credential)
-            // signs the very same request for two members polling in the
-            // same millisecond (Ed25519 is deterministic), and the node
-            // takes the second for a replay: sign again a little later.
-            replay_resigned = true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(2 + crypto::random_bytes(1)[0] % 30));
+          if (err.status.code() == Code::kReplay && is_signed && replay_resigns < kMaxReplayResigns) {
+            // Another holder of the key sent the very same signed request
+            // (see read_timestamp): sign again a little later.
+            ++replay_resigns;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2 + crypto::random_below(31)));
             --attempt;  // not a path failure: does not use up the retry
             continue;
           }

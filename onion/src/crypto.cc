@@ -77,6 +77,11 @@ Bytes random_bytes(size_t n) {
   return out;
 }
 
+uint32_t random_below(uint32_t bound) {
+  init();
+  return bound == 0 ? 0 : randombytes_uniform(bound);
+}
+
 // --- X25519 ----------------------------------------------------------------
 
 X25519KeyPair X25519KeyPair::generate() {

@@ -318,6 +318,41 @@ TEST_F(Group, TwoAdminsChangingAtOnceConverge) {
   }
 }
 
+// Every member signs control-log reads with the same member credential,
+// and Ed25519 is deterministic: members reading the log at the same moment
+// must still never be refused as a replay of one another.
+TEST_F(Group, MembersReadingTheLogAtOnceAreNeverTakenForReplays) {
+  const std::string a = homes_ / "ra", b = homes_ / "rb", c = homes_ / "rc", d = homes_ / "rd";
+  init(a);
+  const std::string idb = init(b), idc = init(c), idd = init(d);
+  const std::string gid = trim(cli(a, {"group", "create", "readers", idb, idc, idd}).out);
+  accept(b, gid);
+  accept(c, gid);
+  accept(d, gid);
+  auto group = swarm::AccountId::parse(gid);
+  ASSERT_TRUE(group.ok());
+  // 3 readers x 20 reads stay under the node's per-account burst (4 x 50).
+  constexpr int kReads = 20;
+  std::vector<std::future<std::vector<std::string>>> readers;
+  for (const auto& h : {b, c, d}) {
+    readers.push_back(std::async(std::launch::async, [&, h] {
+      std::vector<std::string> errors;
+      auto cx = open(h);
+      if (!cx) return std::vector<std::string>{"could not open the client"};
+      client::Groups groups(*cx);
+      for (int i = 0; i < kReads; ++i) {
+        auto got = groups.info(*group, /*sync=*/true);
+        if (!got.ok()) errors.push_back(got.status().message());
+      }
+      return errors;
+    }));
+  }
+  for (auto& f : readers) {
+    const auto errors = f.get();
+    EXPECT_TRUE(errors.empty()) << errors.size() << " of " << kReads << " reads failed, first: " << errors.front();
+  }
+}
+
 TEST_F(Group, StoringNodesNeverSeeWhichMemberPosted) {
   const std::string a = homes_ / "sa", b = homes_ / "sb";
   init(a);

@@ -82,6 +82,8 @@ class SecretBytes {
 // Fills with cryptographically secure random bytes.
 void random_fill(uint8_t* p, size_t n);
 Bytes random_bytes(size_t n);
+// Uniform in [0, bound), without modulo bias; 0 when bound is 0.
+uint32_t random_below(uint32_t bound);
 
 // X25519 key pair (also the node's CURVE key pair).
 class X25519KeyPair {

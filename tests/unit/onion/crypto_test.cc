@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "onion/encoding.h"
 
 namespace onionswarm::crypto {
@@ -231,6 +233,20 @@ TEST(Crypto, RandomBytesDiffer) {
 TEST(Crypto, FixedBytesFromChecksLength) {
   EXPECT_TRUE(X25519PublicKey::from(Bytes(32, 1)).ok());
   EXPECT_EQ(X25519PublicKey::from(Bytes(31)).status().code(), Code::kInvalidArgument);
+}
+
+TEST(Crypto, RandomBelowStaysInRangeAndReachesEveryValue) {
+  EXPECT_EQ(random_below(0), 0u);
+  EXPECT_EQ(random_below(1), 0u);
+  std::vector<int> seen(7, 0);
+  for (int i = 0; i < 2000; ++i) {
+    const uint32_t v = random_below(7);
+    ASSERT_LT(v, 7u);
+    ++seen[v];
+  }
+  // Each value has probability 1/7: in 2000 draws every one appears
+  // (the chance that one is missing is below 1e-130).
+  for (int count : seen) EXPECT_GT(count, 0);
 }
 
 }  // namespace
