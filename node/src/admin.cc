@@ -14,6 +14,7 @@
 #include "node/log.h"
 #include "node/metrics.h"
 #include "node/server.h"
+#include "node/thread_name.h"
 
 namespace onionswarm::node {
 namespace {
@@ -106,7 +107,10 @@ Result<std::unique_ptr<AdminServer>> AdminServer::start(AdminOptions options, Se
   std::unique_ptr<AdminServer> admin(new AdminServer(std::move(options), server));
   std::promise<Status> bound;
   auto ready = bound.get_future();
-  admin->thread_ = std::thread([a = admin.get(), p = std::move(bound)]() mutable { a->loop(std::move(p)); });
+  admin->thread_ = std::thread([a = admin.get(), p = std::move(bound)]() mutable {
+    name_this_thread("admin");
+    a->loop(std::move(p));
+  });
   Status st = ready.get();  // the thread always fulfils it before serving or returning
   if (!st.ok()) return st;  // ~AdminServer joins the finished thread
   return admin;

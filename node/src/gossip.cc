@@ -8,6 +8,7 @@
 #include <zmq_addon.hpp>
 
 #include "node/log.h"
+#include "node/thread_name.h"
 #include "onion/encoding.h"
 #include "onion/wire.h"
 #include "swarm/json.h"
@@ -202,7 +203,10 @@ Status Gossip::start(const std::string& advertised_address) {
   if (Status st = swarm::verify_descriptor(self, rules(now)); !st.ok())
     return error(st.code(), "our own descriptor would be refused: " + st.message());
   directory_->set_self(self);
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    name_this_thread("gossip");
+    loop();
+  });
   return {};
 }
 

@@ -148,6 +148,7 @@ NodeSnapshot take_snapshot(Server& server, const std::string& network_id, uint64
     s.storage_error = stats.status().message();
   }
   s.schema_version = server.storage().schema_version();
+  s.commits = server.storage().commits();
   return s;
 }
 
@@ -159,7 +160,8 @@ nlohmann::json status_json(const NodeSnapshot& s) {
   json swarm = nullptr;
   if (s.in_swarm) swarm = {{"id", hex64(s.swarm_id)}, {"peers", s.peers}};
   json storage = {{"ok", s.storage_ok}, {"messages", s.messages}, {"bytes", s.data_bytes},
-                  {"schema_version", s.schema_version}, {"full_refusals", s.storage_full_refusals}};
+                  {"schema_version", s.schema_version}, {"full_refusals", s.storage_full_refusals},
+                  {"commits", s.commits}};
   if (!s.storage_ok) storage["error"] = s.storage_error;
   return {
       {"version", s.version},
@@ -243,6 +245,10 @@ std::string prometheus_text(const NodeSnapshot& s) {
   e.gauge("message_bytes_stored", "Bytes of message data in the store.", s.data_bytes);
   e.gauge("storage_ok", "1 if the last storage read succeeded.", s.storage_ok ? 1 : 0);
   e.gauge("storage_schema_version", "Schema version of the data dir.", s.schema_version);
+  e.counter("storage_commits_total",
+            "Durable write transactions committed; each holds the stores, replicas, deletes and expiries that "
+            "were waiting (writes per commit = their sum / this).",
+            s.commits);
   e.gauge("nodes_known", "Nodes in this node's directory view (itself included).", s.nodes_known);
   e.counter("gossip_descriptors_admitted_total", "Node descriptors put in the view (new nodes, newer copies).",
             s.gossip.admitted);

@@ -15,6 +15,7 @@
 #include "node/log.h"
 #include "node/replica.h"
 #include "node/sync.h"
+#include "node/thread_name.h"
 #include "onion/encoding.h"
 #include "onion/layer.h"
 #include "swarm/json.h"
@@ -226,6 +227,7 @@ Status Server::start() {
     std::promise<Status> zap_ready;
     auto ready = zap_ready.get_future();
     zap_thread_ = std::thread([this, &zap_ready] {
+      name_this_thread("zap");
       zmq::socket_t rep(ctx_, zmq::socket_type::rep);
       try {
         rep.set(zmq::sockopt::linger, 0);
@@ -262,7 +264,11 @@ Status Server::start() {
     return error(Code::kIo, "cannot listen on " + options_.listen + ": " + e.what());
   }
   unsigned n = options_.workers ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < n; ++i) workers_.emplace_back([this] { worker_loop(); });
+  for (unsigned i = 0; i < n; ++i)
+    workers_.emplace_back([this, i] {
+      name_this_thread("worker-" + std::to_string(i + 1));
+      worker_loop();
+    });
   sync_ = std::make_unique<SyncThread>(options_.sync, keys_, directory_, *handler_, *storage_, stats_, clock_);
   sync_->start();
   return {};

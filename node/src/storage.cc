@@ -30,6 +30,7 @@
 // sweeps. A store that does not fit ends the transaction (the ops before it
 // commit) and is re-measured first in the next one; only then is it kFull.
 #include "node/storage.h"
+#include "node/thread_name.h"
 
 #include <lmdb.h>
 #include <sys/stat.h>
@@ -658,7 +659,10 @@ Result<std::unique_ptr<Storage>> Storage::open(const StorageOptions& options) {
   storage->impl_ = std::move(impl);
   Impl* p = storage->impl_.get();
   try {
-    p->committer = std::thread([p] { p->run(); });
+    p->committer = std::thread([p] {
+      name_this_thread("committer");
+      p->run();
+    });
   } catch (const std::system_error& e) {
     return error(Code::kInternal, std::string("cannot start the storage committer: ") + e.what());
   }

@@ -9,6 +9,7 @@
 #include "node/log.h"
 #include "node/rebalance.h"
 #include "node/replica.h"
+#include "node/thread_name.h"
 #include "onion/encoding.h"
 #include "onion/wire.h"
 #include "swarm/json.h"
@@ -103,7 +104,10 @@ SyncThread::~SyncThread() {
 }
 
 void SyncThread::start() {
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    name_this_thread("sync");
+    loop();
+  });
 }
 
 void SyncThread::loop() {

@@ -91,6 +91,7 @@ class SingleNode {
     return nlohmann::json::parse(r.out, nullptr, false);
   }
   bool ok() const { return ok_; }
+  pid_t pid() const { return pid_; }
   const swarm::NodeDescriptor& self() const { return self_; }
   std::string log() const { return test::read_file(log_); }
 
@@ -221,6 +222,9 @@ TEST(Status, ReportsNodeCountsAndMessagesOverTheAdminSocket) {
   EXPECT_EQ(s["node"]["address"], node.self().address);
   EXPECT_EQ(s["node"]["x25519"], to_hex(node.self().x25519.view()));
   EXPECT_EQ(s["requests"]["store"]["served"], 3);
+  // Each store was acknowledged before the next was sent: at least one
+  // durable commit each.
+  EXPECT_GE(s["storage"]["commits"].get<uint64_t>(), 3u);
   EXPECT_TRUE(s["swarm"].is_object());
   EXPECT_EQ(s["swarm"]["peers"].size(), 0u);
 
@@ -234,7 +238,8 @@ TEST(Status, ReportsNodeCountsAndMessagesOverTheAdminSocket) {
                            "onionswarm_requests_total{method=\"store\",outcome=\"ok\"} 3",
                            "onionswarm_messages_stored 3", "onionswarm_nodes_known 1", "onionswarm_relayed_total ",
                            "onionswarm_relay_refused_total ", "onionswarm_replicas_sent_total ",
-                           "onionswarm_uptime_seconds ", "onionswarm_swarm_members 1"}) {
+                           "onionswarm_uptime_seconds ", "onionswarm_swarm_members 1",
+                           "onionswarm_storage_commits_total "}) {
     EXPECT_NE(m.out.find(want), std::string::npos) << "missing " << want << " in\n" << m.out;
   }
   // The metrics file is written at start and every 10 s; it holds the same
@@ -256,6 +261,29 @@ TEST(Status, ReportsNodeCountsAndMessagesOverTheAdminSocket) {
     ++lines;
   }
   EXPECT_GE(lines, 2);
+}
+
+// Operators see a node's threads by name (top -H, ps -L, perf): each
+// thread the node starts names itself; the main thread keeps the program's
+// name so that ps and pidof still find it.
+TEST(Threads, EveryThreadOfARunningNodeHasItsName) {
+  crypto::init();
+  TempDir dir;
+  SingleNode node(dir / "n1", dir.path(), {"--workers", "3"});
+  ASSERT_TRUE(node.ok()) << node.log();
+  std::multiset<std::string> names;
+  const std::string tasks = "/proc/" + std::to_string(node.pid()) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    std::string name = test::read_file(task.path() / "comm");
+    while (!name.empty() && name.back() == '\n') name.pop_back();
+    names.insert(name);
+  }
+  const std::set<std::string> own = {"onionswarm-node", "worker-1", "worker-2", "worker-3", "committer",
+                                     "gossip",          "sync",     "admin",    "zap"};
+  for (const auto& want : own) EXPECT_EQ(names.count(want), 1u) << want;
+  for (const auto& name : names)
+    EXPECT_TRUE(own.count(name) || name.rfind("ZMQbg/", 0) == 0) << "a thread without a name of its own: " << name;
+  EXPECT_EQ(node.stop(), 0);
 }
 
 TEST(Status, SaysClearlyWhenNoNodeIsRunning) {

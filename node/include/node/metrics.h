@@ -43,6 +43,7 @@ struct NodeSnapshot {
   uint64_t messages = 0;
   uint64_t data_bytes = 0;
   uint32_t schema_version = 0;
+  uint64_t commits = 0;  // durable write transactions since start
 
   std::array<uint64_t, NodeStats::kMethods> served_ok{};
   std::array<uint64_t, NodeStats::kMethods> served_error{};

@@ -22,6 +22,7 @@ NodeSnapshot sample() {
   s.messages = 42;
   s.data_bytes = 4200;
   s.schema_version = 1;
+  s.commits = 17;
   s.served_ok[0] = 5;
   s.served_error[1] = 3;
   s.relayed = 11;
@@ -45,6 +46,8 @@ TEST(StatusJson, CarriesCountsSwarmAndKeys) {
   EXPECT_EQ(j["relay"]["relayed"], 11);
   EXPECT_EQ(j["replication"]["sent"], 4);
   EXPECT_EQ(j["replication"]["batches_sent"], 2);
+  EXPECT_EQ(j["storage"]["commits"], 17);
+  EXPECT_NE(prometheus_text(sample()).find("onionswarm_storage_commits_total 17\n"), std::string::npos);
 }
 
 TEST(StatusJson, CarriesTheGossipCounters) {
