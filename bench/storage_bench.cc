@@ -3,12 +3,15 @@
 //   BM_StoreAsyncGroupCommit    one thread queues a burst of store_async, waits
 //                               for all: the committer batches them
 //   BM_StoreConcurrentBlocking  N threads each calling store(): group commit
-//                               shares each fsync among the waiting callers
+//                               shares each fsync among the waiting callers;
+//                               second argument: the commit window in µs
+//                               (StorageOptions::commit_window; 0 = off)
 //   BM_Retrieve100              retrieve 100 messages of one account
 // Messages are 1 KiB. items_per_second is messages per second.
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
@@ -27,7 +30,7 @@ constexpr uint64_t kExpiry = ~uint64_t(0);
 
 class BenchStore {
  public:
-  BenchStore() {
+  explicit BenchStore(std::chrono::microseconds commit_window = StorageOptions{}.commit_window) {
     crypto::init();
     std::string tmpl = "/tmp/onionswarm-storage-bench-XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
@@ -37,6 +40,7 @@ class BenchStore {
     o.map_size = size_t(4) << 30;
     o.quota_messages = ~uint64_t(0);
     o.quota_bytes = ~uint64_t(0);
+    o.commit_window = commit_window;
     auto r = Storage::open(o);
     if (!r.ok()) std::abort();
     storage_ = std::move(r).value();
@@ -108,7 +112,7 @@ void BM_StoreAsyncGroupCommit(benchmark::State& state) {
 BENCHMARK(BM_StoreAsyncGroupCommit)->Arg(1000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_StoreConcurrentBlocking(benchmark::State& state) {
-  BenchStore db;
+  BenchStore db(std::chrono::microseconds(state.range(1)));
   const int threads = int(state.range(0));
   constexpr int kPerThread = 100;
   uint64_t base = 0;
@@ -131,7 +135,11 @@ void BM_StoreConcurrentBlocking(benchmark::State& state) {
   state.SetItemsProcessed(int64_t(base) * threads);
   state.counters["commits"] = double(db.storage().commits());
 }
-BENCHMARK(BM_StoreConcurrentBlocking)->Arg(8)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_StoreConcurrentBlocking)
+    ->ArgNames({"threads", "window_us"})
+    ->ArgsProduct({{8, 64}, {0, 5000}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_Retrieve100(benchmark::State& state) {
   BenchStore db;

@@ -8,8 +8,9 @@
 //     ops, applies them in one write transaction, commits once (durably: the
 //     environment has none of MDB_NOSYNC/MDB_NOMETASYNC/MDB_WRITEMAP/
 //     MDB_MAPASYNC), then completes each op. Under load (the last batch
-//     held two or more ops) it first lets ops gather for as long as the last
-//     commit took, at most commit_window.
+//     held two or more ops nobody blocked on, and fewer are queued) it first
+//     lets ops gather for as long as the last commit took, at most
+//     commit_window.
 //   - Readers (retrieve, get, stats) open their own MDB_RDONLY transaction on
 //     the calling thread; MDB_NOTLS lets any thread hold several of them.
 //     They never take mu_ and never wait for the committer.
@@ -182,6 +183,7 @@ struct Storage::Impl {
     std::variant<StoreOp, RemoveOp, SweepOp> kind;
     std::function<void(const Status&, uint64_t)> done;
     bool resolved = false;  // outcome fixed before the committer saw it (bad input)
+    bool caller_waits = false;  // a blocking call: its thread sends nothing more until done
     Status status;
     uint64_t value = 0;  // StoreResult for stores, a count for remove/sweep
   };
@@ -222,6 +224,9 @@ struct Storage::Impl {
 
   bool on_committer() const { return std::this_thread::get_id() == committer_id; }
 
+  // Validates and queues one store (Storage::store_async, Storage::store).
+  void submit_store(StoredMessage message, StoreDone done, bool caller_waits);
+
   // Runs op on the committer and waits for its outcome.
   Result<size_t> run_blocking(Op op) {
     if (on_committer()) {
@@ -229,6 +234,7 @@ struct Storage::Impl {
     }
     std::promise<Result<size_t>> promise;
     auto future = promise.get_future();
+    op.caller_waits = true;
     op.done = [&promise](const Status& s, uint64_t v) {
       if (s.ok()) {
         promise.set_value(size_t(v));
@@ -245,17 +251,23 @@ struct Storage::Impl {
   void run() {
     std::vector<Op> batch;
     const size_t max_batch = std::max<size_t>(1, options.max_batch);
-    bool loaded = false;  // the last batch held two or more ops
+    size_t last_batch = 0;  // ops in the last batch that no caller was waiting for
     std::chrono::microseconds last_commit{0};
     for (;;) {
       {
         std::unique_lock lk(mu);
         cv.wait(lk, [&] { return stopping || !queue.empty(); });
         if (queue.empty()) return;  // stopping and drained
+        // Under load (the last batch held two or more ops that nobody
+        // waited for: stores and replicas arriving from the network), and
+        // unless as many ops are queued already, let more gather for as
+        // long as the last commit took, at most commit_window. A plain
+        // sleep: waking on every enqueue would cost a context switch per
+        // op, which is what the window saves. Blocking callers do not
+        // count: each sends nothing more until its commit returned, so
+        // waiting for them only adds latency.
         const auto window = std::min(last_commit, options.commit_window);
-        if (loaded && !stopping && window.count() > 0 && queue.size() < max_batch) {
-          // A plain sleep: waking on every enqueue would cost a context
-          // switch per op, which is what the window saves.
+        if (last_batch >= 2 && window.count() > 0 && queue.size() < last_batch && !stopping) {
           lk.unlock();
           std::this_thread::sleep_for(window);
           lk.lock();
@@ -265,7 +277,7 @@ struct Storage::Impl {
           queue.pop_front();
         }
       }
-      loaded = batch.size() >= 2;
+      last_batch = size_t(std::count_if(batch.begin(), batch.end(), [](const Op& op) { return !op.caller_waits; }));
       const auto began = std::chrono::steady_clock::now();
       process(batch);
       last_commit = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began);
@@ -369,8 +381,9 @@ struct Storage::Impl {
   //         LMDB's freelist are reused inside the file and need no disk.
   // Far from both limits (over 256 MiB each) nothing more is read; close to
   // one, the free pages in LMDB's freelist (FREE_DBI, as mdb_stat counts
-  // them) are added. Approximate: pages freed but still pinned by old
-  // readers count as free.
+  // them) are added, except those the last commit freed (not reusable by
+  // the next write transaction). Approximate: pages still pinned by a live
+  // reader's older snapshot count as free.
   uint64_t room_bytes() {
     MDB_envinfo info;
     if (mdb_env_info(env.get(), &info) != 0 || page_size == 0) return 0;
@@ -414,15 +427,24 @@ struct Storage::Impl {
   uint64_t freelist_pages() {
     // LMDB allows a FREE_DBI cursor only in a read-only transaction; one
     // begun now sees the same committed state as the write transaction.
+    // FREE_DBI maps the id of the transaction that freed pages to their
+    // list. A write transaction reuses only pages freed before the last
+    // committed one (the previous snapshot stays intact until the next
+    // commit), so the last commit's record does not count: counted, it let
+    // stores take pages that a sweep right after them then lacked.
     uint64_t free_pages = 0;
     Txn read;
     MDB_cursor* raw = nullptr;
     if (read.begin(env.get(), MDB_RDONLY) == 0 &&
         mdb_cursor_open(read.get(), 0 /* FREE_DBI */, &raw) == 0) {
       CursorGuard cur(raw);
+      const size_t last_committed = mdb_txn_id(read.get());
       MDB_val k, v;
       for (int rc = mdb_cursor_get(cur.get(), &k, &v, MDB_FIRST); rc == 0;
            rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT)) {
+        size_t freed_by = 0;  // the key: a native-endian txnid (MDB_INTEGERKEY)
+        if (k.mv_size == sizeof(freed_by)) std::memcpy(&freed_by, k.mv_data, sizeof(freed_by));
+        if (freed_by >= last_committed) break;  // keys ascend
         size_t n = 0;  // an IDL: count, then that many page numbers
         if (v.mv_size >= sizeof(n)) std::memcpy(&n, v.mv_data, sizeof(n));
         free_pages += n;
@@ -698,8 +720,11 @@ Storage::~Storage() {
 
 // --- writes ----------------------------------------------------------------
 
-void Storage::store_async(StoredMessage message, StoreDone done) {
-  Impl::Op op;
+void Storage::store_async(StoredMessage message, StoreDone done) { impl_->submit_store(std::move(message), std::move(done), false); }
+
+void Storage::Impl::submit_store(StoredMessage message, StoreDone done, bool caller_waits) {
+  Op op;
+  op.caller_waits = caller_waits;
   op.done = [done = std::move(done)](const Status& s, uint64_t v) {
     if (s.ok()) {
       done(StoreResult(v));
@@ -709,18 +734,18 @@ void Storage::store_async(StoredMessage message, StoreDone done) {
   };
   // Validation (hashing) runs here, off the committer thread; a bad message
   // still travels through the queue so done always runs on the committer.
-  if (message.data.size() > impl_->options.max_message_bytes) {
+  if (message.data.size() > options.max_message_bytes) {
     op.resolved = true;
     op.status = error(Code::kInvalidArgument,
                       "message of " + std::to_string(message.data.size()) +
                           " bytes exceeds the limit of " +
-                          std::to_string(impl_->options.max_message_bytes));
+                          std::to_string(options.max_message_bytes));
   } else if (crypto::hash(message.data) != message.hash) {
     op.resolved = true;
     op.status = error(Code::kInvalidArgument, "message hash does not match its data");
   }
-  op.kind = Impl::StoreOp{std::move(message)};
-  if (!impl_->enqueue(op)) op.done(error(Code::kUnavailable, "storage is shutting down"), 0);
+  op.kind = StoreOp{std::move(message)};
+  if (!enqueue(op)) op.done(error(Code::kUnavailable, "storage is shutting down"), 0);
 }
 
 Result<StoreResult> Storage::store(StoredMessage message) {
@@ -729,8 +754,8 @@ Result<StoreResult> Storage::store(StoredMessage message) {
   }
   std::promise<Result<StoreResult>> promise;
   auto future = promise.get_future();
-  store_async(std::move(message),
-              [&promise](Result<StoreResult> r) { promise.set_value(std::move(r)); });
+  impl_->submit_store(
+      std::move(message), [&promise](Result<StoreResult> r) { promise.set_value(std::move(r)); }, true);
   return future.get();
 }
 

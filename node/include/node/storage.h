@@ -52,11 +52,13 @@ struct StorageOptions {
   uint64_t quota_bytes = 64ull << 20;             // per account, sum of data sizes
   size_t max_batch = 1024;                        // writes per group commit, at most
   // Group commit under load: when the last commit carried two or more
-  // writes, the committer lets writes gather for as long as that commit
-  // took, at most this long, before it takes the next batch; so more writes
-  // share one commit (each commit writes its pages and syncs twice) and a
-  // write waits at most about one commit more. A write that finds the node
-  // idle never waits. 0: never wait.
+  // writes that no caller blocked on (store_async: stores and replicas from
+  // the network) and fewer are queued now, the committer lets writes gather
+  // for as long as that commit took, at most this long, before it takes the
+  // next batch; so more writes share one commit (each commit writes its
+  // pages and syncs twice) and a write waits at most about one commit more.
+  // A write that finds the node idle never waits, nor do blocking calls
+  // gain anything from it. 0: never wait.
   std::chrono::microseconds commit_window{5000};
   // Free disk space kept for deletes and sweeps: stores are refused
   // (kStorageFull) once the filesystem holding `path` has less than the
