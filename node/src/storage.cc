@@ -720,7 +720,9 @@ Storage::~Storage() {
 
 // --- writes ----------------------------------------------------------------
 
-void Storage::store_async(StoredMessage message, StoreDone done) { impl_->submit_store(std::move(message), std::move(done), false); }
+void Storage::store_async(StoredMessage message, StoreDone done) {
+  impl_->submit_store(std::move(message), std::move(done), false);
+}
 
 void Storage::Impl::submit_store(StoredMessage message, StoreDone done, bool caller_waits) {
   Op op;
