@@ -57,8 +57,8 @@ struct StorageOptions {
   // for as long as that commit took, at most this long, before it takes the
   // next batch; so more writes share one commit (each commit writes its
   // pages and syncs twice) and a write waits at most about one commit more.
-  // A write that finds the node idle never waits, nor do blocking calls
-  // gain anything from it. 0: never wait.
+  // A write that finds the node idle never waits, and blocking calls
+  // (store, remove, sweep_expired) never start a window. 0: never wait.
   std::chrono::microseconds commit_window{5000};
   // Free disk space kept for deletes and sweeps: stores are refused
   // (kStorageFull) once the filesystem holding `path` has less than the
