@@ -96,11 +96,15 @@ bool transient(Code code) {
 // zero), therefore never skips a message, whichever member answers next.
 // The price is that the last two minutes of messages are fetched again;
 // LocalStore::add drops them by hash, so nothing is shown twice.
+// A member that was down, or has just joined the swarm, receives older
+// messages late, by catch-up; until its first catch-up round succeeds its
+// answers say "catching_up", and the cursor does not move on such an
+// answer: the next fetch (from any member) reads the same range again.
 // Within one fetch, pages follow the exact (timestamp, hash) of the last
 // item instead, so paging always makes progress.
 RetrieveCursor next_cursor(const RetrieveCursor& previous, std::optional<uint64_t> last_seen_ms,
-                           uint64_t node_now_ms) {
-  if (!last_seen_ms) return previous;
+                           uint64_t node_now_ms, bool node_catching_up) {
+  if (!last_seen_ms || node_catching_up) return previous;
   constexpr uint64_t kLag = 2 * rpc::kMaxClockSkewMs;
   const uint64_t safe = node_now_ms > kLag ? node_now_ms - kLag : 0;
   RetrieveCursor next;
@@ -586,6 +590,7 @@ Result<std::vector<InboxEntry>> Client::fetch(std::vector<InboxEntry>* control) 
   RetrieveCursor page = *stored;
   std::optional<uint64_t> last_seen;  // of the last page kept
   uint64_t node_now = 0;
+  bool catching_up = false;  // a page kept came from a node still catching up
   std::vector<InboxEntry> fresh;
   size_t kept = 0;  // new messages kept by this call, control ones included
   Status stopped;   // why the fetch ended before the inbox's end
@@ -666,9 +671,11 @@ Result<std::vector<InboxEntry>> Client::fetch(std::vector<InboxEntry>* control) 
     page = next_page;
     if (page_last_seen) last_seen = page_last_seen;
     node_now = answer->now_ms;
+    catching_up = catching_up || answer->catching_up;
     if (!answer->more || answer->messages.empty()) break;
   }
-  Status cursor_saved = impl_->store->set_cursor(account, 0, next_cursor(*stored, last_seen, node_now));
+  Status cursor_saved =
+      impl_->store->set_cursor(account, 0, next_cursor(*stored, last_seen, node_now, catching_up));
   if (kept > 0) return fresh;  // a later fetch resumes where this one stopped
   if (!stopped.ok()) return stopped;
   if (!cursor_saved.ok()) return cursor_saved;

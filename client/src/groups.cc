@@ -533,6 +533,7 @@ Result<std::vector<InboxEntry>> Groups::fetch() {
     RetrieveCursor page = *stored;
     std::optional<uint64_t> last_seen;  // of the last page kept
     uint64_t node_now = 0;
+    bool catching_up = false;  // a page kept came from a node still catching up
     std::vector<swarm::AccountId> leavers;
     for (int n = 0; n < kMaxFetchPages; ++n) {
       swarm::rpc::RetrieveRequest req;
@@ -606,13 +607,14 @@ Result<std::vector<InboxEntry>> Groups::fetch() {
       page = next_page;
       if (page_last_seen) last_seen = page_last_seen;
       node_now = answer->now_ms;
+      catching_up = catching_up || answer->catching_up;
       if (!answer->more || answer->messages.empty()) break;
     }
     auto keep = [&](Status s) {
       if (stopped.ok()) stopped = std::move(s);
     };
     keep(save(*r));
-    keep(client_.store().set_cursor(gid, sg::kMessagesNamespace, next_cursor(*stored, last_seen, node_now)));
+    keep(client_.store().set_cursor(gid, sg::kMessagesNamespace, next_cursor(*stored, last_seen, node_now, catching_up)));
     // An admin acts on leave notices of members still in the roster.
     if (r->group_seed) {
       std::vector<swarm::AccountId> to_remove;

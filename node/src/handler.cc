@@ -186,6 +186,11 @@ RequestHandler::RequestHandler(Storage& storage, const swarm::Directory& directo
       replays_(1'000'000, options_.max_clock_skew_ms),
       account_limits_(options_.account_rate_per_s, options_.account_burst) {}
 
+void RequestHandler::set_catching_up(bool on) {
+  catching_up_.store(on, std::memory_order_relaxed);
+  if (options_.stats) options_.stats->catching_up.store(on ? 1 : 0, std::memory_order_relaxed);
+}
+
 std::shared_ptr<const std::vector<swarm::Swarm>> RequestHandler::swarms() const {
   auto nodes = directory_.snapshot();
   std::lock_guard lock(swarm_mu_);
@@ -400,6 +405,7 @@ void RequestHandler::handle(ByteView request, Done done) {
     rpc::RetrieveAnswer a;
     a.more = more;
     a.now_ms = now;
+    a.catching_up = catching_up();
     // An answer must fit the largest padding bucket it may use: stop early
     // and say "more". (A JSON answer stays within the largest bucket older
     // clients know.)

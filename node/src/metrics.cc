@@ -114,6 +114,7 @@ NodeSnapshot take_snapshot(Server& server, const std::string& network_id, uint64
   s.sync_rounds = load(st.sync_rounds);
   s.replication_backlog = load(st.replication_backlog);
   s.peers_reachable = load(st.peers_reachable);
+  s.catching_up = load(st.catching_up);
   s.layers_replayed = load(st.layers_replayed);
   s.queued_requests = load(st.queued_requests);
   s.storage_full_refusals = load(st.storage_full_refusals);
@@ -193,7 +194,8 @@ nlohmann::json status_json(const NodeSnapshot& s) {
         {"refused", s.replicas_refused},
         {"caught_up", s.caught_up},
         {"handed_over", s.handed_over},
-        {"handoff_pending", s.handoff_pending}}},
+        {"handoff_pending", s.handoff_pending},
+        {"catching_up", s.catching_up != 0}}},
       {"gossip",
        {{"admitted", s.gossip.admitted},
         {"refused", {{"invalid", s.gossip.refused_invalid}, {"unreachable", s.gossip.refused_unreachable}}},
@@ -262,6 +264,9 @@ std::string prometheus_text(const NodeSnapshot& s) {
   e.gauge("swarm_members", "Members of this node's swarm, itself included (0: not in a swarm).",
           s.in_swarm ? s.peers.size() + 1 : 0);
   e.gauge("peers_reachable", "Swarm peers that answered in the last catch-up round.", s.peers_reachable);
+  e.gauge("catching_up",
+          "1 until a catch-up round succeeds after start or a swarm change; retrieve answers say so meanwhile.",
+          s.catching_up);
   e.gauge("replication_backlog", "New stores waiting for a swarm peer to confirm its replica.",
           s.replication_backlog);
   e.counter("caught_up_total", "Messages fetched from swarm peers by catch-up (anti-entropy).", s.caught_up);
@@ -317,7 +322,8 @@ std::string status_summary(const nlohmann::json& j) {
          " in flight\n";
   out += "  replication  " + str(at({"replication", "sent"})) + " sent, " + str(at({"replication", "received"})) +
          " received, " + str(at({"replication", "refused"})) + " refused, " +
-         str(at({"replication", "caught_up"})) + " caught up\n";
+         str(at({"replication", "caught_up"})) + " caught up" +
+         (at({"replication", "catching_up"}) == true ? ", still catching up with its swarm" : "") + "\n";
   out += "  rebalance    " + str(at({"replication", "handed_over"})) + " handed over, " +
          str(at({"replication", "handoff_pending"})) + " pending\n";
   out += "  gossip       " + str(at({"gossip", "admitted"})) + " descriptors admitted, " +

@@ -1,5 +1,6 @@
 #include "node/sync.h"
 
+#include <algorithm>
 #include <future>
 #include <set>
 
@@ -104,6 +105,7 @@ SyncThread::~SyncThread() {
 }
 
 void SyncThread::start() {
+  handler_.set_catching_up(true);
   thread_ = std::thread([this] {
     name_this_thread("sync");
     loop();
@@ -131,11 +133,23 @@ void SyncThread::loop() {
     auto swarms = handler_.swarms();
     if (seen && swarms != seen) handoff_due = true;
     seen = swarms;
+    // A node that joins a swarm (or whose swarm changes) may lack its new
+    // peers' messages until a round brings them.
+    auto mine = swarm::swarm_index_of_node(*swarms, keys_.x25519.public_key());
+    std::vector<crypto::X25519PublicKey> members;
+    if (mine)
+      for (const auto& m : (*swarms)[*mine].members) members.push_back(m.x25519);
+    std::sort(members.begin(), members.end());
+    if (members != members_) handler_.set_catching_up(true);
+    members_ = std::move(members);
     if (handoff_due) handoff_due = !handoff(*swarms);
-    const bool more = round();
-    // A round cut short by max_messages_per_round, or hand-overs still
-    // pending: the next round comes soon, not after a whole interval.
-    wait = handoff_due || more ? std::min(options_.interval_ms, options_.handoff_retry_ms) : options_.interval_ms;
+    const RoundOutcome r = round();
+    if (r.caught_up) handler_.set_catching_up(false);
+    // A round cut short by max_messages_per_round, hand-overs still pending,
+    // or no peer reached yet: the next round comes soon, not after a whole
+    // interval.
+    wait = handoff_due || r.more || handler_.catching_up() ? std::min(options_.interval_ms, options_.handoff_retry_ms)
+                                                           : options_.interval_ms;
   }
 }
 
@@ -159,14 +173,14 @@ bool SyncThread::handoff(const std::vector<swarm::Swarm>& swarms) {
   return r->pending == 0 && r->moved < o.max_messages;
 }
 
-bool SyncThread::round() {
+SyncThread::RoundOutcome SyncThread::round() {
   auto swarms = handler_.swarms();
   auto mine = swarm::swarm_index_of_node(*swarms, keys_.x25519.public_key());
-  if (!mine) return false;
+  if (!mine) return {.caught_up = true};  // serves no account
   std::vector<swarm::NodeDescriptor> peers;
   for (const auto& m : (*swarms)[*mine].members)
     if (m.x25519 != keys_.x25519.public_key()) peers.push_back(m);
-  if (peers.empty()) return false;
+  if (peers.empty()) return {.caught_up = true};  // the only holder of its accounts
   // Every peer in turn, starting with a different one each round, until one
   // round brings nothing new: a node that was down learns from all of them.
   size_t total = 0, reachable = 0;
@@ -179,7 +193,7 @@ bool SyncThread::round() {
     if (!st.ok()) log_debug("sync", "catch-up with a peer failed: " + st.to_string());
     {
       std::lock_guard lock(mu_);
-      if (stop_) return false;
+      if (stop_) return {};
     }
     if (total >= options_.max_messages_per_round) break;
   }
@@ -188,7 +202,8 @@ bool SyncThread::round() {
   stats_.peers_reachable.store(reachable, std::memory_order_relaxed);
   NodeStats::inc(stats_.sync_rounds);
   if (total) log_info("sync", "caught up " + std::to_string(total) + " messages from swarm peers");
-  return total >= options_.max_messages_per_round;
+  const bool more = total >= options_.max_messages_per_round;
+  return {.more = more, .caught_up = !more && reachable > 0};
 }
 
 Status SyncThread::sync_with(const swarm::NodeDescriptor& peer, size_t* fetched) {

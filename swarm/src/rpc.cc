@@ -363,7 +363,7 @@ Bytes retrieve_response(const RetrieveAnswer& a) {
   for (const auto& m : a.messages) size += (m.data.size() + 2) / 3 * 4 + 2 * m.hash.size() + 80;
   std::string s;
   s.reserve(size);
-  s += R"({"messages":[)";
+  s += a.catching_up ? R"({"catching_up":true,"messages":[)" : R"({"messages":[)";
   for (size_t i = 0; i < a.messages.size(); ++i) {
     const auto& m = a.messages[i];
     s += i == 0 ? R"({"data":")" : R"(,{"data":")";
@@ -388,7 +388,7 @@ Bytes retrieve_response_binary(const RetrieveAnswer& a) {
   Bytes out;
   out.reserve(size);
   out.push_back(kBinaryRetrieveTag);
-  out.push_back(a.more ? 1 : 0);
+  out.push_back(uint8_t((a.more ? 1 : 0) | (a.catching_up ? 2 : 0)));
   put_u64(out, a.now_ms);
   put_u32(out, uint32_t(a.messages.size()));
   for (const auto& m : a.messages) {
@@ -409,9 +409,10 @@ Result<RetrieveAnswer> parse_retrieve_answer_binary(ByteView body) {
   };
   if (body.size() < kBinaryRetrieveHeader) return malformed("shorter than its header");
   if (body[0] != kBinaryRetrieveTag) return malformed("unknown tag " + std::to_string(body[0]));
-  if (body[1] & ~uint8_t{1}) return malformed("unknown flags");
+  if (body[1] & ~uint8_t{3}) return malformed("unknown flags");
   RetrieveAnswer a;
   a.more = body[1] & 1;
+  a.catching_up = body[1] & 2;
   a.now_ms = get_u64(body.data() + 2);
   const uint32_t count = get_u32(body.data() + 10);
   if (count > kMaxRetrieveLimit) return malformed("more than " + std::to_string(kMaxRetrieveLimit) + " messages");
@@ -513,6 +514,8 @@ Result<RetrieveAnswer> parse_retrieve_answer(const json& ok) {
   }
   auto more = ok.find("more");
   a.more = more != ok.end() && more->is_boolean() && more->get<bool>();
+  auto catching_up = ok.find("catching_up");
+  a.catching_up = catching_up != ok.end() && catching_up->is_boolean() && catching_up->get<bool>();
   return a;
 }
 

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -39,6 +40,31 @@ std::set<std::string> stored_hashes(const Account& a, const swarm::NodeDescripto
   return {};
 }
 
+// Stops a devnet node by SIGKILL and waits (bounded) until it is gone.
+void kill_node(const test::Devnet& net, int i) {
+  const pid_t pid = test::devnet_pid(net, i);
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  for (int t = 0; t < 250 && ::kill(pid, 0) == 0; ++t) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+// Stores n messages of `bytes` random bytes for a at node (a one-hop
+// onion), each acknowledged ok; adds their hashes to acked.
+void store_acked(const Account& a, const swarm::NodeDescriptor& node, int n, size_t bytes,
+                 std::set<std::string>& acked) {
+  RawClient c(node);
+  for (int i = 0; i < n; ++i) {
+    rpc::StoreRequest s;
+    s.account = a.id;
+    s.timestamp_ms = test::now_ms();
+    s.data = crypto::random_bytes(bytes);
+    auto r = c.request({node}, rpc::Request(s));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    ASSERT_EQ((*r)["status"], "ok") << r->dump();
+    acked.insert((*r)["hash"].get<std::string>());
+  }
+}
+
 TEST(Durability, AcknowledgedStoresSurviveKillMinusNine) {
   crypto::init();
   test::Devnet net(5, 5);  // one swarm
@@ -48,17 +74,7 @@ TEST(Durability, AcknowledgedStoresSurviveKillMinusNine) {
   const auto& target = nodes[0];
   Account a;
   std::set<std::string> acked;
-  RawClient c(target);
-  for (int i = 0; i < 200; ++i) {
-    rpc::StoreRequest s;
-    s.account = a.id;
-    s.timestamp_ms = test::now_ms();
-    s.data = crypto::random_bytes(256);
-    auto r = c.request({target}, rpc::Request(s));
-    ASSERT_TRUE(r.ok()) << r.status().to_string();
-    ASSERT_EQ((*r)["status"], "ok") << r->dump();
-    acked.insert((*r)["hash"].get<std::string>());
-  }
+  ASSERT_NO_FATAL_FAILURE(store_acked(a, target, 200, 256, acked));
   const pid_t pid = test::devnet_pid(net, 1);
   ASSERT_GT(pid, 0);
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
@@ -96,24 +112,12 @@ TEST(Durability, RestartedNodeCatchesUpFromItsSwarmPeers) {
   test::Devnet net(5, 5);  // one swarm of five
   ASSERT_TRUE(net.ok()) << net.start_output();
   auto nodes = net.nodes();
-  const pid_t pid = test::devnet_pid(net, 2);
-  ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_NO_FATAL_FAILURE(kill_node(net, 2));
 
   // Stored while node2 is down: it misses every replication push.
   Account a;
   std::set<std::string> acked;
-  RawClient c(nodes[0]);
-  for (int i = 0; i < 60; ++i) {
-    rpc::StoreRequest s;
-    s.account = a.id;
-    s.timestamp_ms = test::now_ms();
-    s.data = crypto::random_bytes(200);
-    auto r = c.request({nodes[0]}, rpc::Request(s));
-    ASSERT_TRUE(r.ok()) << r.status().to_string();
-    ASSERT_EQ((*r)["status"], "ok") << r->dump();
-    acked.insert((*r)["hash"].get<std::string>());
-  }
+  ASSERT_NO_FATAL_FAILURE(store_acked(a, nodes[0], 60, 200, acked));
 
   pid_t again = restart(net, 2, nodes[1]);
   ASSERT_GT(again, 0);
@@ -126,6 +130,68 @@ TEST(Durability, RestartedNodeCatchesUpFromItsSwarmPeers) {
   EXPECT_EQ(have, acked) << "the restarted node did not catch up from its peers";
   ::kill(again, SIGTERM);
   EXPECT_EQ(test::reap(again), 0);
+}
+
+// replication.catching_up of the node's `status --json`; nullopt when the
+// node does not answer.
+std::optional<bool> status_catching_up(const std::string& data_dir) {
+  auto r = test::run_command({test::node_bin(), "status", "--data-dir", data_dir, "--json"}, "",
+                             std::chrono::seconds(20));
+  if (r.exit_code != 0) return std::nullopt;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  if (!j.is_object() || !j.contains("replication") || !j["replication"].contains("catching_up")) return std::nullopt;
+  return j["replication"]["catching_up"].get<bool>();
+}
+
+// A node restarted while it missed stores lacks them until catch-up brings
+// them; meanwhile its retrieve answers say "catching_up" (so clients keep
+// their cursors, PROTOCOL.md 12.1), and only once a catch-up round with a
+// peer has succeeded do they stop saying so, holding what the peer holds.
+TEST(Durability, ARestartedNodeSaysItIsCatchingUpUntilAPeerHasAnswered) {
+  crypto::init();
+  test::Devnet net(3, 3);  // one swarm of three
+  ASSERT_TRUE(net.ok()) << net.start_output();
+  auto nodes = net.nodes();
+  ASSERT_NO_FATAL_FAILURE(kill_node(net, 2));
+
+  // Stored while node2 is down (node3 confirms each replica).
+  Account a;
+  std::set<std::string> acked;
+  ASSERT_NO_FATAL_FAILURE(store_acked(a, nodes[0], 20, 200, acked));
+  // Its peers go down; node2 comes back with no one to catch up from.
+  ASSERT_NO_FATAL_FAILURE(kill_node(net, 1));
+  ASSERT_NO_FATAL_FAILURE(kill_node(net, 3));
+  pid_t node2 = restart(net, 2, nodes[1]);
+  ASSERT_GT(node2, 0);
+  bool catching_up = false;
+  std::optional<std::set<std::string>> have;
+  for (int attempt = 0; attempt < 100 && !have; ++attempt) {
+    auto got = test::retrieve_hashes(a, nodes[1], &catching_up);
+    if (got.ok()) have = *got;
+    else std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(have) << "node2 did not answer after its restart";
+  EXPECT_TRUE(have->empty()) << "node2 holds messages stored while it was down, with no peer up";
+  EXPECT_TRUE(catching_up) << "a node that could not catch up answered as if it had";
+  EXPECT_EQ(status_catching_up(net.node_dir(2)), std::optional<bool>(true));
+
+  // node1 comes back: node2's next round (soon, while it is catching up)
+  // brings the messages, and then its answers stop saying catching_up.
+  pid_t node1 = restart(net, 1, nodes[0]);
+  ASSERT_GT(node1, 0);
+  for (int attempt = 0; attempt < 300 && catching_up; ++attempt) {  // up to ~60 s and more
+    auto got = test::retrieve_hashes(a, nodes[1], &catching_up);
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    have = *got;
+    if (catching_up) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_FALSE(catching_up) << "node2 still says catching_up with a peer up";
+  EXPECT_EQ(*have, acked) << "node2 stopped saying catching_up before it held what its peer holds";
+  EXPECT_EQ(status_catching_up(net.node_dir(2)), std::optional<bool>(false));
+  for (pid_t p : {node1, node2}) {
+    ::kill(p, SIGTERM);
+    EXPECT_EQ(test::reap(p), 0);
+  }
 }
 
 TEST(Durability, SigtermStopsCleanlyAndKeepsKeysAndData) {

@@ -257,7 +257,9 @@ Result<nlohmann::json> RawClient::request(const std::vector<swarm::NodeDescripto
   return request_raw(hops, as_chars(bytes));
 }
 
-Result<std::set<std::string>> retrieve_hashes(const TestAccount& a, const swarm::NodeDescriptor& node) {
+Result<std::set<std::string>> retrieve_hashes(const TestAccount& a, const swarm::NodeDescriptor& node,
+                                              bool* catching_up) {
+  if (catching_up) *catching_up = false;
   swarm::rpc::RetrieveRequest r;
   r.account = a.id;
   r.limit = swarm::rpc::kMaxRetrieveLimit;
@@ -270,6 +272,7 @@ Result<std::set<std::string>> retrieve_hashes(const TestAccount& a, const swarm:
     auto got = c.request({node}, req);
     if (!got.ok()) return got.status();
     if ((*got)["status"] != "ok") return error(Code::kUnavailable, "retrieve refused: " + got->dump());
+    if (catching_up && got->value("catching_up", false)) *catching_up = true;
     for (const auto& m : (*got)["messages"]) out.insert(m["hash"].get<std::string>());
     if (!(*got).value("more", false) || (*got)["messages"].empty()) return out;
     const auto& last = (*got)["messages"].back();

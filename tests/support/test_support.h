@@ -180,8 +180,10 @@ TestAccount schema1_fixture_account(uint8_t seed_byte);
 
 // Hex hashes of the account's namespace-0 messages at node, by a signed
 // retrieve sent to it directly (a one-hop onion); an error when the node
-// does not answer ok.
-Result<std::set<std::string>> retrieve_hashes(const TestAccount& a, const swarm::NodeDescriptor& node);
+// does not answer ok. catching_up, when given, is set to whether any page
+// said "catching_up".
+Result<std::set<std::string>> retrieve_hashes(const TestAccount& a, const swarm::NodeDescriptor& node,
+                                              bool* catching_up = nullptr);
 
 // What a test sets on its Client (ClientOptions' fields of the same names).
 struct ClientHooks {

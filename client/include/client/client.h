@@ -96,9 +96,11 @@ struct SendResult {
 
 // The retrieve cursor to keep after a fetch. last_seen_ms is the timestamp
 // of the last message the fetch returned (none: the previous cursor stays);
-// node_now_ms the answering node's clock. See the comment in client.cc.
+// node_now_ms the answering node's clock; node_catching_up whether any page
+// kept came from a node still catching up with its swarm (then the previous
+// cursor stays too). See the comment in client.cc.
 RetrieveCursor next_cursor(const RetrieveCursor& previous, std::optional<uint64_t> last_seen_ms,
-                           uint64_t node_now_ms);
+                           uint64_t node_now_ms, bool node_catching_up);
 
 class Client {
  public:

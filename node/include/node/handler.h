@@ -7,6 +7,7 @@
 // storage committer thread after the durable commit.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -148,6 +149,14 @@ class RequestHandler {
   // a member of this node's swarm). Completes with kNew/kExists/... .
   void accept_replica(StoredMessage message, std::function<void(Result<StoreResult>)> done);
 
+  // Whether this node may still lack messages its swarm peers hold: set by
+  // the catch-up thread from start (or a change of this node's swarm) until
+  // a catch-up round succeeds. Retrieve answers carry it ("catching_up"), so
+  // clients do not move their cursor past messages this node has yet to
+  // fetch (docs/PROTOCOL.md 8.3, 12.1). Also the stats gauge catching_up.
+  void set_catching_up(bool on);
+  bool catching_up() const { return catching_up_.load(std::memory_order_relaxed); }
+
   // The swarms for the current directory (cached per directory snapshot).
   std::shared_ptr<const std::vector<swarm::Swarm>> swarms() const;
   // Is this node in the swarm of account? Sets *own to the swarm index.
@@ -181,6 +190,7 @@ class RequestHandler {
   const Clock clock_;
   const OnNewStore on_new_store_;
   OnDelete on_delete_;
+  std::atomic<bool> catching_up_{false};
   ReplayCache replays_;
   KeyCheckCache keys_;
   RateLimiter account_limits_;

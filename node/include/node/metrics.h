@@ -65,6 +65,7 @@ struct NodeSnapshot {
   uint64_t sync_rounds = 0;
   uint64_t replication_backlog = 0;
   uint64_t peers_reachable = 0;
+  uint64_t catching_up = 0;
   uint64_t layers_replayed = 0;
   uint64_t queued_requests = 0;
   uint64_t storage_full_refusals = 0;

@@ -68,6 +68,7 @@ struct NodeStats {
   std::atomic<uint64_t> handoff_pending{0};     // messages this node no longer serves, not yet confirmed elsewhere (gauge)
   std::atomic<uint64_t> replication_backlog{0}; // new stores waiting for a peer's replica ack (gauge)
   std::atomic<uint64_t> peers_reachable{0};     // swarm peers that answered in the last catch-up round (gauge)
+  std::atomic<uint64_t> catching_up{0};         // 1 until a catch-up round succeeds after start or a swarm change (gauge)
   LatencyHistogram store_latency;               // destination store: request parsed -> answer ready
   LatencyHistogram retrieve_latency;            // destination retrieve
   std::atomic<uint64_t> sync_rounds{0};         // catch-up rounds completed

@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -45,7 +46,8 @@ struct SyncOptions {
   size_t fetch_batch = 100;               // hashes per fetch request (<= 100)
   uint64_t view_check_ms = 250;           // how often to look for a changed directory (swarms)
   uint64_t handoff_retry_ms = 2'000;      // next round this soon while hand-overs are pending,
-                                          // or after a round that hit max_messages_per_round
+                                          // after a round that hit max_messages_per_round, or
+                                          // while the node is still catching up (no peer answered)
 };
 
 // Limits of the peer side (Server answers kSyncRequest).
@@ -66,13 +68,19 @@ class SyncThread {
   SyncThread(const SyncThread&) = delete;
   SyncThread& operator=(const SyncThread&) = delete;
 
+  // Marks the handler as catching up (RequestHandler::set_catching_up) and
+  // starts the thread, which clears the mark after its first successful
+  // round and sets it again whenever this node's swarm changes.
   void start();
 
  private:
   void loop();
-  // One catch-up round; true when it stopped at max_messages_per_round
-  // (more may be missing: the next round follows after handoff_retry_ms).
-  bool round();
+  struct RoundOutcome {
+    bool more = false;       // stopped at max_messages_per_round: more may be missing
+    bool caught_up = false;  // not cut short, and some peer answered (or there are none)
+  };
+  // One catch-up round with every other member of this node's swarm.
+  RoundOutcome round();
   // Hands over messages of accounts this node no longer serves
   // (node/rebalance.h); true when nothing is left to hand over.
   bool handoff(const std::vector<swarm::Swarm>& swarms);
@@ -86,6 +94,7 @@ class SyncThread {
   NodeStats& stats_;
   const Clock clock_;
   size_t next_peer_ = 0;  // sync thread only: round-robin over peers
+  std::vector<crypto::X25519PublicKey> members_;  // sync thread only: this node's swarm at the last round, sorted
 
   std::mutex mu_;
   std::condition_variable cv_;

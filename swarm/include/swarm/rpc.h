@@ -126,6 +126,10 @@ struct RetrieveAnswer {
   std::vector<StoredItem> messages;
   bool more = false;
   uint64_t now_ms = 0;  // the node's clock
+  // The node has not caught up with its swarm peers since it started or
+  // joined its swarm (docs/PROTOCOL.md 8.3): it may still lack messages
+  // older than the client's cursor, so the client keeps its cursor.
+  bool catching_up = false;
 };
 struct InfoAnswer {
   std::string version;
@@ -143,7 +147,8 @@ Bytes retrieve_response(const RetrieveAnswer& a);
 // The binary retrieve answer, for a retrieve with "format":"binary". No
 // base64 and no JSON around the messages, so a default page of 1 KiB
 // messages fits one answer. Integers are big-endian:
-//   tag(1) = kBinaryRetrieveTag || flags(1): bit 0 "more", the others zero
+//   tag(1) = kBinaryRetrieveTag || flags(1): bit 0 "more", bit 1
+//   "catching_up", the others zero
 //   || now_ms(8) || count(4) || count x item
 //   item = hash(32) || timestamp_ms(8) || expiry_ms(8) || data_len(4) || data
 // and nothing after the last item. Errors are still the JSON error object,

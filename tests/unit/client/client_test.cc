@@ -20,26 +20,40 @@ constexpr uint64_t kLag = 2 * rpc::kMaxClockSkewMs;
 TEST(NextCursor, KeepsPreviousWhenNothingSeen) {
   RetrieveCursor prev{12345, {}};
   prev.hash.bytes.fill(7);
-  auto c = next_cursor(prev, std::nullopt, 10'000'000);
+  auto c = next_cursor(prev, std::nullopt, 10'000'000, false);
   EXPECT_EQ(c.timestamp_ms, 12345u);
   EXPECT_EQ(c.hash, prev.hash);
 }
 
 TEST(NextCursor, LagsNodeClockByTwiceTheSkew) {
   const uint64_t now = 10'000'000;
-  auto c = next_cursor({}, now - 1000, now);
+  auto c = next_cursor({}, now - 1000, now, false);
   EXPECT_EQ(c.timestamp_ms, now - kLag);
   EXPECT_EQ(c.hash, crypto::Hash{});
 }
 
 TEST(NextCursor, UsesLastSeenWhenOlderThanWindow) {
   const uint64_t now = 10'000'000;
-  auto c = next_cursor({}, now - kLag - 5000, now);
+  auto c = next_cursor({}, now - kLag - 5000, now, false);
   EXPECT_EQ(c.timestamp_ms, now - kLag - 5000);
 }
 
+// A node still catching up may lack messages older than any cursor it
+// would give: whatever was seen, the previous cursor stays.
+TEST(NextCursor, KeepsPreviousWhenTheNodeIsCatchingUp) {
+  const uint64_t now = 10'000'000;
+  RetrieveCursor prev{12345, {}};
+  prev.hash.bytes.fill(7);
+  for (uint64_t seen : {uint64_t(1), now - kLag - 5000, now - 1000}) {
+    auto c = next_cursor(prev, seen, now, true);
+    EXPECT_EQ(c.timestamp_ms, 12345u) << seen;
+    EXPECT_EQ(c.hash, prev.hash) << seen;
+    EXPECT_NE(next_cursor(prev, seen, now, false).timestamp_ms, 12345u) << seen;
+  }
+}
+
 TEST(NextCursor, NeverUnderflows) {
-  auto c = next_cursor({}, 50, 1000);
+  auto c = next_cursor({}, 50, 1000, false);
   EXPECT_EQ(c.timestamp_ms, 0u);
 }
 

@@ -143,6 +143,7 @@ TEST(PrometheusText, EverySampleHasHelpAndTypeAndParses) {
   EXPECT_NE(text.find("onionswarm_store_latency_microseconds_bucket{le=\"+Inf\"}"), std::string::npos);
   EXPECT_NE(text.find("onionswarm_replication_backlog "), std::string::npos);
   EXPECT_NE(text.find("onionswarm_peers_reachable "), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_catching_up "), std::string::npos);
 }
 
 TEST(PrometheusText, HistogramBucketsAreCumulativeAndEndWithTheCount) {

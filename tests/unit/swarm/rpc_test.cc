@@ -652,20 +652,27 @@ TEST_F(Rpc, RetrieveAnswerRoundTrips) {
   EXPECT_TRUE(b->more);
   EXPECT_EQ(b->now_ms, kTs);
   expect_same_messages(*b, a);
+  EXPECT_FALSE(b->catching_up);
   RetrieveAnswer empty;
   auto e = parse_retrieve_answer(ok_of(retrieve_response(empty)));
   ASSERT_TRUE(e.ok());
   EXPECT_TRUE(e->messages.empty());
   EXPECT_FALSE(e->more);
+  a.catching_up = true;
+  auto c = parse_retrieve_answer(ok_of(retrieve_response(a)));
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_TRUE(c->catching_up);
+  expect_same_messages(*c, a);
 }
 
 // retrieve_response writes its JSON by hand: it must be exactly what
 // nlohmann::json makes of the same object, including numbers at their
 // limits, an empty data blob and every padding length of base64.
 TEST_F(Rpc, RetrieveAnswerIsTheSameBytesAsTheJsonLibraryWrites) {
-  for (bool more : {false, true}) {
+  for (int flags = 0; flags < 4; ++flags) {
     RetrieveAnswer a;
-    a.more = more;
+    a.more = flags & 1;
+    a.catching_up = flags & 2;
     a.now_ms = UINT64_MAX;
     a.messages.push_back({hash_of("0"), 0, UINT64_MAX, Bytes{}});
     for (size_t n = 1; n <= 4; ++n) a.messages.push_back({hash_of(std::to_string(n)), n, 1000 * n, Bytes(n, uint8_t(n))});
@@ -673,8 +680,9 @@ TEST_F(Rpc, RetrieveAnswerIsTheSameBytesAsTheJsonLibraryWrites) {
     for (const auto& m : a.messages)
       msgs.push_back({{"hash", to_hex(m.hash.view())}, {"timestamp", m.timestamp_ms}, {"expiry", m.expiry_ms},
                       {"data", to_base64(m.data)}});
-    const std::string expected =
-        json{{"status", "ok"}, {"messages", msgs}, {"more", a.more}, {"now", a.now_ms}}.dump();
+    json want{{"status", "ok"}, {"messages", msgs}, {"more", a.more}, {"now", a.now_ms}};
+    if (a.catching_up) want["catching_up"] = true;  // only when set
+    const std::string expected = want.dump();
     const Bytes got = retrieve_response(a);
     EXPECT_EQ(std::string(got.begin(), got.end()), expected);
   }
@@ -683,9 +691,11 @@ TEST_F(Rpc, RetrieveAnswerIsTheSameBytesAsTheJsonLibraryWrites) {
 }
 
 TEST_F(Rpc, BinaryRetrieveAnswerRoundTrips) {
-  for (bool more : {false, true}) {
+  for (int flags = 0; flags < 4; ++flags) {
+    const bool more = flags & 1, catching_up = flags & 2;
     RetrieveAnswer a;
     a.more = more;
+    a.catching_up = catching_up;
     a.now_ms = UINT64_MAX;
     a.messages.push_back({hash_of("1"), 0, UINT64_MAX, bytes_of("one")});
     a.messages.push_back({hash_of("2"), 11, 21, Bytes(kMaxDataBytes, 0xff)});
@@ -694,7 +704,9 @@ TEST_F(Rpc, BinaryRetrieveAnswerRoundTrips) {
     EXPECT_EQ(wire.size(), kBinaryRetrieveHeader + 2 * kBinaryRetrieveItemHeader + 3 + kMaxDataBytes);
     auto b = parse_retrieve_answer_binary(wire);
     ASSERT_TRUE(b.ok()) << b.status().to_string();
+    EXPECT_EQ(wire[1], flags);
     EXPECT_EQ(b->more, more);
+    EXPECT_EQ(b->catching_up, catching_up);
     EXPECT_EQ(b->now_ms, a.now_ms);
     expect_same_messages(*b, a);
   }
@@ -731,7 +743,8 @@ TEST_F(Rpc, MalformedBinaryRetrieveAnswersAreRefused) {
       {"header cut short", Bytes(good.begin(), good.begin() + kBinaryRetrieveHeader - 1), "shorter than its header"},
       {"wrong tag", patched(0, {0x02}), "unknown tag"},
       {"JSON text", bytes_of(R"({"status":"ok"})"), "unknown tag"},
-      {"unknown flag bit", patched(1, {0x03}), "unknown flags"},
+      {"unknown flag bit", patched(1, {0x04}), "unknown flags"},
+      {"high flag bit", patched(1, {0x81}), "unknown flags"},
       {"count over the limit", patched(10, {0, 0, 0x01, 0xf5}), "more than 500"},
       {"count beyond the items", patched(10, {0, 0, 0, 3}), "message 2: truncated header"},
       {"count huge", patched(10, {0xff, 0xff, 0xff, 0xff}), "more than 500"},
