@@ -18,6 +18,7 @@
 #include "onion/encoding.h"
 #include "onion/ephemeral_pool.h"
 #include "onion/layer.h"
+#include "onion/wire.h"
 #include "swarm/json.h"
 #include "swarm/swarms.h"
 
@@ -405,9 +406,23 @@ struct Client::Impl {
         if (cancelled()) return error(Code::kUnavailable, "cancelled");
         last_failure = blob.status();
         if (blob.status().code() == Code::kTimeout) {
-          failed.push_back(path->middle.x25519);
-          failed.push_back(path->exit.x25519);
-          failed.push_back(dest->x25519);
+          // Every relay answers a hop error once it has waited
+          // kDefaultRelayTimeoutMs for the next hop, so silence for longer
+          // than that means the guard itself did not answer (hung, or its
+          // link is): a new guard. After a shorter wait it may be any node
+          // of the path: a new middle, exit and destination, and a second
+          // silence in this request suspects the guard as well, so that a
+          // hung guard is not kept for every later request.
+          const bool guard_silent = options.timeout_ms > wire::kDefaultRelayTimeoutMs;
+          if (guard_silent || retried) {
+            guard_failed = true;
+            failed.push_back(path->guard.x25519);
+          }
+          if (!guard_silent) {
+            failed.push_back(path->middle.x25519);
+            failed.push_back(path->exit.x25519);
+            failed.push_back(dest->x25519);
+          }
         } else {
           guard_failed = true;  // unreachable, or refused our link
           failed.push_back(path->guard.x25519);  // nor as middle, exit or destination

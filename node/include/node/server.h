@@ -46,7 +46,7 @@ namespace onionswarm::node {
 struct ServerOptions {
   std::string listen = "tcp://127.0.0.1:4500";  // port 0 or * : the kernel picks one
   unsigned workers = 0;                          // 0: one per core
-  uint64_t relay_timeout_ms = 10'000;            // waiting for the next hop's answer
+  uint64_t relay_timeout_ms = wire::kDefaultRelayTimeoutMs;  // waiting for the next hop's answer
   uint64_t layer_max_skew_ms = 30ull * 60 * 1000;  // layer timestamps further off are refused
   uint64_t sweep_interval_ms = 10'000;           // TTL sweep period
   uint64_t replication_timeout_ms = 5'000;       // waiting for a swarm peer's replica ack

@@ -1,13 +1,18 @@
-// Client parts that need no network: the cursor rule, opening, and the
-// guard kept across runs (path() only connects in the background).
+// Client parts that need no network of nodes: the cursor rule, opening,
+// the guard kept across runs (path() only connects in the background), and
+// what a guard that never answers does to the path (a CURVE ROUTER here).
 #include "client/client.h"
 
+#include <chrono>
 #include <filesystem>
 #include <random>
 
 #include <gtest/gtest.h>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 #include "onion/encoding.h"
+#include "onion/wire.h"
 
 namespace onionswarm::client {
 namespace {
@@ -174,6 +179,96 @@ TEST_F(ClientTest, NodesThatFailedAreAvoidedByLaterRequests) {
     EXPECT_NE(third->guard.x25519, first->guard.x25519) << "seed " << seed;
     EXPECT_NE(third->guard.x25519, second->guard.x25519) << "seed " << seed;
   }
+}
+
+// A CURVE ROUTER with a node's key that completes the handshake and then
+// answers nothing, as a hung guard does; counts the requests it was sent.
+class SilentGuard {
+ public:
+  SilentGuard() : key_(crypto::X25519KeyPair::generate()), router_(ctx_, zmq::socket_type::router) {
+    router_.set(zmq::sockopt::linger, 0);
+    router_.set(zmq::sockopt::curve_server, 1);
+    router_.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(key_.secret().data(), 32));
+    router_.bind("tcp://127.0.0.1:*");
+  }
+  swarm::NodeDescriptor descriptor(swarm::NodeDescriptor n) {
+    n.x25519 = key_.public_key();
+    n.address = router_.get(zmq::sockopt::last_endpoint);
+    return n;
+  }
+  // Requests received so far (reads what is queued, waits for nothing).
+  size_t requests() {
+    std::vector<zmq::message_t> frames;
+    while (zmq::recv_multipart(router_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+      ++requests_;
+      frames.clear();
+    }
+    return requests_;
+  }
+
+ private:
+  crypto::X25519KeyPair key_;
+  zmq::context_t ctx_;
+  zmq::socket_t router_;
+  size_t requests_ = 0;
+};
+
+// The kept guard is the silent one, and every other node is unreachable.
+class SilentGuardTest : public ClientTest {
+ protected:
+  void SetUp() override {
+    ClientTest::SetUp();
+    nodes_[0] = silent_.descriptor(nodes_[0]);
+    ASSERT_TRUE(Identity::create(home_).ok());
+    auto store = LocalStore::open(home_);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->set_guard(nodes_[0].x25519).ok());
+  }
+  SilentGuard silent_;
+};
+
+// With a wait shorter than the relays' own, silence may come from any node
+// of the path: the retry keeps the guard (new middle, exit, destination),
+// and the second silence suspects the guard too, so the next request does
+// not go through it again.
+TEST_F(SilentGuardTest, ASecondSilenceThroughTheSameGuardReplacesIt) {
+  auto o = options(1);
+  o.timeout_ms = 300;
+  ASSERT_LT(o.timeout_ms, wire::kDefaultRelayTimeoutMs);
+  auto c = Client::open(std::move(o));
+  ASSERT_TRUE(c.ok());
+  auto before = (*c)->path();
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ(before->guard.x25519, nodes_[0].x25519);
+  auto r = (*c)->request((*c)->account_id(), swarm::rpc::InfoRequest{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kTimeout) << r.status().to_string();
+  EXPECT_EQ(silent_.requests(), 2u) << "the retry should have gone through the same guard";
+  // The next request builds its path with a new guard (unreachable here).
+  auto next = (*c)->request((*c)->account_id(), swarm::rpc::InfoRequest{});
+  ASSERT_FALSE(next.ok());
+  EXPECT_EQ(next.status().code(), Code::kUnavailable) << next.status().to_string();
+  EXPECT_EQ(silent_.requests(), 2u) << "a guard silent twice in a row was asked again";
+  auto after = (*c)->path();
+  ASSERT_TRUE(after.ok());
+  EXPECT_NE(after->guard.x25519, nodes_[0].x25519);
+}
+
+// Every relay answers a hop error once it has waited the relay timeout, so
+// a longer silence is the guard's own: the retry of the same request
+// already goes through a new guard.
+TEST_F(SilentGuardTest, SilenceLongerThanTheRelayTimeoutReplacesTheGuardAtOnce) {
+  auto o = options(1);
+  o.timeout_ms = wire::kDefaultRelayTimeoutMs + 500;
+  auto c = Client::open(std::move(o));
+  ASSERT_TRUE(c.ok());
+  auto r = (*c)->request((*c)->account_id(), swarm::rpc::InfoRequest{});
+  ASSERT_FALSE(r.ok());  // the new guard is unreachable as well
+  EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().to_string();
+  EXPECT_EQ(silent_.requests(), 1u) << "the retry went through the silent guard again";
+  auto after = (*c)->path();
+  ASSERT_TRUE(after.ok());
+  EXPECT_NE(after->guard.x25519, nodes_[0].x25519);
 }
 
 }  // namespace
