@@ -315,7 +315,13 @@ struct Client::Impl {
   Result<rpc::RetrieveAnswer> retrieve(const swarm::AccountId& target, rpc::RetrieveRequest req,
                                        const crypto::Ed25519KeyPair* signer = nullptr, bool pinned = false) {
     req.binary = true;
-    auto answer = request_any(target, std::move(req), signer, pinned);
+    auto answer = request_any(target, req, signer, pinned);
+    if (!answer.ok() && refused_binary_format(answer.status())) {
+      // A node built before the binary answer (PROTOCOL.md 7.8) refuses the
+      // field: ask again in JSON, which every node answers.
+      req.binary = false;
+      answer = request_any(target, std::move(req), signer, pinned);
+    }
     if (!answer.ok()) return answer.status();
     auto parsed = std::holds_alternative<nlohmann::json>(*answer)
                       ? rpc::parse_retrieve_answer(std::get<nlohmann::json>(*answer))
@@ -323,6 +329,13 @@ struct Client::Impl {
     if (!parsed.ok())
       return error(parsed.status().code(), "swarm node sent a malformed answer: " + parsed.status().message());
     return parsed;
+  }
+
+  // Whether a retrieve failed because its destination does not know the
+  // "format" field: nodes refuse unknown fields as invalid_argument
+  // "FIELD: unknown field", and request_any adds "swarm node: ".
+  static bool refused_binary_format(const Status& s) {
+    return s.code() == Code::kInvalidArgument && s.message() == "swarm node: format: unknown field";
   }
 
   // The destination's "ok" answer: its JSON object, or the bytes of a

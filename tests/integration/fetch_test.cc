@@ -109,12 +109,7 @@ TEST_F(Fetch, AFullPageOfOneKibMessagesComesInOneRequest) {
   ASSERT_TRUE(reader);
   auto got = reader->fetch();
   ASSERT_TRUE(got.ok()) << got.status().to_string();
-  std::set<std::string> texts;
-  for (const auto& e : *got) {
-    EXPECT_TRUE(e.verified) << e.error;
-    texts.insert(e.text);
-  }
-  EXPECT_EQ(texts, sent);
+  EXPECT_EQ(test::verified_texts(*got), sent);
   EXPECT_EQ(requests, 1u) << "a page of 100 messages of 1 KiB took more than one answer";
 }
 

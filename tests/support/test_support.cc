@@ -286,6 +286,15 @@ Result<std::set<std::string>> retrieve_hashes(const TestAccount& a, const swarm:
   return error(Code::kInternal, "too many pages");
 }
 
+std::set<std::string> verified_texts(const std::vector<client::InboxEntry>& entries) {
+  std::set<std::string> texts;
+  for (const auto& e : entries) {
+    EXPECT_TRUE(e.verified) << e.error;
+    texts.insert(e.text);
+  }
+  return texts;
+}
+
 std::unique_ptr<client::Client> open_client(const std::string& network_file, const std::string& home,
                                             ClientHooks hooks) {
   if (!client::Identity::load(home).ok()) {

@@ -194,6 +194,10 @@ struct ClientHooks {
 // A Client on home for the network in network_file; a home without an
 // identity gets a new one first. nullptr, with a test failure, when it
 // does not open.
+// The texts of fetched messages, each checked to be verified (a test
+// failure names the ones that are not).
+std::set<std::string> verified_texts(const std::vector<client::InboxEntry>& entries);
+
 std::unique_ptr<client::Client> open_client(const std::string& network_file, const std::string& home,
                                             ClientHooks hooks = {});
 

@@ -3,16 +3,22 @@
 // what a guard that never answers does to the path (a CURVE ROUTER here).
 #include "client/client.h"
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <random>
+#include <set>
 
 #include <gtest/gtest.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "client/envelope.h"
+#include "fake_network.h"
+#include "test_support.h"
 #include "onion/encoding.h"
 #include "onion/wire.h"
+#include "swarm/rpc.h"
 
 namespace onionswarm::client {
 namespace {
@@ -269,6 +275,47 @@ TEST_F(SilentGuardTest, SilenceLongerThanTheRelayTimeoutReplacesTheGuardAtOnce) 
   auto after = (*c)->path();
   ASSERT_TRUE(after.ok());
   EXPECT_NE(after->guard.x25519, nodes_[0].x25519);
+}
+
+// Nodes built before the binary retrieve answer refuse its "format" field,
+// as every node refuses a field it does not know. Client::fetch asks such a
+// node again in JSON and gets every message.
+TEST_F(ClientTest, FetchFromANodeThatRefusesTheBinaryFormatAsksAgainInJson) {
+  auto id = Identity::create(home_);
+  ASSERT_TRUE(id.ok());
+  const auto sender = crypto::Ed25519KeyPair::generate();
+  const uint64_t now = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count());
+  swarm::rpc::RetrieveAnswer inbox;
+  inbox.now_ms = now;
+  std::set<std::string> sent;
+  for (int i = 0; i < 3; ++i) {
+    const std::string text = "to an old node " + std::to_string(i);
+    auto sealed = seal_message(sender, id->x25519().public_key(), now - 1000 + i, text);
+    ASSERT_TRUE(sealed.ok()) << sealed.status().to_string();
+    inbox.messages.push_back({crypto::hash(*sealed), now - 1000 + i, now + 3'600'000, *sealed});
+    sent.insert(text);
+  }
+  std::atomic<int> refused{0};
+  test::FakeNetwork old_nodes(4, [&](const nlohmann::json& request, const swarm::NodeDescriptor&) -> Bytes {
+    if (!request.is_object() || request.value("method", "") != "retrieve")
+      return swarm::rpc::error_response(error(Code::kInvalidArgument, "unexpected request"));
+    if (request["params"].contains("format")) {
+      ++refused;
+      return swarm::rpc::error_response(error(Code::kInvalidArgument, "format: unknown field"));
+    }
+    return swarm::rpc::retrieve_response(inbox);
+  });
+  auto o = options(1);
+  o.nodes = old_nodes.nodes();
+  auto c = Client::open(std::move(o));
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  auto got = (*c)->fetch();
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ(test::verified_texts(*got), sent);
+  EXPECT_GE(refused.load(), 1) << "the fetch never asked for the binary format";
+  EXPECT_EQ(old_nodes.requests(), size_t(refused.load()) * 2) << "each refusal is followed by one JSON retrieve";
 }
 
 }  // namespace
