@@ -140,11 +140,17 @@ void SyncThread::loop() {
     if (mine)
       for (const auto& m : (*swarms)[*mine].members) members.push_back(m.x25519);
     std::sort(members.begin(), members.end());
-    if (members != members_) handler_.set_catching_up(true);
+    if (members != members_ && !handler_.catching_up()) {
+      handler_.set_catching_up(true);
+      log_info("sync", "this node's swarm changed: catching up with its peers");
+    }
     members_ = std::move(members);
     if (handoff_due) handoff_due = !handoff(*swarms);
     const RoundOutcome r = round();
-    if (r.caught_up) handler_.set_catching_up(false);
+    if (r.caught_up && handler_.catching_up()) {
+      handler_.set_catching_up(false);
+      log_info("sync", "caught up with its swarm peers");
+    }
     // A round cut short by max_messages_per_round, hand-overs still pending,
     // or no peer reached yet: the next round comes soon, not after a whole
     // interval.
