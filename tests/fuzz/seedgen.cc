@@ -214,7 +214,7 @@ void rpc_seeds(const fs::path& vectors) {
   put("rpc_response", "info", rpc::info_response(ia));
   onionswarm::swarm::Swarm sw;
   sw.id = 42;
-  sw.members.push_back({ed, x, "tcp://127.0.0.1:4500"});
+  sw.members.push_back({ed, x, "tcp://127.0.0.1:4500", std::nullopt});
   put("rpc_response", "get_swarm", rpc::get_swarm_response(sw));
   put("rpc_response", "error", rpc::error_response(onionswarm::error(onionswarm::Code::kFull, "quota")));
   put("rpc_response", "wrong_swarm", rpc::wrong_swarm_response(sw, "ask them"));
