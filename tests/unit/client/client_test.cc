@@ -277,26 +277,39 @@ TEST_F(SilentGuardTest, SilenceLongerThanTheRelayTimeoutReplacesTheGuardAtOnce) 
   EXPECT_NE(after->guard.x25519, nodes_[0].x25519);
 }
 
+uint64_t wall_now_ms() {
+  return uint64_t(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+// A retrieve answer (now_ms = now) of n messages sealed to `to` by a new
+// sender, timestamped from `first_ms` one ms apart; their texts go to *texts.
+swarm::rpc::RetrieveAnswer sealed_inbox(const Identity& to, uint64_t now, uint64_t first_ms, int n,
+                                        std::set<std::string>* texts) {
+  const auto sender = crypto::Ed25519KeyPair::generate();
+  swarm::rpc::RetrieveAnswer inbox;
+  inbox.now_ms = now;
+  for (int i = 0; i < n; ++i) {
+    const std::string text = "message " + std::to_string(i);
+    auto sealed = seal_message(sender, to.x25519().public_key(), first_ms + i, text);
+    EXPECT_TRUE(sealed.ok()) << sealed.status().to_string();
+    if (!sealed.ok()) break;
+    inbox.messages.push_back({crypto::hash(*sealed), first_ms + i, now + 3'600'000, *sealed});
+    texts->insert(text);
+  }
+  return inbox;
+}
+
 // Nodes built before the binary retrieve answer refuse its "format" field,
 // as every node refuses a field it does not know. Client::fetch asks such a
 // node again in JSON and gets every message.
 TEST_F(ClientTest, FetchFromANodeThatRefusesTheBinaryFormatAsksAgainInJson) {
   auto id = Identity::create(home_);
   ASSERT_TRUE(id.ok());
-  const auto sender = crypto::Ed25519KeyPair::generate();
-  const uint64_t now = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch())
-                                    .count());
-  swarm::rpc::RetrieveAnswer inbox;
-  inbox.now_ms = now;
+  const uint64_t now = wall_now_ms();
   std::set<std::string> sent;
-  for (int i = 0; i < 3; ++i) {
-    const std::string text = "to an old node " + std::to_string(i);
-    auto sealed = seal_message(sender, id->x25519().public_key(), now - 1000 + i, text);
-    ASSERT_TRUE(sealed.ok()) << sealed.status().to_string();
-    inbox.messages.push_back({crypto::hash(*sealed), now - 1000 + i, now + 3'600'000, *sealed});
-    sent.insert(text);
-  }
+  const swarm::rpc::RetrieveAnswer inbox = sealed_inbox(*id, now, now - 1000, 3, &sent);
   std::atomic<int> refused{0};
   test::FakeNetwork old_nodes(4, [&](const nlohmann::json& request, const swarm::NodeDescriptor&) -> Bytes {
     if (!request.is_object() || request.value("method", "") != "retrieve")
@@ -316,6 +329,43 @@ TEST_F(ClientTest, FetchFromANodeThatRefusesTheBinaryFormatAsksAgainInJson) {
   EXPECT_EQ(test::verified_texts(*got), sent);
   EXPECT_GE(refused.load(), 1) << "the fetch never asked for the binary format";
   EXPECT_EQ(old_nodes.requests(), size_t(refused.load()) * 2) << "each refusal is followed by one JSON retrieve";
+}
+
+// Client::fetch keeps its stored cursor when a page comes from a node that
+// says it is still catching up (PROTOCOL.md 12.1), and moves it otherwise.
+TEST_F(ClientTest, FetchKeepsTheCursorOnAnswersOfANodeCatchingUp) {
+  auto id = Identity::create(home_);
+  ASSERT_TRUE(id.ok());
+  const uint64_t now = wall_now_ms();
+  const uint64_t old_ms = now - 10 * 60'000;  // older than the cursor's two-minute overlap
+  std::set<std::string> sent;
+  swarm::rpc::RetrieveAnswer inbox = sealed_inbox(*id, now, old_ms, 3, &sent);
+  std::atomic<bool> catching_up{true};
+  test::FakeNetwork nodes(4, [&](const nlohmann::json&, const swarm::NodeDescriptor&) -> Bytes {
+    swarm::rpc::RetrieveAnswer a = inbox;
+    a.catching_up = catching_up.load();
+    return swarm::rpc::retrieve_response_binary(a);
+  });
+  auto o = options(1);
+  o.nodes = nodes.nodes();
+  auto c = Client::open(std::move(o));
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  const std::string me = (*c)->account_id().to_string();
+
+  auto got = (*c)->fetch();
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ(test::verified_texts(*got), sent);
+  auto cursor = (*c)->store().cursor(me, 0);
+  ASSERT_TRUE(cursor.ok());
+  EXPECT_EQ(cursor->timestamp_ms, 0u) << "the cursor moved on an answer that said catching_up";
+
+  catching_up = false;
+  got = (*c)->fetch();
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_TRUE(got->empty()) << "messages already kept were returned again";
+  cursor = (*c)->store().cursor(me, 0);
+  ASSERT_TRUE(cursor.ok());
+  EXPECT_EQ(cursor->timestamp_ms, old_ms + 2) << "the cursor should follow the last message seen";
 }
 
 }  // namespace
