@@ -519,10 +519,12 @@ void expect_same_messages(const RetrieveAnswer& got, const RetrieveAnswer& want)
   }
 }
 
-// The binary retrieve answer of the vectors: two messages, "more" set.
+// The binary retrieve answer of the vectors: two messages, "more" and
+// "catching_up" set.
 RetrieveAnswer vector_binary_answer() {
   RetrieveAnswer a;
   a.more = true;
+  a.catching_up = true;
   a.now_ms = 1'700'000'000'010;
   a.messages.push_back({crypto::hash(as_bytes("sealed one")), 1'699'999'995'000, 1'701'209'595'000, bytes_of("sealed one")});
   a.messages.push_back({crypto::hash(as_bytes("sealed two!")), 1'699'999'996'000, 1'701'209'596'000, bytes_of("sealed two!")});
@@ -548,7 +550,8 @@ json make_vectors(const crypto::Ed25519KeyPair& key) {
   for (const auto& m : a.messages)
     msgs.push_back({{"hash", to_hex(m.hash.view())}, {"timestamp", m.timestamp_ms}, {"expiry", m.expiry_ms},
                     {"data_hex", to_hex(m.data)}});
-  out["binary_retrieve_answer"] = {{"more", a.more}, {"now", a.now_ms}, {"messages", msgs},
+  out["binary_retrieve_answer"] = {{"more", a.more},         {"catching_up", a.catching_up},
+                                   {"now", a.now_ms},        {"messages", msgs},
                                    {"hex", to_hex(retrieve_response_binary(a))}};
   return out;
 }
@@ -595,6 +598,7 @@ TEST_F(Rpc, GoldenVectorsMatchByteForByte) {
   ASSERT_TRUE(answer.ok()) << answer.status().to_string();
   expect_same_messages(*answer, vector_binary_answer());
   EXPECT_TRUE(answer->more);
+  EXPECT_TRUE(answer->catching_up);
 }
 
 // ---- answers ------------------------------------------------------------------
