@@ -2,12 +2,14 @@
 // and what every hop pays to peel one layer.
 #include <benchmark/benchmark.h>
 
+#include <cstring>
 #include <vector>
 
 #include "onion/crypto.h"
 #include "onion/encoding.h"
 #include "onion/ephemeral_pool.h"
 #include "onion/layer.h"
+#include "node/limits.h"
 
 namespace {
 
@@ -137,6 +139,36 @@ static void BM_FromBase64_1100B(benchmark::State& state) {
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(text.size()));
 }
 BENCHMARK(BM_FromBase64_1100B);
+
+// What every hop pays, after the peel, to check a layer's ephemeral key
+// against its replay cache and remember it: a cache that already holds
+// state.range(0) keys whose timestamps span the whole 30-min skew window
+// either side of now (the node's default window), as on a busy relay.
+void BM_LayerReplayCheck(benchmark::State& state) {
+  crypto::init();
+  constexpr uint64_t kWindow = 30ull * 60 * 1000;
+  const auto held = uint64_t(state.range(0));
+  node::LayerReplayCache cache(held + 20'000'000, kWindow);
+  Bytes key(32, 0);
+  uint64_t n = 0;
+  auto next_key = [&] {
+    ++n;
+    std::memcpy(key.data(), &n, sizeof n);
+    return ByteView(key);
+  };
+  for (uint64_t i = 0; i < held; ++i) {
+    const uint64_t ts = kTs - kWindow + (2 * kWindow * i) / held;
+    if (!cache.check_and_insert(next_key(), ts, kTs).ok()) state.SkipWithError("prefill refused");
+  }
+  for (auto _ : state) {
+    auto st = cache.check_and_insert(next_key(), kTs, kTs);
+    if (!st.ok()) {
+      state.SkipWithError("refused");
+      break;
+    }
+  }
+}
+BENCHMARK(BM_LayerReplayCheck)->Arg(10'000)->Arg(1'000'000);
 
 }  // namespace
 

@@ -5,49 +5,125 @@
 
 namespace onionswarm::node {
 
-// ---- LayerReplayCache --------------------------------------------------------
+// ---- ReplayCache -------------------------------------------------------------
 
-LayerReplayCache::LayerReplayCache(size_t capacity, uint64_t window_ms)
+namespace {
+constexpr size_t kMinSlots = 1024;
+constexpr auto kLater = [](const auto& x, const auto& y) { return x.ts_ms > y.ts_ms; };  // min-heap order
+}  // namespace
+
+ReplayCache::ReplayCache(size_t capacity, uint64_t window_ms)
     : capacity_(capacity),
+      max_slots_(capacity + capacity / 3 + 1),
       window_ms_(window_ms),
-      slot_ms_(std::max<uint64_t>(1, window_ms / 16)),
-      digest_key_(32) {
-  crypto::random_fill(digest_key_.data(), digest_key_.size());
+      seed_([] {
+        uint64_t v = 0;
+        crypto::random_fill(reinterpret_cast<uint8_t*>(&v), sizeof v);
+        return v;
+      }()),
+      slots_(std::min(max_slots_, kMinSlots)) {}
+
+ReplayCache::Fingerprint ReplayCache::fingerprint(const crypto::Hash& key) {
+  Fingerprint fp;
+  std::memcpy(&fp.a, key.data(), 8);
+  std::memcpy(&fp.b, key.data() + 8, 8);
+  if (fp.empty()) fp.b = 1;  // (0, 0) marks an empty slot
+  return fp;
 }
 
-uint64_t LayerReplayCache::digest(ByteView key) const {
-  Bytes d = crypto::blake2b(key, 16, digest_key_.view());  // 16: BLAKE2b's shortest output
-  uint64_t v;
-  std::memcpy(&v, d.data(), sizeof v);
-  return v;
+size_t ReplayCache::home(const Fingerprint& fp, size_t slots) const {
+  uint64_t h = (fp.a ^ seed_) * 0x9E3779B97F4A7C15ull;
+  h ^= h >> 29;
+  return size_t((unsigned __int128)(h ^ fp.b) * slots >> 64);  // uniform in [0, slots)
 }
 
-void LayerReplayCache::expire_locked(uint64_t now_ms) {
-  // Generation g holds forget times in [g*slot, (g+1)*slot): all of them are
-  // below now once (g+1)*slot <= now.
-  while (!generations_.empty() && (generations_.begin()->first + 1) * slot_ms_ <= now_ms) {
-    size_ -= generations_.begin()->second.size();
-    generations_.erase(generations_.begin());
+size_t ReplayCache::find_locked(const Fingerprint& fp) const {
+  const size_t n = slots_.size();
+  for (size_t i = home(fp, n);; i = i + 1 == n ? 0 : i + 1) {
+    if (slots_[i].empty()) return n;
+    if (slots_[i] == fp) return i;
   }
 }
 
-Status LayerReplayCache::check_and_insert(ByteView key, uint64_t ts_ms, uint64_t now_ms) {
-  const uint64_t d = digest(key);
-  const uint64_t forget_ms = ts_ms + window_ms_;
+void ReplayCache::insert_slot_locked(std::vector<Fingerprint>& table, const Fingerprint& fp) const {
+  const size_t n = table.size();
+  size_t i = home(fp, n);
+  while (!table[i].empty()) i = i + 1 == n ? 0 : i + 1;
+  table[i] = fp;
+}
+
+void ReplayCache::erase_locked(const Fingerprint& fp) {
+  const size_t n = slots_.size();
+  size_t hole = find_locked(fp);
+  if (hole == n) return;
+  // Backward shift: move later members of the probe run into the hole when
+  // their home slot does not lie cyclically in (hole, j].
+  for (size_t j = hole + 1 == n ? 0 : hole + 1; !slots_[j].empty(); j = j + 1 == n ? 0 : j + 1) {
+    const size_t k = home(slots_[j], n);
+    const bool k_in_range = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
+    if (!k_in_range) {
+      slots_[hole] = slots_[j];
+      hole = j;
+    }
+  }
+  slots_[hole] = Fingerprint{};
+}
+
+void ReplayCache::grow_locked() {
+  std::vector<Fingerprint> bigger(std::min(max_slots_, slots_.size() * 2));
+  for (const Fingerprint& fp : slots_)
+    if (!fp.empty()) insert_slot_locked(bigger, fp);
+  slots_.swap(bigger);
+}
+
+void ReplayCache::expire_locked(uint64_t now_ms) {
+  while (!heap_.empty() && heap_.front().ts_ms + window_ms_ < now_ms) {
+    erase_locked(heap_.front().fp);
+    std::pop_heap(heap_.begin(), heap_.end(), kLater);
+    heap_.pop_back();
+  }
+}
+
+Status ReplayCache::check_and_insert(const crypto::Hash& key, uint64_t request_ts_ms, uint64_t now_ms) {
+  const Fingerprint fp = fingerprint(key);
   std::lock_guard lock(mu_);
   expire_locked(now_ms);
-  for (const auto& [g, set] : generations_)
-    if (set.count(d)) return error(Code::kReplay, "this onion layer was seen before");
-  if (forget_ms < now_ms) return {};  // stale: the timestamp check refuses it anyway
-  if (size_ >= capacity_) return error(Code::kBusy, "replay cache is full; try again later");
-  generations_[forget_ms / slot_ms_].insert(d);
-  ++size_;
+  if (find_locked(fp) != slots_.size()) return error(Code::kReplay, "this signed request was already used");
+  if (request_ts_ms + window_ms_ < now_ms) return {};  // stale: the timestamp check refuses it anyway
+  if (heap_.size() >= capacity_) return error(Code::kBusy, "too many signed requests; try again later");
+  if ((heap_.size() + 1) * 4 > slots_.size() * 3 && slots_.size() < max_slots_) grow_locked();
+  if (heap_.size() == heap_.capacity()) heap_.reserve(std::min(capacity_, std::max<size_t>(64, heap_.size() * 2)));
+  insert_slot_locked(slots_, fp);
+  heap_.push_back(Expiry{request_ts_ms, fp});
+  std::push_heap(heap_.begin(), heap_.end(), kLater);
   return {};
 }
 
-size_t LayerReplayCache::size() const {
+size_t ReplayCache::size() const {
   std::lock_guard lock(mu_);
-  return size_;
+  return heap_.size();
+}
+
+size_t ReplayCache::memory_bytes() const {
+  std::lock_guard lock(mu_);
+  return slots_.capacity() * sizeof(Fingerprint) + heap_.capacity() * sizeof(Expiry);
+}
+
+// ---- LayerReplayCache --------------------------------------------------------
+
+LayerReplayCache::LayerReplayCache(size_t capacity, uint64_t window_ms)
+    : capacity_(capacity), digest_key_(32), keys_(capacity, window_ms) {
+  crypto::random_fill(digest_key_.data(), digest_key_.size());
+}
+
+Status LayerReplayCache::check_and_insert(ByteView key, uint64_t ts_ms, uint64_t now_ms) {
+  crypto::Hash digest;
+  const Bytes d = crypto::blake2b(key, digest.size(), digest_key_.view());
+  std::copy(d.begin(), d.end(), digest.bytes.begin());
+  Status st = keys_.check_and_insert(digest, ts_ms, now_ms);
+  if (st.code() == Code::kReplay) return error(Code::kReplay, "this onion layer was seen before");
+  if (st.code() == Code::kBusy) return error(Code::kBusy, "replay cache is full; try again later");
+  return st;
 }
 
 // ---- RateLimiter -------------------------------------------------------------

@@ -34,62 +34,6 @@ namespace onionswarm::node {
 using Clock = std::function<uint64_t()>;
 uint64_t system_clock_ms();
 
-// Signed requests seen recently, to refuse replays. An entry is kept until
-// its request timestamp is older than the allowed skew (ts + window < now;
-// after that the timestamp check alone refuses it). Bounded: when full, new
-// signed requests are refused as busy rather than forgetting entries early.
-//
-// Layout (fixed-size entries, no per-entry allocation):
-//   slots_  open-addressing table (linear probing, backward-shift deletion)
-//           of 16-byte fingerprints: the first 128 bits of the key, which is
-//           itself a BLAKE2b hash of a valid signature, so a collision
-//           cannot be aimed; the home slot mixes in a random per-process
-//           seed. At most 3/4 full; grows by doubling up to
-//           capacity * 4/3 + 1 slots.
-//   heap_   a min-heap of (request ts, fingerprint): the expiry order.
-// Memory when full: at most kMaxBytesPerEntry bytes per entry (16 * 4/3 for
-// the table + 24 for the heap, about 46 MB for the default million), where
-// a std::map + std::multimap pair took about 160 bytes per entry.
-//
-// Thread-safe (one mutex).
-class ReplayCache {
- public:
-  static constexpr size_t kMaxBytesPerEntry = 46;  // plus a constant (table rounding)
-
-  explicit ReplayCache(size_t capacity = 1'000'000, uint64_t window_ms = swarm::rpc::kMaxClockSkewMs);
-  // kReplay when key was seen; kBusy when full; ok and remembered otherwise.
-  Status check_and_insert(const crypto::Hash& key, uint64_t request_ts_ms, uint64_t now_ms);
-  size_t size() const;
-  // Bytes the tables hold (allocated, used or not).
-  size_t memory_bytes() const;
-
- private:
-  struct Fingerprint {
-    uint64_t a = 0, b = 0;  // (0, 0): an empty slot
-    bool empty() const { return a == 0 && b == 0; }
-    friend bool operator==(const Fingerprint&, const Fingerprint&) = default;
-  };
-  struct Expiry {
-    uint64_t ts_ms = 0;
-    Fingerprint fp;
-  };
-  static Fingerprint fingerprint(const crypto::Hash& key);
-  size_t home(const Fingerprint& fp, size_t slots) const;
-  size_t find_locked(const Fingerprint& fp) const;  // slots_.size() when absent
-  void insert_slot_locked(std::vector<Fingerprint>& table, const Fingerprint& fp) const;
-  void erase_locked(const Fingerprint& fp);
-  void grow_locked();
-  void expire_locked(uint64_t now_ms);
-
-  const size_t capacity_;
-  const size_t max_slots_;
-  const uint64_t window_ms_;
-  const uint64_t seed_;
-  mutable std::mutex mu_;
-  std::vector<Fingerprint> slots_;  // GUARDED_BY(mu_)
-  std::vector<Expiry> heap_;        // GUARDED_BY(mu_): min-heap by ts_ms; size() is the entry count
-};
-
 // Caches "does this Ed25519 key convert to this account's X25519 key"
 // (the conversion costs ~44 us). Thread-safe; bounded (cleared when full).
 class KeyCheckCache {

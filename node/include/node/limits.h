@@ -3,6 +3,8 @@
 // (milliseconds, any monotonic-enough epoch the caller uses consistently).
 //
 // What each is for (docs/SECURITY.md, "Replays" and "Floods and limits"):
+//   ReplayCache       keys remembered until their timestamp leaves a window:
+//                     the destination's signed requests, refused twice.
 //   LayerReplayCache  every hop remembers the ephemeral key of each layer it
 //                     opened until the layer's timestamp leaves the accepted
 //                     window, and refuses the same layer again.
@@ -15,7 +17,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
+#include <vector>
 
 #include "onion/bytes.h"
 #include "onion/crypto.h"
@@ -23,21 +25,78 @@
 
 namespace onionswarm::node {
 
-// Keys (onion-layer ephemeral public keys) seen recently.
+// Keys seen recently, to refuse replays: the destination's signed requests
+// (the key is the BLAKE2b hash of the signature) and, inside
+// LayerReplayCache, every hop's onion layers. An entry is kept until its
+// request timestamp is older than the allowed skew (ts + window < now;
+// after that the timestamp check alone refuses it), and a key already that
+// old is not remembered at all. Bounded: when full, new keys are refused as
+// busy rather than forgetting entries early.
 //
-// A layer with timestamp ts is accepted while |now - ts| <= window_ms, so a
-// key must be remembered until now > ts + window_ms; after that the timestamp
-// check alone refuses the layer. Entries are grouped by that forget time into
-// generations of window_ms/16; a whole generation is dropped once all its
-// entries may be forgotten. Keys are stored as 64-bit keyed BLAKE2b digests
-// (key random per process), so a sender cannot aim collisions at another
-// sender's keys or at the hash table.
-//
-// Bounded: at most `capacity` keys. When full of unexpired keys a new key is
-// refused with kBusy rather than remembered by forgetting a live one (which
-// would let that one be replayed). Memory: about 40 bytes per key.
+// Layout (fixed-size entries, no per-entry allocation):
+//   slots_  open-addressing table (linear probing, backward-shift deletion)
+//           of 16-byte fingerprints: the first 128 bits of the key, which
+//           must be a hash nobody can aim collisions at (of a valid
+//           signature; of a layer key under a secret key); the home slot
+//           mixes in a random per-process seed. At most 3/4 full; grows by doubling up to
+//           capacity * 4/3 + 1 slots.
+//   heap_   a min-heap of (request ts, fingerprint): the expiry order.
+// Memory when full: at most kMaxBytesPerEntry bytes per entry (16 * 4/3 for
+// the table + 24 for the heap, about 46 MB for the default million), where
+// a std::map + std::multimap pair took about 160 bytes per entry.
 //
 // Thread-safe (one mutex).
+class ReplayCache {
+ public:
+  static constexpr size_t kMaxBytesPerEntry = 46;  // plus a constant (table rounding)
+
+  ReplayCache(size_t capacity, uint64_t window_ms);
+  // kReplay when key was seen; kBusy when full; ok otherwise (remembered
+  // unless request_ts_ms + window < now_ms).
+  Status check_and_insert(const crypto::Hash& key, uint64_t request_ts_ms, uint64_t now_ms);
+  size_t size() const;
+  // Bytes the tables hold (allocated, used or not).
+  size_t memory_bytes() const;
+
+ private:
+  struct Fingerprint {
+    uint64_t a = 0, b = 0;  // (0, 0): an empty slot
+    bool empty() const { return a == 0 && b == 0; }
+    friend bool operator==(const Fingerprint&, const Fingerprint&) = default;
+  };
+  struct Expiry {
+    uint64_t ts_ms = 0;
+    Fingerprint fp;
+  };
+  static Fingerprint fingerprint(const crypto::Hash& key);
+  size_t home(const Fingerprint& fp, size_t slots) const;
+  size_t find_locked(const Fingerprint& fp) const;  // slots_.size() when absent
+  void insert_slot_locked(std::vector<Fingerprint>& table, const Fingerprint& fp) const;
+  void erase_locked(const Fingerprint& fp);
+  void grow_locked();
+  void expire_locked(uint64_t now_ms);
+
+  const size_t capacity_;
+  const size_t max_slots_;
+  const uint64_t window_ms_;
+  const uint64_t seed_;
+  mutable std::mutex mu_;
+  std::vector<Fingerprint> slots_;  // GUARDED_BY(mu_)
+  std::vector<Expiry> heap_;        // GUARDED_BY(mu_): min-heap by ts_ms; size() is the entry count
+};
+
+// Onion-layer ephemeral public keys seen recently: a ReplayCache of their
+// keyed BLAKE2b-256 digests (key random per process), so a sender cannot aim
+// collisions at another sender's keys or at the hash table.
+//
+// A layer with timestamp ts is accepted while |now - ts| <= window_ms, so a
+// key is remembered until now > ts + window_ms; after that the timestamp
+// check alone refuses the layer. Bounded: at most `capacity` keys
+// (ReplayCache::kMaxBytesPerEntry bytes each). When full of unexpired keys a
+// new key is refused as busy: forgetting a live key would let that layer be
+// replayed.
+//
+// Thread-safe.
 class LayerReplayCache {
  public:
   LayerReplayCache(size_t capacity, uint64_t window_ms);
@@ -45,21 +104,13 @@ class LayerReplayCache {
   // kReplay when key was seen within the window; kBusy when the cache is
   // full; otherwise ok and the key is remembered until ts_ms + window_ms.
   [[nodiscard]] Status check_and_insert(ByteView key, uint64_t ts_ms, uint64_t now_ms);
-  size_t size() const;
+  size_t size() const { return keys_.size(); }
   size_t capacity() const { return capacity_; }
 
  private:
-  uint64_t digest(ByteView key) const;
-  void expire_locked(uint64_t now_ms);
-
   const size_t capacity_;
-  const uint64_t window_ms_;
-  const uint64_t slot_ms_;
   crypto::SecretBytes digest_key_;
-  mutable std::mutex mu_;
-  // generation index (forget_ms / slot_ms_) -> digests. GUARDED_BY(mu_)
-  std::map<uint64_t, std::unordered_set<uint64_t>> generations_;
-  size_t size_ = 0;  // GUARDED_BY(mu_)
+  ReplayCache keys_;
 };
 
 // Token buckets by key: each key may make `rate_per_s` requests per second

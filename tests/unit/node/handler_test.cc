@@ -748,8 +748,8 @@ TEST(ReplayCache, EntriesExpireAfterTheWindow) {
   ReplayCache c(2, 60'000);
   EXPECT_TRUE(c.check_and_insert(key_n(1), kNow, kNow).ok());
   EXPECT_TRUE(c.check_and_insert(key_n(2), kNow + 30'000, kNow).ok());
-  EXPECT_EQ(c.check_and_insert(key_n(3), kNow, kNow + 60'000).code(), Code::kBusy);  // not yet expired
-  EXPECT_TRUE(c.check_and_insert(key_n(3), kNow, kNow + 60'001).ok());               // key 1 expired
+  EXPECT_EQ(c.check_and_insert(key_n(3), kNow + 1, kNow + 60'000).code(), Code::kBusy);  // not yet expired
+  EXPECT_TRUE(c.check_and_insert(key_n(3), kNow + 1, kNow + 60'001).ok());               // key 1 expired
   EXPECT_EQ(c.size(), 2u);
   EXPECT_EQ(c.check_and_insert(key_n(2), kNow + 30'000, kNow + 60'001).code(), Code::kReplay);
   EXPECT_TRUE(c.check_and_insert(key_n(1), kNow + 100'000, kNow + 100'000).ok());  // 2 and 3 expired

@@ -38,7 +38,7 @@ TEST(LayerReplayCache, RemembersUntilTheTimestampLeavesTheWindow) {
   EXPECT_EQ(c.check_and_insert(key_of(2), future_ts, kNow + 2 * kWindow).code(), Code::kReplay);
   // Past it the key may be forgotten (the timestamp check refuses it instead).
   EXPECT_TRUE(c.check_and_insert(key_of(3), kNow + 2 * kWindow + 1, kNow + 2 * kWindow + kWindow / 8).ok());
-  EXPECT_EQ(c.size(), 1u);  // the generations of keys 1 and 2 are gone
+  EXPECT_EQ(c.size(), 1u);  // keys 1 and 2 are forgotten
 }
 
 TEST(LayerReplayCache, FullOfLiveKeysRefusesBusyInsteadOfForgetting) {
