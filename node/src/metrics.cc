@@ -117,6 +117,9 @@ NodeSnapshot take_snapshot(Server& server, const std::string& network_id, uint64
   s.catching_up = load(st.catching_up);
   s.layers_replayed = load(st.layers_replayed);
   s.queued_requests = load(st.queued_requests);
+  s.replay_cache_keys = load(st.replay_cache_keys);
+  s.replay_cache_bytes = load(st.replay_cache_bytes);
+  s.replay_cache_capacity = load(st.replay_cache_capacity);
   s.storage_full_refusals = load(st.storage_full_refusals);
   for (size_t i = 0; i < s.busy.size(); ++i) s.busy[i] = load(st.busy[i]);
   auto copy_histogram = [](const LatencyHistogram& from, NodeSnapshot::Histogram& to) {
@@ -186,7 +189,9 @@ nlohmann::json status_json(const NodeSnapshot& s) {
         {"in_flight", s.in_flight},
         {"link_errors", s.link_errors},
         {"replayed", s.layers_replayed},
-        {"queued", s.queued_requests}}},
+        {"queued", s.queued_requests},
+        {"replay_cache",
+         {{"keys", s.replay_cache_keys}, {"capacity", s.replay_cache_capacity}, {"bytes", s.replay_cache_bytes}}}}},
       {"replication",
        {{"sent", s.replicas_sent},
         {"batches_sent", s.replica_batches_sent},
@@ -229,6 +234,11 @@ std::string prometheus_text(const NodeSnapshot& s) {
             s.layers_replayed);
   e.gauge("queued_requests", "Onion requests in progress on this node (bounded by max_queued_requests).",
           s.queued_requests);
+  e.gauge("replay_cache_keys",
+          "Onion-layer keys remembered against replays; at replay_cache_capacity new layers are answered busy.",
+          s.replay_cache_keys);
+  e.gauge("replay_cache_capacity", "The replay cache's bound (replay_cache_entries).", s.replay_cache_capacity);
+  e.gauge("replay_cache_bytes", "Bytes the replay cache's tables hold.", s.replay_cache_bytes);
   e.family("busy_refusals_total", "counter",
            "Requests refused as busy (rate limit or resource bound) instead of queued, by reason.");
   for (size_t i = 0; i < s.busy.size(); ++i)
@@ -320,6 +330,9 @@ std::string status_summary(const nlohmann::json& j) {
   out += "  relay        " + str(at({"relay", "relayed"})) + " relayed, " + str(at({"relay", "timeouts"})) +
          " timeouts, " + str(at({"relay", "refused"})) + " refused, " + str(at({"relay", "in_flight"})) +
          " in flight\n";
+  out += "  replay cache " + str(at({"relay", "replay_cache", "keys"})) + " of " +
+         str(at({"relay", "replay_cache", "capacity"})) + " keys, " + str(at({"relay", "replay_cache", "bytes"})) +
+         " bytes\n";
   out += "  replication  " + str(at({"replication", "sent"})) + " sent, " + str(at({"replication", "received"})) +
          " received, " + str(at({"replication", "refused"})) + " refused, " +
          str(at({"replication", "caught_up"})) + " caught up" +

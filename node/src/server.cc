@@ -180,6 +180,7 @@ Server::Server(ServerOptions options, NodeKeys keys, std::shared_ptr<swarm::Dire
       // of now: remember its key exactly that long.
       layer_replays_(options_.replay_cache_entries, options_.layer_max_skew_ms),
       connection_limits_(options_.connection_rate_per_s, options_.connection_burst) {
+  stats_.replay_cache_capacity.store(layer_replays_.capacity(), std::memory_order_relaxed);
   handler_ = std::make_unique<RequestHandler>(
       *storage_, *directory_, keys_.ed25519.public_key(), keys_.x25519.public_key(), options_.handler, clock_,
       [this](const StoredMessage& m, RequestHandler::Replicated replicated) {
@@ -383,6 +384,8 @@ void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_
     }
     if (now - last_tick >= 100) {
       last_tick = now;
+      stats_.replay_cache_keys.store(layer_replays_.size(), std::memory_order_relaxed);
+      stats_.replay_cache_bytes.store(layer_replays_.memory_bytes(), std::memory_order_relaxed);
       mark_ready(kRouterTag);
       for (const auto& [id, peer] : link_ids_) {
         mark_ready(socket_tag(id));

@@ -9,6 +9,11 @@
 // received is exactly the onion built for the path suffix hops[k..].
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <map>
+#include <string>
+#include <thread>
+
 #include "onion/encoding.h"
 #include "onion/layer.h"
 #include "swarm/rpc.h"
@@ -130,6 +135,65 @@ TEST_F(Replay, EveryHopRefusesALayerItHasSeen) {
   auto held = test::retrieve_hashes(account, path_.back());
   ASSERT_TRUE(held.ok()) << held.status().to_string();
   EXPECT_EQ(held->size(), 1u);
+}
+
+// relay.replay_cache of every node's `status --json`, by the node's x25519
+// key (hex); a node that does not answer is missing.
+std::map<std::string, json> replay_caches(const test::Devnet& net, int nodes) {
+  std::map<std::string, json> out;
+  for (int i = 1; i <= nodes; ++i) {
+    auto r = test::run_command({test::node_bin(), "status", "--data-dir", net.node_dir(i), "--json"}, "",
+                               std::chrono::seconds(20));
+    auto j = json::parse(r.out, nullptr, false);
+    if (r.exit_code == 0 && j.is_object() && j["relay"].contains("replay_cache"))
+      out[j["node"]["x25519"].get<std::string>()] = j["relay"]["replay_cache"];
+  }
+  return out;
+}
+
+TEST_F(Replay, StatusCountsTheKeysEveryHopRemembers) {
+  // Operators watch the cache fill against its bound (at the bound new
+  // layers are answered busy): each onion adds one key at each of its four
+  // hops and none elsewhere.
+  // The gauges follow the caches every 100 ms: start from counts that held
+  // still for 300 ms (the devnet's own readiness pings may still show).
+  std::map<std::string, json> before = replay_caches(*net_, 5);
+  for (int i = 0; i < 60; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto again = replay_caches(*net_, 5);
+    if (again == before) break;
+    before = std::move(again);
+  }
+  ASSERT_EQ(before.size(), 5u);
+  constexpr uint64_t kOnions = 3;
+  test::TestAccount account;
+  RawClient c(path_[0]);
+  for (uint64_t i = 0; i < kOnions; ++i) {
+    auto a = c.send_onion(path_, store_payload(account, crypto::random_bytes(64)));
+    ASSERT_TRUE(a.ok()) << a.status().to_string();
+    ASSERT_EQ(a->kind, onion::ResponseKind::kFinal) << as_chars(a->body);
+  }
+  auto keys_added = [&](const std::map<std::string, json>& after, const swarm::NodeDescriptor& n) -> int64_t {
+    const std::string x = to_hex(n.x25519.view());
+    if (!after.count(x) || !before.count(x)) return -1;
+    return after.at(x)["keys"].get<int64_t>() - before.at(x)["keys"].get<int64_t>();
+  };
+  // Wait (bounded) until the hops' gauges show the onions.
+  std::map<std::string, json> after;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    after = replay_caches(*net_, 5);
+    bool all = true;
+    for (const auto& hop : path_) all = all && keys_added(after, hop) >= int64_t(kOnions);
+    if (all || std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (const auto& hop : path_) EXPECT_EQ(keys_added(after, hop), int64_t(kOnions)) << hop.address;
+  EXPECT_EQ(keys_added(after, nodes_[4]), 0) << "a node off the path remembered a layer";
+  for (const auto& [x, cache] : after) {
+    EXPECT_EQ(cache["capacity"], 1'000'000) << "the default replay_cache_entries";
+    EXPECT_GT(cache["bytes"].get<uint64_t>(), 0u);
+  }
 }
 
 TEST_F(Replay, FlippedBitsFailCleanlyAtTheRealNextHop) {

@@ -106,6 +106,7 @@ class LayerReplayCache {
   [[nodiscard]] Status check_and_insert(ByteView key, uint64_t ts_ms, uint64_t now_ms);
   size_t size() const { return keys_.size(); }
   size_t capacity() const { return capacity_; }
+  size_t memory_bytes() const { return keys_.memory_bytes(); }
 
  private:
   const size_t capacity_;

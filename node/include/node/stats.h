@@ -77,6 +77,9 @@ struct NodeStats {
   std::atomic<uint64_t> layers_replayed{0};     // layers refused because their ephemeral key was seen before
   std::array<std::atomic<uint64_t>, size_t(BusyReason::kCount)> busy{};  // refusals as busy, by reason
   std::atomic<uint64_t> queued_requests{0};     // onion requests in progress (gauge)
+  std::atomic<uint64_t> replay_cache_keys{0};   // onion-layer keys the replay cache holds (gauge, every 100 ms)
+  std::atomic<uint64_t> replay_cache_bytes{0};  // bytes its tables hold (gauge, every 100 ms)
+  std::atomic<uint64_t> replay_cache_capacity{0};  // replay_cache_entries: when full, new layers are busy
   std::atomic<uint64_t> storage_full_refusals{0};  // stores and replicas refused: disk or LMDB map (nearly) full
 
   void busy_refusal(BusyReason r) { inc(busy[size_t(r)]); }

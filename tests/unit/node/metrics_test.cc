@@ -30,6 +30,9 @@ NodeSnapshot sample() {
   s.replicas_sent = 4;
   s.replica_batches_sent = 2;
   s.gossip = {6, 3, 2, 1};
+  s.replay_cache_keys = 12;
+  s.replay_cache_capacity = 1000;
+  s.replay_cache_bytes = 4096;
   return s;
 }
 
@@ -159,6 +162,21 @@ TEST(PrometheusText, HistogramBucketsAreCumulativeAndEndWithTheCount) {
   EXPECT_NE(text.find("onionswarm_store_latency_microseconds_bucket{le=\"+Inf\"} 8\n"), std::string::npos);
   EXPECT_NE(text.find("onionswarm_store_latency_microseconds_sum 12345\n"), std::string::npos);
   EXPECT_NE(text.find("onionswarm_store_latency_microseconds_count 8\n"), std::string::npos);
+}
+
+TEST(StatusJson, CarriesTheReplayCacheAndItsBound) {
+  // How full the onion-layer replay cache is: at its capacity new layers
+  // are answered busy, so operators watch keys against capacity.
+  auto j = status_json(sample());
+  EXPECT_EQ(j["relay"]["replay_cache"]["keys"], 12);
+  EXPECT_EQ(j["relay"]["replay_cache"]["capacity"], 1000);
+  EXPECT_EQ(j["relay"]["replay_cache"]["bytes"], 4096);
+  const std::string text = prometheus_text(sample());
+  EXPECT_NE(text.find("onionswarm_replay_cache_keys 12\n"), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_replay_cache_capacity 1000\n"), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_replay_cache_bytes 4096\n"), std::string::npos);
+  const std::string summary = status_summary(j);
+  EXPECT_NE(summary.find("replay cache 12 of 1000 keys, 4096 bytes"), std::string::npos) << summary;
 }
 
 TEST(StatusSummary, ToleratesMissingFields) {
