@@ -194,7 +194,12 @@ void BM_LayerReplayMemory(benchmark::State& state) {
     state.counters["bytes_per_key"] = double(cache.memory_bytes()) / double(cache.size());
   }
 }
-BENCHMARK(BM_LayerReplayMemory)->Arg(100'000)->Arg(792'000)->Arg(1'000'000)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LayerReplayMemory)
+    ->Arg(100'000)
+    ->Arg(792'000)
+    ->Arg(1'000'000)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

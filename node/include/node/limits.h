@@ -38,8 +38,8 @@ namespace onionswarm::node {
 //           of 16-byte fingerprints: the first 128 bits of the key, which
 //           must be a hash nobody can aim collisions at (of a valid
 //           signature; of a layer key under a secret key); the home slot
-//           mixes in a random per-process seed. At most 3/4 full; grows by doubling up to
-//           capacity * 4/3 + 1 slots.
+//           mixes in a random per-process seed. At most 3/4 full; grows by
+//           doubling up to capacity * 4/3 + 1 slots.
 //   heap_   a min-heap of (request ts, fingerprint): the expiry order.
 // Memory when full: at most kMaxBytesPerEntry bytes per entry (16 * 4/3 for
 // the table + 24 for the heap, about 46 MB for the default million), where
