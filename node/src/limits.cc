@@ -25,16 +25,15 @@ ReplayCache::ReplayCache(size_t capacity, uint64_t window_ms)
 
 ReplayCache::Fingerprint ReplayCache::fingerprint(const crypto::Hash& key) {
   Fingerprint fp;
-  std::memcpy(&fp.a, key.data(), 8);
-  std::memcpy(&fp.b, key.data() + 8, 8);
-  if (fp.empty()) fp.b = 1;  // (0, 0) marks an empty slot
+  std::memcpy(&fp.v, key.data(), 8);
+  if (fp.empty()) fp.v = 1;  // 0 marks an empty slot
   return fp;
 }
 
 size_t ReplayCache::home(const Fingerprint& fp, size_t slots) const {
-  uint64_t h = (fp.a ^ seed_) * 0x9E3779B97F4A7C15ull;
+  uint64_t h = (fp.v ^ seed_) * 0x9E3779B97F4A7C15ull;
   h ^= h >> 29;
-  return size_t((unsigned __int128)(h ^ fp.b) * slots >> 64);  // uniform in [0, slots)
+  return size_t((unsigned __int128)h * slots >> 64);  // uniform in [0, slots)
 }
 
 size_t ReplayCache::find_locked(const Fingerprint& fp) const {

@@ -35,20 +35,22 @@ namespace onionswarm::node {
 //
 // Layout (fixed-size entries, no per-entry allocation):
 //   slots_  open-addressing table (linear probing, backward-shift deletion)
-//           of 16-byte fingerprints: the first 128 bits of the key, which
+//           of 8-byte fingerprints: the first 64 bits of the key, which
 //           must be a hash nobody can aim collisions at (of a valid
-//           signature; of a layer key under a secret key); the home slot
-//           mixes in a random per-process seed. At most 3/4 full; grows by
-//           doubling up to capacity * 4/3 + 1 slots.
+//           signature; of a layer key under a secret key). A new key
+//           matches one of n held by chance with odds n / 2^64 (5e-14 at a
+//           million): a false "replay" that the client retries. The home
+//           slot mixes in a random per-process seed. At most 3/4 full;
+//           grows by doubling up to capacity * 4/3 + 1 slots.
 //   heap_   a min-heap of (request ts, fingerprint): the expiry order.
-// Memory when full: at most kMaxBytesPerEntry bytes per entry (16 * 4/3 for
-// the table + 24 for the heap, about 46 MB for the default million), where
+// Memory when full: at most kMaxBytesPerEntry bytes per entry (8 * 4/3 for
+// the table + 16 for the heap, about 27 MB for the default million), where
 // a std::map + std::multimap pair took about 160 bytes per entry.
 //
 // Thread-safe (one mutex).
 class ReplayCache {
  public:
-  static constexpr size_t kMaxBytesPerEntry = 46;  // plus a constant (table rounding)
+  static constexpr size_t kMaxBytesPerEntry = 27;  // plus a constant (table rounding)
 
   ReplayCache(size_t capacity, uint64_t window_ms);
   // kReplay when key was seen; kBusy when full; ok otherwise (remembered
@@ -60,8 +62,8 @@ class ReplayCache {
 
  private:
   struct Fingerprint {
-    uint64_t a = 0, b = 0;  // (0, 0): an empty slot
-    bool empty() const { return a == 0 && b == 0; }
+    uint64_t v = 0;  // 0: an empty slot
+    bool empty() const { return v == 0; }
     friend bool operator==(const Fingerprint&, const Fingerprint&) = default;
   };
   struct Expiry {

@@ -60,7 +60,7 @@ struct ServerOptions {
   size_t max_queued_bytes = size_t(64) << 20;    // their blob bytes
   uint32_t connection_rate_per_s = 200;          // per client connection (not node links); 0 = off
   uint32_t connection_burst = 400;
-  size_t replay_cache_entries = 1'000'000;       // onion-layer ephemeral keys remembered (<= 46 B each)
+  size_t replay_cache_entries = 1'000'000;       // onion-layer ephemeral keys remembered (<= 27 B each)
   HandlerOptions handler;
   SyncOptions sync;
   // Answers a kGossip body from the link whose CURVE key is the first
