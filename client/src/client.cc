@@ -154,8 +154,14 @@ struct Client::Impl {
     if (!ok) return std::get<rpc::ErrorAnswer>(*parsed).status;
     auto info = rpc::parse_info_answer(*ok);
     if (!info.ok()) return info.status();
-    const int64_t after = local_now();
-    clock_offset_ms = int64_t(info->now_ms) - (before + after) / 2;
+    return adopt_clock(info->now_ms, before, local_now());
+  }
+
+  // Adopts a node's clock, read at node_now_ms between our local times
+  // `before` and `after` (half the round trip is compensated), and keeps
+  // the offset for later runs.
+  Status adopt_clock(uint64_t node_now_ms, int64_t before, int64_t after) {
+    clock_offset_ms = int64_t(node_now_ms) - (before + after) / 2;
     return store->set_setting(kClockOffsetSetting, std::to_string(clock_offset_ms));
   }
 
@@ -412,6 +418,7 @@ struct Client::Impl {
 
       progress("waiting for the swarm…");
       const size_t failed_before = failed.size();
+      const int64_t sent_at = local_now();
       auto blob = channel->round_trip(built->blob, options.timeout_ms);
 
       // What failed, if anything, and how to retry.
@@ -448,6 +455,20 @@ struct Client::Impl {
         } else if (answer->kind == onion::ResponseKind::kHopError) {
           const size_t hop = answer->hop;
           last_failure = hop_error_status(answer->body, hop_name(hop, hops.size()));
+          if (last_failure.code() == Code::kStale && !clock_synced) {
+            // Our clock is so far off (beyond a hop's 30-min layer window)
+            // that a hop refused the layer itself; its answer carries its
+            // clock. Adopt it once per request and send again.
+            if (auto node_now = rpc::stale_layer_clock(answer->body)) {
+              clock_synced = true;
+              progress("adjusting to the network's clock…");
+              if (Status s = adopt_clock(*node_now, sent_at, local_now()); !s.ok()) {
+                return error(s.code(), "clock sync failed: " + s.message());
+              }
+              --attempt;  // not a path failure: does not use up the retry
+              continue;
+            }
+          }
           if (hop + 1 == hops.size()) {
             // The destination itself refused the request at the layer level.
             if (!transient(last_failure.code())) return last_failure;

@@ -546,8 +546,7 @@ void Server::job_onion(std::string from, uint64_t request_id, Bytes blob, std::s
     Outgoing o;
     o.to = std::move(from);
     o.header = {wire::kVersion, wire::Type::kOnionResponse, request_id};
-    o.body = onion::wrap_response(*key, onion::ResponseKind::kHopError,
-                                  rpc::error_response(error(Code::kStale, "layer timestamp out of range")));
+    o.body = onion::wrap_response(*key, onion::ResponseKind::kHopError, rpc::stale_layer_response(now));
     return mailbox_.post(std::move(o));
   }
   // Replays: only a layer that opened (authenticated) and is in its time

@@ -347,6 +347,23 @@ Bytes wrong_swarm_response(const Swarm& swarm, std::string_view message) {
                {"swarm", swarm_to_json(swarm)}});
 }
 
+Bytes stale_layer_response(uint64_t now_ms) {
+  return dump({{"status", "error"},
+               {"code", std::string(code_name(Code::kStale))},
+               {"message", "layer timestamp out of range"},
+               {"now_ms", now_ms}});
+}
+
+std::optional<uint64_t> stale_layer_clock(ByteView answer) {
+  auto j = parse_json(as_chars(answer), 4, 64 * 1024);  // a hop error is a few hundred bytes
+  if (!j.ok() || !j->is_object()) return std::nullopt;
+  auto code = j->find("code");
+  auto now = j->find("now_ms");
+  if (code == j->end() || !code->is_string() || code->get<std::string>() != code_name(Code::kStale)) return std::nullopt;
+  if (now == j->end() || !now->is_number_unsigned() || now->get<uint64_t>() == 0) return std::nullopt;
+  return now->get<uint64_t>();
+}
+
 Bytes store_response(const StoreAnswer& a) {
   json holders = json::array();
   for (const auto& h : a.holders) holders.push_back(to_hex(h.view()));

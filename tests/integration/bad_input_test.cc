@@ -186,10 +186,17 @@ TEST_F(BadInput, RelayToUnknownNextHopGetsHopError) {
 
 TEST_F(BadInput, StaleLayerTimestampGetsHopError) {
   RawClient c(target_);
+  const uint64_t before = test::now_ms();
   auto a = c.send_onion({target_}, as_bytes(R"({"method":"info"})"), test::now_ms() - 2 * 3600 * 1000);
+  const uint64_t after = test::now_ms();
   ASSERT_TRUE(a.ok()) << a.status().to_string();
   EXPECT_EQ(a->kind, onion::ResponseKind::kHopError);
   EXPECT_NE(std::string(as_chars(a->body)).find("stale"), std::string::npos);
+  // The hop's clock rides along, for a client whose clock is far off.
+  auto clock = swarm::rpc::stale_layer_clock(a->body);
+  ASSERT_TRUE(clock.has_value()) << as_chars(a->body);
+  EXPECT_GE(*clock, before);
+  EXPECT_LE(*clock, after);
   ExpectStillServing();
 }
 

@@ -111,6 +111,13 @@ struct StoredItem {
 // {"status":"error","code":code_name,"message":text[, "swarm":{...}]}.
 Bytes error_response(const Status& status);
 Bytes wrong_swarm_response(const Swarm& swarm, std::string_view message);
+// A hop's error for a layer whose timestamp is outside its window: `stale`
+// "layer timestamp out of range" with the hop's clock, "now_ms", so that a
+// client whose clock is far off can learn the network's time from it.
+Bytes stale_layer_response(uint64_t now_ms);
+// The "now_ms" of a stale_layer_response; nullopt for any other answer
+// (another code, no or a malformed now_ms, not JSON).
+std::optional<uint64_t> stale_layer_clock(ByteView answer);
 
 nlohmann::json swarm_to_json(const Swarm& swarm);
 Result<Swarm> swarm_from_json(const nlohmann::json& j);

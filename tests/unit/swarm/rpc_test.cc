@@ -847,6 +847,30 @@ TEST_F(Rpc, WrongSwarmResponseCarriesTheSwarm) {
   EXPECT_EQ(e->swarm->members, s.members);
 }
 
+TEST_F(Rpc, StaleLayerResponseCarriesTheHopsClock) {
+  const Bytes answer = stale_layer_response(1'700'000'000'123);
+  EXPECT_EQ(text_of(answer),
+            R"({"code":"stale","message":"layer timestamp out of range","now_ms":1700000000123,"status":"error"})");
+  EXPECT_EQ(stale_layer_clock(answer), std::optional<uint64_t>(1'700'000'000'123));
+  // Still an ordinary error answer to anyone who ignores the clock.
+  auto r = parse_response(answer);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  ASSERT_NE(std::get_if<ErrorAnswer>(&*r), nullptr);
+  EXPECT_EQ(std::get<ErrorAnswer>(*r).status.code(), Code::kStale);
+}
+
+TEST_F(Rpc, StaleLayerClockIsOnlyReadFromAStaleAnswerWithAValidClock) {
+  for (const char* text : {R"({"status":"error","code":"replay","message":"x","now_ms":5})",
+                           R"({"status":"error","code":"stale","message":"x"})",
+                           R"({"status":"error","code":"stale","message":"x","now_ms":0})",
+                           R"({"status":"error","code":"stale","message":"x","now_ms":-5})",
+                           R"({"status":"error","code":"stale","message":"x","now_ms":5.5})",
+                           R"({"status":"error","code":"stale","message":"x","now_ms":"5"})",
+                           R"({"status":"error","code":5,"now_ms":5})", R"(["stale",5])", "not json", ""}) {
+    EXPECT_EQ(stale_layer_clock(as_bytes(text)), std::nullopt) << text;
+  }
+}
+
 TEST_F(Rpc, ParseResponseRefusesMalformedAnswers) {
   for (const char* text : {"[]", "{}", R"({"status":1})", R"({"status":"maybe"})", "{"}) {
     auto r = parse_response(as_bytes(text));
