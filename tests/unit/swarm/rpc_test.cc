@@ -553,6 +553,10 @@ json make_vectors(const crypto::Ed25519KeyPair& key) {
   out["binary_retrieve_answer"] = {{"more", a.more},         {"catching_up", a.catching_up},
                                    {"now", a.now_ms},        {"messages", msgs},
                                    {"hex", to_hex(retrieve_response_binary(a))}};
+  // A hop's stale error for a layer, with the hop's clock (PROTOCOL 5.7).
+  constexpr uint64_t kHopNow = 1'700'000'000'123;
+  const Bytes stale = stale_layer_response(kHopNow);
+  out["stale_layer_answer"] = {{"now_ms", kHopNow}, {"json", std::string(stale.begin(), stale.end())}};
   return out;
 }
 
@@ -599,6 +603,10 @@ TEST_F(Rpc, GoldenVectorsMatchByteForByte) {
   expect_same_messages(*answer, vector_binary_answer());
   EXPECT_TRUE(answer->more);
   EXPECT_TRUE(answer->catching_up);
+  // The stale layer answer: exact text, and the clock reads back.
+  EXPECT_EQ(got["stale_layer_answer"], want["stale_layer_answer"]);
+  EXPECT_EQ(stale_layer_clock(as_bytes(got["stale_layer_answer"]["json"].get<std::string>())),
+            std::optional<uint64_t>(got["stale_layer_answer"]["now_ms"].get<uint64_t>()));
 }
 
 // ---- answers ------------------------------------------------------------------
