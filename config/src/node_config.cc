@@ -54,7 +54,8 @@ constexpr std::array<NodeConfigKey, 20> kKeys = {{
     {"max_queued_requests", "integer", "4096",
      "1..1000000 onion requests in progress on this node; more are answered busy"},
     {"replay_cache_entries", "integer", "1000000",
-     "1000..100000000 onion-layer keys remembered against replays (at most 27 bytes each); when full, busy"},
+     "1000..100000000 onion-layer keys remembered against replays (at most 27 bytes each); when full, the oldest is "
+     "forgotten and older layers are answered stale"},
 }};
 
 // Each check returns an empty string when the value is fine, else what is

@@ -75,12 +75,14 @@ void ReplayCache::grow_locked() {
   slots_.swap(bigger);
 }
 
+void ReplayCache::pop_oldest_locked() {
+  erase_locked(heap_.front().fp);
+  std::pop_heap(heap_.begin(), heap_.end(), kLater);
+  heap_.pop_back();
+}
+
 void ReplayCache::expire_locked(uint64_t now_ms) {
-  while (!heap_.empty() && heap_.front().ts_ms + window_ms_ < now_ms) {
-    erase_locked(heap_.front().fp);
-    std::pop_heap(heap_.begin(), heap_.end(), kLater);
-    heap_.pop_back();
-  }
+  while (!heap_.empty() && heap_.front().ts_ms + window_ms_ < now_ms) pop_oldest_locked();
 }
 
 Status ReplayCache::check_and_insert(const crypto::Hash& key, uint64_t request_ts_ms, uint64_t now_ms) {
@@ -89,7 +91,17 @@ Status ReplayCache::check_and_insert(const crypto::Hash& key, uint64_t request_t
   expire_locked(now_ms);
   if (find_locked(fp) != slots_.size()) return error(Code::kReplay, "this signed request was already used");
   if (request_ts_ms + window_ms_ < now_ms) return {};  // stale: the timestamp check refuses it anyway
-  if (heap_.size() >= capacity_) return error(Code::kBusy, "too many signed requests; try again later");
+  if (heap_.size() >= capacity_) {
+    // Full: the oldest key makes room for a newer one. A key no newer than
+    // every held one is refused, so a forgotten key can never come back in:
+    // while the cache stays full its oldest key is at least as new as every
+    // key forgotten, and it only has room again once a key at least that
+    // new has left the window, taking every forgotten one with it.
+    if (request_ts_ms <= heap_.front().ts_ms)
+      return error(Code::kStale, "older than this node's replay horizon; send a new one");
+    pop_oldest_locked();
+    ++evicted_;
+  }
   if ((heap_.size() + 1) * 4 > slots_.size() * 3 && slots_.size() < max_slots_) grow_locked();
   if (heap_.size() == heap_.capacity()) heap_.reserve(std::min(capacity_, std::max<size_t>(64, heap_.size() * 2)));
   insert_slot_locked(slots_, fp);
@@ -101,6 +113,17 @@ Status ReplayCache::check_and_insert(const crypto::Hash& key, uint64_t request_t
 size_t ReplayCache::size() const {
   std::lock_guard lock(mu_);
   return heap_.size();
+}
+
+uint64_t ReplayCache::evicted() const {
+  std::lock_guard lock(mu_);
+  return evicted_;
+}
+
+uint64_t ReplayCache::horizon_ms(uint64_t now_ms) const {
+  std::lock_guard lock(mu_);
+  if (heap_.size() < capacity_ || heap_.front().ts_ms + window_ms_ < now_ms) return window_ms_;
+  return now_ms > heap_.front().ts_ms ? now_ms - heap_.front().ts_ms : 0;
 }
 
 size_t ReplayCache::memory_bytes() const {
@@ -121,7 +144,6 @@ Status LayerReplayCache::check_and_insert(ByteView key, uint64_t ts_ms, uint64_t
   std::copy(d.begin(), d.end(), digest.bytes.begin());
   Status st = keys_.check_and_insert(digest, ts_ms, now_ms);
   if (st.code() == Code::kReplay) return error(Code::kReplay, "this onion layer was seen before");
-  if (st.code() == Code::kBusy) return error(Code::kBusy, "replay cache is full; try again later");
   return st;
 }
 

@@ -116,10 +116,13 @@ NodeSnapshot take_snapshot(Server& server, const std::string& network_id, uint64
   s.peers_reachable = load(st.peers_reachable);
   s.catching_up = load(st.catching_up);
   s.layers_replayed = load(st.layers_replayed);
+  s.layers_stale = load(st.layers_stale);
   s.queued_requests = load(st.queued_requests);
   s.replay_cache_keys = load(st.replay_cache_keys);
   s.replay_cache_bytes = load(st.replay_cache_bytes);
   s.replay_cache_capacity = load(st.replay_cache_capacity);
+  s.replay_cache_evicted = load(st.replay_cache_evicted);
+  s.replay_horizon_ms = load(st.replay_horizon_ms);
   s.storage_full_refusals = load(st.storage_full_refusals);
   for (size_t i = 0; i < s.busy.size(); ++i) s.busy[i] = load(st.busy[i]);
   auto copy_histogram = [](const LatencyHistogram& from, NodeSnapshot::Histogram& to) {
@@ -189,9 +192,14 @@ nlohmann::json status_json(const NodeSnapshot& s) {
         {"in_flight", s.in_flight},
         {"link_errors", s.link_errors},
         {"replayed", s.layers_replayed},
+        {"stale", s.layers_stale},
         {"queued", s.queued_requests},
         {"replay_cache",
-         {{"keys", s.replay_cache_keys}, {"capacity", s.replay_cache_capacity}, {"bytes", s.replay_cache_bytes}}}}},
+         {{"keys", s.replay_cache_keys},
+          {"capacity", s.replay_cache_capacity},
+          {"bytes", s.replay_cache_bytes},
+          {"evicted", s.replay_cache_evicted},
+          {"horizon_ms", s.replay_horizon_ms}}}}},
       {"replication",
        {{"sent", s.replicas_sent},
         {"batches_sent", s.replica_batches_sent},
@@ -232,13 +240,22 @@ std::string prometheus_text(const NodeSnapshot& s) {
   e.gauge("relay_in_flight", "Relayed requests awaiting an answer.", s.in_flight);
   e.counter("layers_replayed_total", "Onion layers refused because their ephemeral key was seen before.",
             s.layers_replayed);
+  e.counter("layers_stale_total",
+            "Onion layers refused for their timestamp: outside the clock window or older than the replay horizon.",
+            s.layers_stale);
   e.gauge("queued_requests", "Onion requests in progress on this node (bounded by max_queued_requests).",
           s.queued_requests);
   e.gauge("replay_cache_keys",
-          "Onion-layer keys remembered against replays; at replay_cache_capacity new layers are answered busy.",
+          "Onion-layer keys remembered against replays; at replay_cache_capacity the oldest is forgotten.",
           s.replay_cache_keys);
   e.gauge("replay_cache_capacity", "The replay cache's bound (replay_cache_entries).", s.replay_cache_capacity);
   e.gauge("replay_cache_bytes", "Bytes the replay cache's tables hold.", s.replay_cache_bytes);
+  e.counter("replay_cache_evicted_total",
+            "Layer keys forgotten before their time because the replay cache was full; each narrows the horizon.",
+            s.replay_cache_evicted);
+  e.gauge("replay_horizon_seconds",
+          "How old a layer's timestamp may be and still be accepted: layer_max_skew, less while the cache is full.",
+          s.replay_horizon_ms / 1000);
   e.family("busy_refusals_total", "counter",
            "Requests refused as busy (rate limit or resource bound) instead of queued, by reason.");
   for (size_t i = 0; i < s.busy.size(); ++i)
@@ -332,7 +349,8 @@ std::string status_summary(const nlohmann::json& j) {
          " in flight\n";
   out += "  replay cache " + str(at({"relay", "replay_cache", "keys"})) + " of " +
          str(at({"relay", "replay_cache", "capacity"})) + " keys, " + str(at({"relay", "replay_cache", "bytes"})) +
-         " bytes\n";
+         " bytes, horizon " + str(at({"relay", "replay_cache", "horizon_ms"})) + " ms, " +
+         str(at({"relay", "replay_cache", "evicted"})) + " evicted\n";
   out += "  replication  " + str(at({"replication", "sent"})) + " sent, " + str(at({"replication", "received"})) +
          " received, " + str(at({"replication", "refused"})) + " refused, " +
          str(at({"replication", "caught_up"})) + " caught up" +

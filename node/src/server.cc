@@ -181,6 +181,7 @@ Server::Server(ServerOptions options, NodeKeys keys, std::shared_ptr<swarm::Dire
       layer_replays_(options_.replay_cache_entries, options_.layer_max_skew_ms),
       connection_limits_(options_.connection_rate_per_s, options_.connection_burst) {
   stats_.replay_cache_capacity.store(layer_replays_.capacity(), std::memory_order_relaxed);
+  stats_.replay_horizon_ms.store(options_.layer_max_skew_ms, std::memory_order_relaxed);
   handler_ = std::make_unique<RequestHandler>(
       *storage_, *directory_, keys_.ed25519.public_key(), keys_.x25519.public_key(), options_.handler, clock_,
       [this](const StoredMessage& m, RequestHandler::Replicated replicated) {
@@ -386,6 +387,8 @@ void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_
       last_tick = now;
       stats_.replay_cache_keys.store(layer_replays_.size(), std::memory_order_relaxed);
       stats_.replay_cache_bytes.store(layer_replays_.memory_bytes(), std::memory_order_relaxed);
+      stats_.replay_cache_evicted.store(layer_replays_.evicted(), std::memory_order_relaxed);
+      stats_.replay_horizon_ms.store(layer_replays_.horizon_ms(clock_()), std::memory_order_relaxed);
       mark_ready(kRouterTag);
       for (const auto& [id, peer] : link_ids_) {
         mark_ready(socket_tag(id));
@@ -543,6 +546,7 @@ void Server::job_onion(std::string from, uint64_t request_id, Bytes blob, std::s
   const uint64_t now = clock_();
   const uint64_t ts = peeled->timestamp_ms;
   if (ts + options_.layer_max_skew_ms < now || ts > now + options_.layer_max_skew_ms) {
+    NodeStats::inc(stats_.layers_stale);
     Outgoing o;
     o.to = std::move(from);
     o.header = {wire::kVersion, wire::Type::kOnionResponse, request_id};
@@ -551,13 +555,16 @@ void Server::job_onion(std::string from, uint64_t request_id, Bytes blob, std::s
   }
   // Replays: only a layer that opened (authenticated) and is in its time
   // window gets here, so forgeries and stale layers cannot fill the cache.
+  // A full cache forgets its oldest keys and refuses layers stamped at or
+  // before them as stale; the answer carries the clock like any stale.
   if (auto st = layer_replays_.check_and_insert(peeled->ephemeral.view(), ts, now); !st.ok()) {
-    if (st.code() == Code::kReplay) NodeStats::inc(stats_.layers_replayed);
-    else stats_.busy_refusal(BusyReason::kReplayCacheFull);
+    const bool stale = st.code() == Code::kStale;
+    NodeStats::inc(stale ? stats_.layers_stale : stats_.layers_replayed);
     Outgoing o;
     o.to = std::move(from);
     o.header = {wire::kVersion, wire::Type::kOnionResponse, request_id};
-    o.body = onion::wrap_response(*key, onion::ResponseKind::kHopError, rpc::error_response(st));
+    o.body = onion::wrap_response(*key, onion::ResponseKind::kHopError,
+                                  stale ? rpc::stale_layer_response(now) : rpc::error_response(st));
     return mailbox_.post(std::move(o));
   }
   if (peeled->kind == onion::LayerKind::kRelay) {

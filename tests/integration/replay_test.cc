@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
@@ -152,9 +153,9 @@ std::map<std::string, json> replay_caches(const test::Devnet& net, int nodes) {
 }
 
 TEST_F(Replay, StatusCountsTheKeysEveryHopRemembers) {
-  // Operators watch the cache fill against its bound (at the bound new
-  // layers are answered busy): each onion adds one key at each of its four
-  // hops and none elsewhere.
+  // Operators watch the cache fill against its bound (at the bound the
+  // oldest keys are forgotten and the horizon shrinks): each onion adds one
+  // key at each of its four hops and none elsewhere.
   // The gauges follow the caches every 100 ms: start from counts that held
   // still for 300 ms (the devnet's own readiness pings may still show).
   std::map<std::string, json> before = replay_caches(*net_, 5);
@@ -231,6 +232,109 @@ TEST_F(Replay, FlippedBitsFailCleanlyAtTheRealNextHop) {
   held = test::retrieve_hashes(account, path_.back());
   ASSERT_TRUE(held.ok());
   EXPECT_EQ(held->size(), 1u);
+}
+
+// A node whose replay cache is full forgets its oldest layer keys instead of
+// answering busy, and from then on refuses layers as old as those as stale:
+// a forgotten layer cannot be replayed, and new layers keep going through.
+TEST(ReplayHorizon, AFullCacheKeepsAnsweringAndRefusesTheLayersItForgot) {
+  crypto::init();
+  test::Devnet net(1, 1);
+  ASSERT_TRUE(net.ok()) << net.start_output();
+  const auto node = net.nodes().at(0);
+  ASSERT_TRUE(test::stop_devnet_node(net, 1));
+  constexpr uint64_t kEntries = 1000;  // the smallest replay_cache_entries
+  const std::string config = net.dir() + "/small-replay-cache.json";
+  std::ofstream(config) << json{{"data_dir", net.node_dir(1)},
+                                {"network", net.network_file()},
+                                {"replay_cache_entries", kEntries},
+                                {"connection_rate", 0}}
+                               .dump();
+  test::RunningNode running(test::restart_devnet_node(net, 1, {"--config", config}));
+  ASSERT_GT(running.pid, 0);
+  ASSERT_TRUE(test::wait_answering(node)) << test::read_file(net.node_dir(1) + "/node.log");
+
+  const Bytes info = rpc::serialize_request(rpc::Request(rpc::InfoRequest{}));
+  // A layer built with fixed keys, so the test can send it again byte for byte.
+  auto fixed = [&](uint64_t ts) {
+    std::vector<crypto::X25519KeyPair> eph;
+    eph.push_back(crypto::X25519KeyPair::generate());
+    const std::vector<Bytes> nonce = {crypto::random_bytes(crypto::kNonceSize)};
+    const std::vector<crypto::X25519PublicKey> hop = {node.x25519};
+    auto built = onion::build_with(hop, info, ts, eph, nonce);
+    EXPECT_TRUE(built.ok()) << built.status().to_string();
+    return built.ok() ? std::move(*built) : onion::BuiltOnion{};
+  };
+  auto send = [&](const onion::BuiltOnion& built) -> Result<onion::UnwrappedResponse> {
+    RawClient c(node);
+    c.send_frames({wire::encode_header({wire::kVersion, wire::Type::kOnionRequest, 1}), built.blob});
+    auto frames = c.recv_frames(std::chrono::seconds(30));
+    if (!frames || frames->size() != 2) return error(Code::kTimeout, "no answer");
+    auto h = wire::decode_header((*frames)[0]);
+    if (!h.ok() || h->type != wire::Type::kOnionResponse)
+      return error(Code::kInvalidArgument, "not an onion answer: " + std::string(as_chars((*frames)[1])));
+    return onion::unwrap_response(built.response_keys, (*frames)[1]);
+  };
+
+  // Ten minutes old: inside the 30-min window, and the oldest key the cache will hold.
+  const auto old = fixed(test::now_ms() - 10 * 60 * 1000);
+  auto first = send(old);
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  ASSERT_EQ(first->kind, onion::ResponseKind::kFinal) << as_chars(first->body);
+
+  // More fresh layers than the cache holds: every one is served.
+  size_t not_final = 0;
+  std::string last_refusal;
+  RawClient c(node);
+  for (uint64_t i = 0; i < kEntries + 200; ++i) {
+    auto a = c.send_onion({node}, info);
+    ASSERT_TRUE(a.ok()) << a.status().to_string();
+    if (a->kind != onion::ResponseKind::kFinal) {
+      ++not_final;
+      last_refusal = std::string(as_chars(a->body));
+    }
+  }
+  EXPECT_EQ(not_final, 0u) << "last refusal: " << last_refusal;
+
+  // The old layer's key was the first to go; its age now refuses it.
+  auto replayed = send(old);
+  ASSERT_TRUE(replayed.ok()) << replayed.status().to_string();
+  EXPECT_EQ(replayed->kind, onion::ResponseKind::kHopError);
+  json j = body_json(*replayed);
+  EXPECT_EQ(j["code"], "stale") << j.dump();
+  EXPECT_TRUE(rpc::stale_layer_clock(replayed->body).has_value()) << "a stale answer carries the node's clock";
+
+  // A fresh layer still goes through once, and its replay is refused as one.
+  const auto fresh = fixed(test::now_ms());
+  auto ok = send(fresh);
+  ASSERT_TRUE(ok.ok()) << ok.status().to_string();
+  EXPECT_EQ(ok->kind, onion::ResponseKind::kFinal) << as_chars(ok->body);
+  auto again = send(fresh);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ(body_json(*again)["code"], "replay") << as_chars(again->body);
+
+  // Operators see the bound, the evictions and the narrowed horizon (the
+  // gauges follow the cache every 100 ms).
+  json cache;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    auto r = test::run_command({test::node_bin(), "status", "--data-dir", net.node_dir(1), "--json"});
+    auto st = json::parse(r.out, nullptr, false);
+    if (st.is_object() && st["relay"].is_object()) cache = st["relay"]["replay_cache"];
+    if ((cache.is_object() && cache["evicted"].get<uint64_t>() >= 200) || std::chrono::steady_clock::now() > deadline)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(cache.is_object()) << cache.dump();
+  EXPECT_EQ(cache["keys"], kEntries);
+  EXPECT_EQ(cache["capacity"], kEntries);
+  EXPECT_GE(cache["evicted"].get<uint64_t>(), 200u);
+  EXPECT_LT(cache["horizon_ms"].get<uint64_t>(), 5u * 60 * 1000) << "the floor rose past the old layer";
+  auto m = test::run_command({test::node_bin(), "metrics", "--data-dir", net.node_dir(1)});
+  EXPECT_NE(m.out.find("onionswarm_layers_stale_total "), std::string::npos) << m.out;
+  EXPECT_EQ(m.out.find("onionswarm_layers_stale_total 0\n"), std::string::npos) << "the replay was counted";
+  EXPECT_EQ(m.out.find("replay_cache_full"), std::string::npos) << "no busy reason for a full cache any more";
+  EXPECT_EQ(running.stop(), 0) << "node did not stop cleanly";
 }
 
 }  // namespace

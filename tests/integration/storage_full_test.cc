@@ -161,39 +161,12 @@ void fill_and_check(const swarm::NodeDescriptor& node, const std::string& data_d
   }
 }
 
-// Stops the devnet's node (SIGTERM) so the test can restart it its own way.
-void stop_devnet_node(const test::Devnet& net) {
-  const pid_t pid = test::devnet_pid(net, 1);
-  ASSERT_GT(pid, 0);
-  ASSERT_EQ(::kill(pid, SIGTERM), 0);
-  ASSERT_TRUE(test::wait_gone(pid));
-}
-
-// Runs the node (a child) until destroyed: SIGTERM, and it must exit 0.
-struct RunningNode {
-  pid_t pid = -1;
-  ~RunningNode() {
-    if (pid <= 0) return;
-    ::kill(pid, SIGTERM);
-    if (test::reap(pid) == -1) {
-      ::kill(pid, SIGKILL);
-      test::reap(pid);
-    }
-  }
-  int stop() {
-    ::kill(pid, SIGTERM);
-    const int rc = test::reap(pid);
-    pid = -1;
-    return rc;
-  }
-};
-
 TEST(StorageFull, FullLmdbMapAnswersStorageFullAndStillReadsDeletesAndExpires) {
   crypto::init();
   test::Devnet net(1, 1);
   ASSERT_TRUE(net.ok()) << net.start_output();
   const auto node = net.nodes().at(0);
-  stop_devnet_node(net);
+  ASSERT_TRUE(test::stop_devnet_node(net, 1));
   std::filesystem::remove_all(net.node_dir(1) + "/db");  // start from an empty store
   const std::string config = net.dir() + "/small-map.json";
   std::ofstream(config) << json{{"data_dir", net.node_dir(1)},
@@ -203,7 +176,7 @@ TEST(StorageFull, FullLmdbMapAnswersStorageFullAndStillReadsDeletesAndExpires) {
                                 {"account_rate", 0},
                                 {"connection_rate", 0}}
                                .dump();
-  RunningNode running;
+  test::RunningNode running;
   running.pid = test::restart_devnet_node(net, 1, {"--config", config});
   ASSERT_GT(running.pid, 0);
   ASSERT_TRUE(test::wait_answering(node)) << test::read_file(net.node_dir(1) + "/node.log");
@@ -243,7 +216,7 @@ TEST(StorageFull, FullDiskAnswersStorageFullAndStillReadsDeletesAndExpires) {
   const std::string data_dir = net.dir() + "/tmpfs";
   Tmpfs disk(data_dir, size_t(8) << 20);
   if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here: " << disk.error();
-  stop_devnet_node(net);
+  ASSERT_TRUE(test::stop_devnet_node(net, 1));
   // The node's keys move to the small disk; the store starts empty there.
   for (const char* f : {"node.key", "node.json"}) {
     std::error_code ec;
@@ -258,7 +231,7 @@ TEST(StorageFull, FullDiskAnswersStorageFullAndStillReadsDeletesAndExpires) {
                                 {"connection_rate", 0}}
                                .dump();
   {
-    RunningNode running;
+    test::RunningNode running;
     running.pid = test::spawn({test::node_bin(), "run", "--config", config, "--data-dir", data_dir, "--listen",
                                node.address, "--network", net.network_file()},
                               net.dir() + "/tmpfs-node.log");

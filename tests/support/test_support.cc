@@ -422,6 +422,27 @@ pid_t restart_devnet_node(const Devnet& net, int i, const std::vector<std::strin
   return spawn(argv, log_path.empty() ? net.node_dir(i) + "/node.log" : log_path);
 }
 
+bool stop_devnet_node(const Devnet& net, int i) {
+  const pid_t pid = devnet_pid(net, i);
+  return pid > 0 && ::kill(pid, SIGTERM) == 0 && wait_gone(pid);
+}
+
+RunningNode::~RunningNode() {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  if (reap(pid) == -1) {
+    ::kill(pid, SIGKILL);
+    reap(pid);
+  }
+}
+
+int RunningNode::stop() {
+  ::kill(pid, SIGTERM);
+  const int rc = reap(pid);
+  pid = -1;
+  return rc;
+}
+
 bool wait_gone(pid_t pid, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {

@@ -219,6 +219,22 @@ pid_t restart_devnet_node(const Devnet& net, int i, const std::vector<std::strin
 // Waits (bounded) until pid no longer exists: reaped if it is our child,
 // else gone from the process table. True when it is gone.
 bool wait_gone(pid_t pid, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+// Stops the devnet's node i (SIGTERM, by its recorded pid) and waits until
+// it is gone, so a test can restart it its own way; true when it is gone.
+bool stop_devnet_node(const Devnet& net, int i);
+// A node the test started (a child): on destruction SIGTERM, then SIGKILL
+// if it has not exited within reap()'s timeout.
+struct RunningNode {
+  pid_t pid = -1;
+  RunningNode() = default;
+  explicit RunningNode(pid_t p) : pid(p) {}
+  RunningNode(const RunningNode&) = delete;
+  RunningNode& operator=(const RunningNode&) = delete;
+  ~RunningNode();
+  // SIGTERM and reap: the exit status (0 for a clean stop), -1 on a signal
+  // or timeout.
+  int stop();
+};
 // Waits (bounded) until node answers info; true when it did.
 bool wait_answering(const swarm::NodeDescriptor& node, std::chrono::milliseconds timeout = std::chrono::seconds(60));
 

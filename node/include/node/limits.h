@@ -30,8 +30,14 @@ namespace onionswarm::node {
 // LayerReplayCache, every hop's onion layers. An entry is kept until its
 // request timestamp is older than the allowed skew (ts + window < now;
 // after that the timestamp check alone refuses it), and a key already that
-// old is not remembered at all. Bounded: when full, new keys are refused as
-// busy rather than forgetting entries early.
+// old is not remembered at all.
+//
+// Bounded, without letting a forgotten key back in: when full, a new key
+// takes the place of the entry with the oldest timestamp, and a new key no
+// newer than every held one is refused as stale (the sender re-stamps and
+// sends again). So a full cache narrows the accepted window from below
+// (horizon_ms) instead of refusing everything as busy; at a steady rate of
+// r new keys per second it holds the last capacity / r seconds of them.
 //
 // Layout (fixed-size entries, no per-entry allocation):
 //   slots_  open-addressing table (linear probing, backward-shift deletion)
@@ -53,12 +59,19 @@ class ReplayCache {
   static constexpr size_t kMaxBytesPerEntry = 27;  // plus a constant (table rounding)
 
   ReplayCache(size_t capacity, uint64_t window_ms);
-  // kReplay when key was seen; kBusy when full; ok otherwise (remembered
-  // unless request_ts_ms + window < now_ms).
+  // kReplay when key was seen; kStale when the cache is full and holds no
+  // key older than request_ts_ms; ok otherwise (remembered unless
+  // request_ts_ms + window < now_ms).
   Status check_and_insert(const crypto::Hash& key, uint64_t request_ts_ms, uint64_t now_ms);
   size_t size() const;
   // Bytes the tables hold (allocated, used or not).
   size_t memory_bytes() const;
+  // Keys forgotten before their time because the cache was full.
+  uint64_t evicted() const;
+  // How far before now_ms a timestamp must lie at most to be accepted: the
+  // window, or less while the cache is full (0 if its oldest key is newer
+  // than now_ms).
+  uint64_t horizon_ms(uint64_t now_ms) const;
 
  private:
   struct Fingerprint {
@@ -75,6 +88,7 @@ class ReplayCache {
   size_t find_locked(const Fingerprint& fp) const;  // slots_.size() when absent
   void insert_slot_locked(std::vector<Fingerprint>& table, const Fingerprint& fp) const;
   void erase_locked(const Fingerprint& fp);
+  void pop_oldest_locked();
   void grow_locked();
   void expire_locked(uint64_t now_ms);
 
@@ -85,6 +99,7 @@ class ReplayCache {
   mutable std::mutex mu_;
   std::vector<Fingerprint> slots_;  // GUARDED_BY(mu_)
   std::vector<Expiry> heap_;        // GUARDED_BY(mu_): min-heap by ts_ms; size() is the entry count
+  uint64_t evicted_ = 0;            // GUARDED_BY(mu_)
 };
 
 // Onion-layer ephemeral public keys seen recently: a ReplayCache of their
@@ -94,21 +109,25 @@ class ReplayCache {
 // A layer with timestamp ts is accepted while |now - ts| <= window_ms, so a
 // key is remembered until now > ts + window_ms; after that the timestamp
 // check alone refuses the layer. Bounded: at most `capacity` keys
-// (ReplayCache::kMaxBytesPerEntry bytes each). When full of unexpired keys a
-// new key is refused as busy: forgetting a live key would let that layer be
-// replayed.
+// (ReplayCache::kMaxBytesPerEntry bytes each). When full, the oldest key is
+// forgotten to make room, and a layer no newer than every key held is
+// refused as stale: a forgotten layer cannot be replayed, and a client
+// re-stamps its layers and sends again.
 //
 // Thread-safe.
 class LayerReplayCache {
  public:
   LayerReplayCache(size_t capacity, uint64_t window_ms);
 
-  // kReplay when key was seen within the window; kBusy when the cache is
-  // full; otherwise ok and the key is remembered until ts_ms + window_ms.
+  // kReplay when key was seen within the window; kStale when ts_ms is older
+  // than what the full cache still remembers; otherwise ok and the key is
+  // remembered until ts_ms + window_ms.
   [[nodiscard]] Status check_and_insert(ByteView key, uint64_t ts_ms, uint64_t now_ms);
   size_t size() const { return keys_.size(); }
   size_t capacity() const { return capacity_; }
   size_t memory_bytes() const { return keys_.memory_bytes(); }
+  uint64_t evicted() const { return keys_.evicted(); }
+  uint64_t horizon_ms(uint64_t now_ms) const { return keys_.horizon_ms(now_ms); }
 
  private:
   const size_t capacity_;

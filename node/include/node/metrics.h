@@ -67,10 +67,13 @@ struct NodeSnapshot {
   uint64_t peers_reachable = 0;
   uint64_t catching_up = 0;
   uint64_t layers_replayed = 0;
+  uint64_t layers_stale = 0;
   uint64_t queued_requests = 0;
   uint64_t replay_cache_keys = 0;
   uint64_t replay_cache_bytes = 0;
   uint64_t replay_cache_capacity = 0;
+  uint64_t replay_cache_evicted = 0;
+  uint64_t replay_horizon_ms = 0;
   uint64_t storage_full_refusals = 0;
   std::array<uint64_t, size_t(BusyReason::kCount)> busy{};
   struct Histogram {

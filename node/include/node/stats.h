@@ -39,11 +39,10 @@ enum class BusyReason : size_t {
   kAccountRate,         // an account over its request rate at the destination
   kQueueFull,           // too many onion requests (or bytes) in progress on this node
   kRelayInFlight,       // too many relayed requests awaiting the next hop
-  kReplayCacheFull,     // the layer replay cache is full of unexpired keys
   kCount,
 };
 inline constexpr std::array<const char*, size_t(BusyReason::kCount)> kBusyReasonNames = {
-    "connection_rate", "account_rate", "queue_full", "relay_in_flight", "replay_cache_full"};
+    "connection_rate", "account_rate", "queue_full", "relay_in_flight"};
 
 struct NodeStats {
   // Requests handled at this node as the destination, by method
@@ -75,11 +74,14 @@ struct NodeStats {
   std::atomic<uint64_t> in_flight{0};           // relayed requests awaiting an answer (gauge)
   std::atomic<uint64_t> started_ms{0};          // wall clock at start
   std::atomic<uint64_t> layers_replayed{0};     // layers refused because their ephemeral key was seen before
+  std::atomic<uint64_t> layers_stale{0};        // layers refused for their timestamp: outside the window or the replay horizon
   std::array<std::atomic<uint64_t>, size_t(BusyReason::kCount)> busy{};  // refusals as busy, by reason
   std::atomic<uint64_t> queued_requests{0};     // onion requests in progress (gauge)
   std::atomic<uint64_t> replay_cache_keys{0};   // onion-layer keys the replay cache holds (gauge, every 100 ms)
   std::atomic<uint64_t> replay_cache_bytes{0};  // bytes its tables hold (gauge, every 100 ms)
-  std::atomic<uint64_t> replay_cache_capacity{0};  // replay_cache_entries: when full, new layers are busy
+  std::atomic<uint64_t> replay_cache_capacity{0};  // replay_cache_entries: when full, the oldest key goes
+  std::atomic<uint64_t> replay_cache_evicted{0};   // keys forgotten early because the cache was full (every 100 ms)
+  std::atomic<uint64_t> replay_horizon_ms{0};      // how old a layer may be and still be accepted (gauge, every 100 ms)
   std::atomic<uint64_t> storage_full_refusals{0};  // stores and replicas refused: disk or LMDB map (nearly) full
 
   void busy_refusal(BusyReason r) { inc(busy[size_t(r)]); }

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <variant>
@@ -727,6 +728,33 @@ crypto::Hash key_n(uint8_t n) {
   return h;
 }
 
+crypto::Hash random_key(std::mt19937_64& rng) {
+  crypto::Hash key;
+  for (size_t j = 0; j < key.bytes.size(); j += 8) {
+    const uint64_t v = rng();
+    std::memcpy(key.bytes.data() + j, &v, 8);
+  }
+  return key;
+}
+
+// Keys for the random-traffic tests: each step a new key stamped by
+// stamp(), or, one time in replay_one_in, a key sent before with its own
+// timestamp again (a key is the hash of a message that holds its
+// timestamp, so a replay carries the same one). The last `keep` keys are
+// the ones replayed.
+struct Traffic {
+  explicit Traffic(uint64_t seed) : rng(seed) {}
+  template <typename Stamp>
+  std::pair<crypto::Hash, uint64_t> next(uint64_t replay_one_in, size_t keep, Stamp stamp) {
+    if (!sent.empty() && rng() % replay_one_in == 0) return sent[rng() % sent.size()];
+    sent.emplace_back(random_key(rng), stamp());
+    if (sent.size() > 2 * keep) sent.erase(sent.begin(), sent.begin() + keep);
+    return sent.back();
+  }
+  std::mt19937_64 rng;
+  std::vector<std::pair<crypto::Hash, uint64_t>> sent;
+};
+
 TEST(ReplayCache, SecondUseOfSameKeyIsReplay) {
   ReplayCache c(10, 60'000);
   EXPECT_TRUE(c.check_and_insert(key_n(1), kNow, kNow).ok());
@@ -735,54 +763,123 @@ TEST(ReplayCache, SecondUseOfSameKeyIsReplay) {
   EXPECT_EQ(c.size(), 2u);
 }
 
-TEST(ReplayCache, FullCacheAnswersBusyWithoutForgetting) {
+TEST(ReplayCache, FullCacheForgetsTheOldestAndRefusesWhatItMayHaveForgotten) {
   ReplayCache c(2, 60'000);
-  EXPECT_TRUE(c.check_and_insert(key_n(1), kNow, kNow).ok());
-  EXPECT_TRUE(c.check_and_insert(key_n(2), kNow, kNow).ok());
-  EXPECT_EQ(c.check_and_insert(key_n(3), kNow, kNow).code(), Code::kBusy);
-  EXPECT_EQ(c.check_and_insert(key_n(1), kNow, kNow).code(), Code::kReplay);
+  EXPECT_TRUE(c.check_and_insert(key_n(1), kNow + 100, kNow + 300).ok());
+  EXPECT_EQ(c.horizon_ms(kNow + 300), 60'000u) << "not full: the whole window";
+  EXPECT_TRUE(c.check_and_insert(key_n(2), kNow + 200, kNow + 300).ok());
+  EXPECT_EQ(c.horizon_ms(kNow + 300), 200u) << "full: only layers newer than key 1";
+  // Full: key 3 takes the place of key 1, the oldest.
+  EXPECT_TRUE(c.check_and_insert(key_n(3), kNow + 300, kNow + 300).ok());
+  EXPECT_EQ(c.size(), 2u);
+  EXPECT_EQ(c.evicted(), 1u);
+  EXPECT_EQ(c.horizon_ms(kNow + 300), 100u) << "layers stamped after kNow + 200 only";
+  // Key 1 is forgotten, but its timestamp alone refuses it: no replay gets through.
+  EXPECT_EQ(c.check_and_insert(key_n(1), kNow + 100, kNow + 300).code(), Code::kStale);
+  EXPECT_EQ(c.check_and_insert(key_n(2), kNow + 200, kNow + 300).code(), Code::kReplay);
+  EXPECT_EQ(c.check_and_insert(key_n(3), kNow + 300, kNow + 300).code(), Code::kReplay);
+  // A new key no newer than every held one would be the next to go: refused, nothing evicted.
+  EXPECT_EQ(c.check_and_insert(key_n(4), kNow + 150, kNow + 300).code(), Code::kStale);
+  EXPECT_EQ(c.check_and_insert(key_n(4), kNow + 200, kNow + 300).code(), Code::kStale);
+  EXPECT_EQ(c.evicted(), 1u);
+  EXPECT_EQ(c.check_and_insert(key_n(2), kNow + 200, kNow + 300).code(), Code::kReplay) << "still held";
+  // Once the oldest key has left the window, the whole window is accepted again.
+  EXPECT_EQ(c.horizon_ms(kNow + 200 + 60'000), 60'000u);
+  EXPECT_EQ(c.horizon_ms(kNow + 200 + 60'001), 60'000u);
+  EXPECT_EQ(c.horizon_ms(kNow + 150), 0u) << "an oldest key newer than now: nothing older than now gets in";
+  EXPECT_TRUE(c.check_and_insert(key_n(5), kNow + 300, kNow + 200 + 60'001).ok()) << "key 2 expired: room again";
+  EXPECT_EQ(c.check_and_insert(key_n(1), kNow + 100, kNow + 200 + 60'001).code(), Code::kOk)
+      << "key 1 is outside the window now: not remembered, and the timestamp check refuses it";
   EXPECT_EQ(c.size(), 2u);
 }
 
 TEST(ReplayCache, EntriesExpireAfterTheWindow) {
-  ReplayCache c(2, 60'000);
+  ReplayCache c(10, 60'000);
   EXPECT_TRUE(c.check_and_insert(key_n(1), kNow, kNow).ok());
   EXPECT_TRUE(c.check_and_insert(key_n(2), kNow + 30'000, kNow).ok());
-  EXPECT_EQ(c.check_and_insert(key_n(3), kNow + 1, kNow + 60'000).code(), Code::kBusy);  // not yet expired
-  EXPECT_TRUE(c.check_and_insert(key_n(3), kNow + 1, kNow + 60'001).ok());               // key 1 expired
+  EXPECT_EQ(c.check_and_insert(key_n(1), kNow, kNow + 60'000).code(), Code::kReplay);  // not yet expired
+  EXPECT_TRUE(c.check_and_insert(key_n(3), kNow + 1, kNow + 60'001).ok());             // key 1 expired
   EXPECT_EQ(c.size(), 2u);
   EXPECT_EQ(c.check_and_insert(key_n(2), kNow + 30'000, kNow + 60'001).code(), Code::kReplay);
   EXPECT_TRUE(c.check_and_insert(key_n(1), kNow + 100'000, kNow + 100'000).ok());  // 2 and 3 expired
   EXPECT_EQ(c.size(), 1u);
+  EXPECT_EQ(c.evicted(), 0u) << "expiry is not eviction";
+  EXPECT_EQ(c.horizon_ms(kNow + 100'000), 60'000u);
+}
+
+TEST(ReplayCache, NoAcceptedKeyIsAcceptedAgainWhileItsTimestampIsInTheWindow) {
+  // The property a replay cache exists for, under traffic ten times its
+  // size: each key always comes with its own timestamp (it is a hash of a
+  // signed or sealed message that holds it), as a replay would.
+  constexpr size_t kCapacity = 64;
+  constexpr uint64_t kWindow = 10'000;
+  ReplayCache c(kCapacity, kWindow);
+  Traffic traffic(3);
+  std::map<crypto::Hash, uint64_t> accepted;  // key -> its timestamp
+  uint64_t now = kNow;
+  size_t stale = 0, replays = 0;
+  for (int i = 0; i < 40'000; ++i) {
+    now += traffic.rng() % 3;
+    const auto [key, ts] = traffic.next(2, 2'000, [&] { return now - kWindow + traffic.rng() % (2 * kWindow); });
+    const Status st = c.check_and_insert(key, ts, now);
+    ASSERT_LE(c.size(), kCapacity);
+    const bool in_window = ts + kWindow >= now;
+    if (st.ok() && in_window) {
+      ASSERT_FALSE(accepted.count(key)) << "step " << i << ": a key accepted twice";
+      accepted.emplace(key, ts);
+    }
+    stale += st.code() == Code::kStale;
+    replays += st.code() == Code::kReplay;
+    ASSERT_TRUE(st.ok() || st.code() == Code::kStale || st.code() == Code::kReplay) << st.to_string();
+  }
+  EXPECT_GT(c.evicted(), 1'000u) << "the test must run the cache full";
+  EXPECT_GT(stale, 1'000u);
+  EXPECT_GT(replays, 100u);
 }
 
 TEST(ReplayCache, MatchesAMapModelUnderRandomTraffic) {
-  // The same answers as the plain map + multimap it replaced, with
-  // expiries, refusals when full and key reuse interleaved.
-  ReplayCache c(300, 1'000);
+  // The same answers as a plain map, with expiries, evictions
+  // when full and key reuse interleaved. Timestamps are distinct (a
+  // microsecond scale), so which key is the oldest is never a tie.
+  constexpr uint64_t kWindow = 1'000'000;
+  constexpr size_t kCapacity = 150;  // about half the keys live at once
+  ReplayCache c(kCapacity, kWindow);
   std::map<crypto::Hash, uint64_t> model;
-  std::mt19937_64 rng(7);
-  std::vector<crypto::Hash> used;
-  uint64_t now = kNow;
+  size_t stale = 0;
+  Traffic traffic(7);
+  std::set<uint64_t> stamps;
+  uint64_t now = kNow * 1000;
   for (int i = 0; i < 60'000; ++i) {
-    now += rng() % 7;
-    crypto::Hash key;
-    if (!used.empty() && rng() % 3 == 0) {
-      key = used[rng() % used.size()];
-    } else {
-      for (auto& b : key.bytes) b = uint8_t(rng());
-      used.push_back(key);
-      if (used.size() > 2000) used.erase(used.begin(), used.begin() + 1000);
-    }
-    const uint64_t ts = now - 1'000 + rng() % 2'000;
-    std::erase_if(model, [&](const auto& kv) { return kv.second + 1'000 < now; });
+    now += (traffic.rng() % 7) * 1000;
+    const auto [key, ts] = traffic.next(3, 1'000, [&] {
+      uint64_t t = 0;
+      do t = now - kWindow + traffic.rng() % (2 * kWindow); while (!stamps.insert(t).second);
+      return t;
+    });
+    std::erase_if(model, [&](const auto& kv) { return kv.second + kWindow < now; });
     Code want = Code::kOk;
-    if (model.count(key)) want = Code::kReplay;
-    else if (model.size() >= 300) want = Code::kBusy;
-    else model.emplace(key, ts);
+    if (model.count(key)) {
+      want = Code::kReplay;
+    } else if (ts + kWindow < now) {
+      // not remembered: the timestamp check refuses it
+    } else if (model.size() >= kCapacity) {
+      auto oldest = std::min_element(model.begin(), model.end(),
+                                     [](const auto& a, const auto& b) { return a.second < b.second; });
+      if (ts <= oldest->second) {
+        want = Code::kStale;
+      } else {
+        model.erase(oldest);
+        model.emplace(key, ts);
+      }
+    } else {
+      model.emplace(key, ts);
+    }
     ASSERT_EQ(c.check_and_insert(key, ts, now).code(), want) << "step " << i;
     ASSERT_EQ(c.size(), model.size()) << "step " << i;
+    stale += want == Code::kStale;
   }
+  EXPECT_GT(c.evicted(), 1'000u) << "the test must run the cache full";
+  EXPECT_GT(stale, 1'000u);
 }
 
 TEST(ReplayCache, FullCacheMemoryIsBounded) {
@@ -792,20 +889,22 @@ TEST(ReplayCache, FullCacheMemoryIsBounded) {
   std::mt19937_64 rng(11);
   std::vector<crypto::Hash> sample;
   for (size_t i = 0; i < kEntries; ++i) {
-    crypto::Hash key;
-    for (size_t j = 0; j < key.bytes.size(); j += 8) {
-      const uint64_t v = rng();
-      std::memcpy(key.bytes.data() + j, &v, 8);
-    }
+    const crypto::Hash key = random_key(rng);
     if (i % 10'000 == 0) sample.push_back(key);
     ASSERT_TRUE(c.check_and_insert(key, kNow + i % 60'000, kNow).ok());
   }
   EXPECT_EQ(c.size(), kEntries);
-  crypto::Hash fresh;
-  fresh.bytes.fill(0xEE);
-  EXPECT_EQ(c.check_and_insert(fresh, kNow, kNow).code(), Code::kBusy);
   for (const auto& key : sample) EXPECT_EQ(c.check_and_insert(key, kNow, kNow).code(), Code::kReplay);
+  // Full: newer keys keep coming in, each in place of the oldest, and the
+  // tables do not grow.
+  const size_t full_bytes = c.memory_bytes();
+  for (size_t i = 0; i < 100'000; ++i) {
+    ASSERT_TRUE(c.check_and_insert(random_key(rng), kNow + 60'000 + i, kNow).ok());
+  }
+  EXPECT_EQ(c.size(), kEntries);
+  EXPECT_EQ(c.evicted(), 100'000u);
   const size_t bytes = c.memory_bytes();
+  EXPECT_EQ(bytes, full_bytes);
   const size_t heap_after = mallinfo2().uordblks + mallinfo2().hblkhd;
   EXPECT_LE(bytes, ReplayCache::kMaxBytesPerEntry * kEntries + 64);
   std::cout << "[replay cache] " << kEntries << " entries: tables " << bytes / 1e6 << " MB ("

@@ -41,15 +41,26 @@ TEST(LayerReplayCache, RemembersUntilTheTimestampLeavesTheWindow) {
   EXPECT_EQ(c.size(), 1u);  // keys 1 and 2 are forgotten
 }
 
-TEST(LayerReplayCache, FullOfLiveKeysRefusesBusyInsteadOfForgetting) {
+TEST(LayerReplayCache, FullOfLiveKeysForgetsTheOldestAndRefusesLayersThatOld) {
   LayerReplayCache c(10, kWindow);
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(c.check_and_insert(key_of(i), kNow, kNow).ok());
-  EXPECT_EQ(c.check_and_insert(key_of(99), kNow, kNow + 1).code(), Code::kBusy);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(c.check_and_insert(key_of(i), kNow + i, kNow + 10).ok());
+  // A newer layer still gets in: the oldest key (0) makes room.
+  EXPECT_TRUE(c.check_and_insert(key_of(99), kNow + 20, kNow + 30).ok());
+  EXPECT_EQ(c.size(), 10u);
+  EXPECT_EQ(c.evicted(), 1u);
+  EXPECT_EQ(c.horizon_ms(kNow + 30), 29u) << "the oldest key held is layer 1's";
+  // Layer 0 again: forgotten, and refused by its age instead.
+  const Status again = c.check_and_insert(key_of(0), kNow, kNow + 31);
+  EXPECT_EQ(again.code(), Code::kStale) << again.to_string();
   // Every remembered key is still refused as a replay.
-  for (int i = 0; i < 10; ++i) EXPECT_EQ(c.check_and_insert(key_of(i), kNow, kNow + 2).code(), Code::kReplay);
-  // Once they expire there is room again.
-  EXPECT_TRUE(c.check_and_insert(key_of(99), kNow + 3 * kWindow, kNow + 3 * kWindow).ok());
+  for (int i = 1; i < 10; ++i) EXPECT_EQ(c.check_and_insert(key_of(i), kNow + i, kNow + 32).code(), Code::kReplay);
+  // A new layer no newer than the oldest held one is refused without evicting anything.
+  EXPECT_EQ(c.check_and_insert(key_of(98), kNow + 1, kNow + 33).code(), Code::kStale);
+  EXPECT_EQ(c.evicted(), 1u);
+  // Once they expire there is room again, and the whole window.
+  EXPECT_TRUE(c.check_and_insert(key_of(98), kNow + 3 * kWindow, kNow + 3 * kWindow).ok());
   EXPECT_EQ(c.size(), 1u);
+  EXPECT_EQ(c.horizon_ms(kNow + 3 * kWindow), kWindow);
 }
 
 TEST(LayerReplayCache, StaleKeysAreNotStored) {

@@ -33,6 +33,9 @@ NodeSnapshot sample() {
   s.replay_cache_keys = 12;
   s.replay_cache_capacity = 1000;
   s.replay_cache_bytes = 4096;
+  s.replay_cache_evicted = 7;
+  s.replay_horizon_ms = 95'500;
+  s.layers_stale = 3;
   return s;
 }
 
@@ -165,18 +168,26 @@ TEST(PrometheusText, HistogramBucketsAreCumulativeAndEndWithTheCount) {
 }
 
 TEST(StatusJson, CarriesTheReplayCacheAndItsBound) {
-  // How full the onion-layer replay cache is: at its capacity new layers
-  // are answered busy, so operators watch keys against capacity.
+  // How full the onion-layer replay cache is: at its capacity it forgets
+  // its oldest keys and the horizon (how old a layer may be) shrinks, so
+  // operators watch keys against capacity and the horizon.
   auto j = status_json(sample());
   EXPECT_EQ(j["relay"]["replay_cache"]["keys"], 12);
   EXPECT_EQ(j["relay"]["replay_cache"]["capacity"], 1000);
   EXPECT_EQ(j["relay"]["replay_cache"]["bytes"], 4096);
+  EXPECT_EQ(j["relay"]["replay_cache"]["evicted"], 7);
+  EXPECT_EQ(j["relay"]["replay_cache"]["horizon_ms"], 95'500);
+  EXPECT_EQ(j["relay"]["stale"], 3);
   const std::string text = prometheus_text(sample());
   EXPECT_NE(text.find("onionswarm_replay_cache_keys 12\n"), std::string::npos);
   EXPECT_NE(text.find("onionswarm_replay_cache_capacity 1000\n"), std::string::npos);
   EXPECT_NE(text.find("onionswarm_replay_cache_bytes 4096\n"), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_replay_cache_evicted_total 7\n"), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_replay_horizon_seconds 95\n"), std::string::npos);
+  EXPECT_NE(text.find("onionswarm_layers_stale_total 3\n"), std::string::npos);
   const std::string summary = status_summary(j);
-  EXPECT_NE(summary.find("replay cache 12 of 1000 keys, 4096 bytes"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("replay cache 12 of 1000 keys, 4096 bytes, horizon 95500 ms, 7 evicted"), std::string::npos)
+      << summary;
 }
 
 TEST(StatusSummary, ToleratesMissingFields) {
