@@ -146,16 +146,14 @@ std::vector<SignedDescriptor> GossipDirectory::descriptors() const {
   return out;
 }
 
-bool GossipDirectory::holds(const SignedDescriptor& d) const {
-  std::lock_guard lock(mu_);
-  auto it = entries_.find(d.node.x25519);
-  return it != entries_.end() && it->second.signature == d.signature;
-}
-
 // ---- Gossip ----------------------------------------------------------------------
 
 Gossip::Gossip(GossipOptions options, NodeKeys keys, std::shared_ptr<GossipDirectory> directory, Clock clock)
-    : options_(std::move(options)), keys_(std::move(keys)), directory_(std::move(directory)), clock_(std::move(clock)) {}
+    : options_(std::move(options)),
+      keys_(std::move(keys)),
+      directory_(std::move(directory)),
+      clock_(std::move(clock)),
+      converted_keys_(2 * options_.max_nodes + 16) {}
 
 Gossip::~Gossip() {
   {
@@ -173,6 +171,7 @@ swarm::VerifyRules Gossip::rules(uint64_t now_ms) const {
   r.max_lifetime_ms = options_.max_lifetime_ms;
   r.max_skew_ms = options_.max_skew_ms;
   r.operators = options_.operators;
+  r.converted_keys = &converted_keys_;
   return r;
 }
 
@@ -220,7 +219,9 @@ GossipCounters Gossip::counters() const {
 }
 
 Status Gossip::offer(const SignedDescriptor& d) {
-  if (directory_->holds(d)) return {};
+  // Most of what a push carries is held already, ours included: the
+  // directory's decision needs no signature, so take it first.
+  if (auto early = directory_->decide(d); early.ok() && *early == GossipDirectory::Decision::kIgnore) return {};
   const uint64_t now = clock_();
   if (Status st = swarm::verify_descriptor(d, rules(now)); !st.ok()) {
     refused_invalid_.fetch_add(1, std::memory_order_relaxed);

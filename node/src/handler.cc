@@ -51,21 +51,6 @@ uint64_t system_clock_ms() {
                       .count());
 }
 
-// ---- KeyCheckCache -----------------------------------------------------------
-
-bool KeyCheckCache::matches(const crypto::Ed25519PublicKey& ed, const swarm::AccountId& account) {
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = converted_.find(ed); it != converted_.end()) return it->second == account.x25519();
-  }
-  auto x = crypto::ed25519_to_x25519(ed);  // slow part outside the lock
-  if (!x.ok()) return false;
-  std::lock_guard lock(mu_);
-  if (converted_.size() >= 100'000) converted_.clear();
-  converted_.emplace(ed, *x);
-  return *x == account.x25519();
-}
-
 // ---- RequestHandler ----------------------------------------------------------
 
 RequestHandler::RequestHandler(Storage& storage, const swarm::Directory& directory,
@@ -114,7 +99,7 @@ Status RequestHandler::check_signed(const rpc::Request& req, const swarm::Accoun
   const uint64_t skew = options_.max_clock_skew_ms;
   if (ts + skew < now || ts > now + skew)
     return error(Code::kStale, "timestamp is more than " + std::to_string(skew / 1000) + " s off the node's clock");
-  if (account.is_user() && !keys_.matches(auth.pubkey, account))
+  if (account.is_user() && !converted_keys_.derives(auth.pubkey, account.x25519()))
     return error(Code::kUnauthorized, "pubkey_ed25519 does not belong to the account");
   if (!crypto::verify(auth.pubkey, rpc::signing_bytes(req), auth.signature))
     return error(Code::kUnauthorized, "bad signature");

@@ -317,8 +317,14 @@ Status verify_descriptor(const SignedDescriptor& d, const VerifyRules& rules) {
   if (d.expires_at_ms <= d.issued_at_ms) return error(Code::kInvalidArgument, "expires_at is not after issued_at");
   if (!crypto::verify(d.node.ed25519, descriptor_signing_bytes(d), d.signature))
     return error(Code::kUnauthorized, "bad descriptor signature");
-  auto derived = crypto::ed25519_to_x25519(d.node.ed25519);
-  if (!derived.ok() || *derived != d.node.x25519)
+  bool derived;
+  if (rules.converted_keys) {
+    derived = rules.converted_keys->derives(d.node.ed25519, d.node.x25519);
+  } else {
+    auto x = crypto::ed25519_to_x25519(d.node.ed25519);
+    derived = x.ok() && *x == d.node.x25519;
+  }
+  if (!derived)
     return error(Code::kInvalidArgument, "x25519 key is not derived from the ed25519 key");
   if (d.expires_at_ms <= rules.now_ms) return error(Code::kStale, "descriptor expired");
   if (d.issued_at_ms > rules.now_ms + rules.max_skew_ms) return error(Code::kStale, "issued_at is in the future");

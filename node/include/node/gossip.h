@@ -81,8 +81,6 @@ class GossipDirectory final : public swarm::Directory {
   size_t expire(uint64_t now_ms);
   // Every held descriptor, ours included.
   std::vector<swarm::SignedDescriptor> descriptors() const;
-  // Whether a held descriptor has this exact signature (cheap duplicate test).
-  bool holds(const swarm::SignedDescriptor& d) const;
 
  private:
   void rebuild_locked();
@@ -120,12 +118,15 @@ class Gossip {
   uint64_t refused() const { return refused_invalid_.load() + refused_unreachable_.load(); }
   GossipCounters counters() const;
 
-  // The verification rules at now (for tests and the client side).
+  // The verification rules at now (for tests). They point at this gossip's
+  // cache of key conversions, so they must not outlive it.
   swarm::VerifyRules rules(uint64_t now_ms) const;
 
  private:
-  // Verifies and files one descriptor: admitted, queued for a probe,
-  // ignored, or refused (the status says why; logged).
+  // Files one descriptor: ignored unverified when the directory would
+  // ignore it anyway (ours, or a copy no newer than the one held), else
+  // verified and then admitted, queued for a probe, or refused (the status
+  // says why; logged).
   Status offer(const swarm::SignedDescriptor& d);
   swarm::SignedDescriptor make_self(uint64_t now_ms) const;
   void loop();
@@ -140,6 +141,8 @@ class Gossip {
   std::shared_ptr<GossipDirectory> directory_;
   const Clock clock_;
   std::string advertised_;  // set by start()
+  // Each node's key pair is checked once, not on every descriptor it issues.
+  mutable crypto::ConvertedKeys converted_keys_;
 
   std::mutex pending_mu_;
   std::map<crypto::X25519PublicKey, swarm::SignedDescriptor> pending_;  // GUARDED_BY(pending_mu_)

@@ -22,6 +22,7 @@
 #include "node/stats.h"
 #include "node/storage.h"
 #include "onion/bytes.h"
+#include "onion/converted_keys.h"
 #include "onion/crypto.h"
 #include "swarm/directory.h"
 #include "swarm/group.h"
@@ -33,17 +34,6 @@ namespace onionswarm::node {
 // Milliseconds since the Unix epoch; injectable for tests.
 using Clock = std::function<uint64_t()>;
 uint64_t system_clock_ms();
-
-// Caches "does this Ed25519 key convert to this account's X25519 key"
-// (the conversion costs ~44 us). Thread-safe; bounded (cleared when full).
-class KeyCheckCache {
- public:
-  bool matches(const crypto::Ed25519PublicKey& ed, const swarm::AccountId& account);
-
- private:
-  std::mutex mu_;
-  std::map<crypto::Ed25519PublicKey, crypto::X25519PublicKey> converted_;  // GUARDED_BY(mu_)
-};
 
 struct HandlerOptions {
   std::string network_id;
@@ -136,7 +126,7 @@ class RequestHandler {
   OnDelete on_delete_;
   std::atomic<bool> catching_up_{false};
   ReplayCache replays_;
-  KeyCheckCache keys_;
+  crypto::ConvertedKeys converted_keys_{100'000};  // owners' keys of signed requests
   RateLimiter account_limits_;
 
   struct SwarmCache {

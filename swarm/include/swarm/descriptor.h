@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "onion/bytes.h"
+#include "onion/converted_keys.h"
 #include "onion/crypto.h"
 #include "onion/status.h"
 #include "swarm/directory.h"
@@ -103,6 +104,9 @@ struct VerifyRules {
   // Non-empty: the network is permissioned and only descriptors endorsed
   // by one of these keys (endorsement not yet expired) are admitted.
   std::vector<crypto::Ed25519PublicKey> operators;
+  // If set, the x25519-from-ed25519 check asks (and fills) this cache: a
+  // node's re-issued descriptors then cost no conversion. Not owned.
+  crypto::ConvertedKeys* converted_keys = nullptr;
 };
 
 // Everything that can be checked without the network. Errors (the message

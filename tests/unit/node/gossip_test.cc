@@ -177,6 +177,55 @@ TEST_F(GossipAnswer, SenderMustOwnItsLinkKeyAndUnknownSendersOnlyAnnounceThemsel
   EXPECT_EQ((*b)["descriptors"][0]["x25519"], to_hex(peer_.x.view()));
 }
 
+TEST_F(GossipAnswer, CopiesTheDirectoryWouldIgnoreAreNotVerified) {
+  const SignedDescriptor held = make(peer_, now_, "tcp://127.0.0.1:1");
+  ASSERT_TRUE(dir_->admit(held));
+  const SignedDescriptor our_own = make(self_, now_);
+  dir_->set_self(our_own);  // as start() does
+  // Forged copies (signature broken) of what is held, no newer, and of this
+  // node itself: ignored before any signature check, so neither refused
+  // nor admitted.
+  SignedDescriptor same = held, older = make(peer_, now_ - 1000, "tcp://127.0.0.1:1"), ours = make(self_, now_);
+  for (SignedDescriptor* d : {&same, &older, &ours}) d->signature.bytes[0] ^= 1;
+  auto a = push(peer_.x, held, {same, older, ours});
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  EXPECT_TRUE((*a)["refused"].empty()) << a->dump();
+  EXPECT_EQ(gossip_->counters().refused_invalid, 0u);
+  // A forged newer copy is checked, and refused.
+  SignedDescriptor newer = make(peer_, now_ + 1000, "tcp://127.0.0.1:1");
+  newer.signature.bytes[0] ^= 1;
+  auto b = push(peer_.x, held, {newer});
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ((*b)["refused"].size(), 1u) << b->dump();
+  EXPECT_EQ(gossip_->counters().refused_invalid, 1u);
+  const auto now_held = dir_->descriptors();
+  ASSERT_EQ(now_held.size(), 2u) << "ours and the peer's";
+  for (const auto& d : now_held) EXPECT_EQ(d.signature, d.node.x25519 == peer_.x ? held.signature : our_own.signature);
+}
+
+TEST_F(GossipAnswer, ANodesKeyPairIsConvertedOnceForAllItsDescriptors) {
+  const crypto::ConvertedKeys* cache = gossip_->rules(now_).converted_keys;
+  ASSERT_NE(cache, nullptr);
+  auto first = push(peer_.x, make(peer_, now_, "tcp://127.0.0.1:1"));
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(gossip_->admitted(), 1u);
+  EXPECT_EQ(cache->size(), 1u);
+  for (uint64_t i = 1; i <= 3; ++i) {
+    auto again = push(peer_.x, make(peer_, now_ + i * 1000, "tcp://127.0.0.1:1"));
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(gossip_->admitted(), 1 + i) << "each re-issued descriptor is admitted";
+  }
+  EXPECT_EQ(cache->size(), 1u) << "and its keys were converted once";
+  // Another identity key claiming the same x25519 key is checked on its own.
+  Node other;
+  SignedDescriptor mispaired = make(other, now_ + 10'000);  // newer than what is held for peer_.x
+  mispaired.node.x25519 = peer_.x;
+  swarm::sign_descriptor(mispaired, other.ed);
+  auto c = push(peer_.x, make(peer_, now_ + 5000, "tcp://127.0.0.1:1"), {mispaired});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ((*c)["refused"].size(), 1u) << c->dump();
+}
+
 TEST_F(GossipAnswer, UnknownAnnouncementsAreRateLimited) {
   Code last = Code::kOk;
   for (int i = 0; i < 6; ++i) {

@@ -912,28 +912,6 @@ TEST(ReplayCache, FullCacheMemoryIsBounded) {
             << " MB; the map + multimap it replaced took about 160 MB\n";
 }
 
-// ---- KeyCheckCache ----------------------------------------------------------------
-
-TEST(KeyCheckCache, MatchesOnlyTheAccountsOwnKey) {
-  auto owner = key_from(0x0D, 1), other = key_from(0x0D, 2);
-  const auto account = user_of(owner);
-  KeyCheckCache c;
-  EXPECT_TRUE(c.matches(owner.public_key(), account));
-  EXPECT_TRUE(c.matches(owner.public_key(), account));  // cached answer is the same
-  EXPECT_FALSE(c.matches(other.public_key(), account));
-  EXPECT_FALSE(c.matches(other.public_key(), account));
-  EXPECT_TRUE(c.matches(other.public_key(), user_of(other)));
-  EXPECT_FALSE(c.matches(owner.public_key(), user_of(other)));
-}
-
-TEST(KeyCheckCache, InvalidPointNeverMatches) {
-  crypto::Ed25519PublicKey bad;
-  bad.bytes.fill(0xff);  // not a valid curve point
-  crypto::X25519PublicKey x;
-  KeyCheckCache c;
-  EXPECT_FALSE(c.matches(bad, swarm::AccountId::user(x)));
-}
-
 }  // namespace
 }  // namespace onionswarm::node
 

@@ -103,6 +103,24 @@ TEST_F(Descriptor, X25519KeyMustBeDerivedFromTheIdentityKey) {
   EXPECT_EQ(verify_descriptor(d, rules()).code(), Code::kInvalidArgument);
 }
 
+TEST_F(Descriptor, AKeyCacheGivesTheSameVerdictsAsConvertingEachTime) {
+  Node n, other;
+  crypto::ConvertedKeys cache(16);
+  VerifyRules r = rules();
+  r.converted_keys = &cache;
+  SignedDescriptor good = make(n);
+  ASSERT_TRUE(verify_descriptor(good, r).ok());
+  EXPECT_EQ(cache.size(), 1u);
+  // The identity key's conversion is remembered now: a descriptor pairing
+  // it with another x25519 key is still refused, and the good one still passes.
+  SignedDescriptor mispaired = make(n);
+  mispaired.node.x25519 = other.x;
+  sign_descriptor(mispaired, n.ed);
+  EXPECT_EQ(verify_descriptor(mispaired, r).code(), Code::kInvalidArgument);
+  EXPECT_TRUE(verify_descriptor(good, r).ok());
+  EXPECT_EQ(cache.size(), 1u);
+}
+
 TEST_F(Descriptor, PermissionedNetworkNeedsAnEndorsementByAListedOperator) {
   Node n;
   crypto::Ed25519KeyPair op = crypto::Ed25519KeyPair::generate();
