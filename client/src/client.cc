@@ -456,12 +456,13 @@ struct Client::Impl {
           const size_t hop = answer->hop;
           last_failure = hop_error_status(answer->body, hop_name(hop, hops.size()));
           if (last_failure.code() == Code::kStale && !clock_synced) {
-            // Our clock is so far off (beyond a hop's 30-min layer window)
-            // that a hop refused the layer itself; its answer carries its
-            // clock. Adopt it once per request and send again.
+            // A hop refused the layer's timestamp: our clock is beyond its
+            // 30-min layer window, or behind the oldest layer its full replay
+            // cache still holds. Its answer carries its clock: adopt it once
+            // per request and send again.
             if (auto node_now = rpc::stale_layer_clock(answer->body)) {
               clock_synced = true;
-              progress("adjusting to the network's clock…");
+              progress("a relay refused the request's timestamp; resending on its clock…");
               if (Status s = adopt_clock(*node_now, sent_at, local_now()); !s.ok()) {
                 return error(s.code(), "clock sync failed: " + s.message());
               }
