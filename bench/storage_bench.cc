@@ -7,6 +7,7 @@
 //                               second argument: the commit window in µs
 //                               (StorageOptions::commit_window; 0 = off)
 //   BM_Retrieve100              retrieve 100 messages of one account
+//   BM_SyncDigest               the catch-up digest with N held: kept / scanned
 // Messages are 1 KiB. items_per_second is messages per second.
 #include <benchmark/benchmark.h>
 
@@ -171,6 +172,33 @@ void BM_Retrieve100(benchmark::State& state) {
   state.SetItemsProcessed(items);
 }
 BENCHMARK(BM_Retrieve100)->Unit(benchmark::kMicrosecond);
+
+// The anti-entropy digest a catch-up round compares (and a peer's answer
+// carries) with N messages held: kept in memory (second argument 0) or
+// counted by a full scan of the hash index (1), as before 2026-12-04.
+void BM_SyncDigest(benchmark::State& state) {
+  BenchStore db;
+  const uint64_t held = uint64_t(state.range(0));
+  std::atomic<uint64_t> left{held};
+  std::promise<void> done;
+  for (uint64_t i = 0; i < held; ++i) {
+    db.storage().store_async(make_message(bench_account(uint8_t(i % 100)), i), [&](Result<StoreResult> r) {
+      if (!r.ok() || r.value() != StoreResult::kNew) std::abort();
+      if (--left == 0) done.set_value();
+    });
+  }
+  done.get_future().wait();
+  const bool scan = state.range(1) != 0;
+  for (auto _ : state) {
+    auto d = scan ? db.storage().digest_by_scan() : db.storage().digest();
+    if (!d.ok()) {
+      state.SkipWithError("digest failed");
+      break;
+    }
+    benchmark::DoNotOptimize(d);
+  }
+}
+BENCHMARK(BM_SyncDigest)->Args({100'000, 0})->Args({100'000, 1})->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace onionswarm::node

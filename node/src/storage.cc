@@ -162,6 +162,29 @@ class CursorGuard {
   MDB_cursor* c_;
 };
 
+// One hash entering (delta +1) or leaving (-1) its bucket's digest.
+void add_to_digest(std::vector<Storage::BucketDigest>& digests, const uint8_t* hash, int delta) {
+  Storage::BucketDigest& d = digests[hash[0]];
+  d.count += uint64_t(int64_t(delta));
+  for (size_t i = 0; i < crypto::kHashSize; ++i) d.xor_of_hashes.bytes[i] ^= hash[i];
+}
+
+// The digests of by_hash as txn sees it, from a full scan.
+Result<std::vector<Storage::BucketDigest>> scan_digest(MDB_txn* txn, MDB_dbi by_hash) {
+  MDB_cursor* raw = nullptr;
+  if (int rc = mdb_cursor_open(txn, by_hash, &raw)) return lmdb_error(rc, "mdb_cursor_open");
+  CursorGuard cur(raw);
+  std::vector<Storage::BucketDigest> out(Storage::kSyncBuckets);
+  MDB_val k, v;
+  int rc = mdb_cursor_get(cur.get(), &k, &v, MDB_FIRST);
+  for (; rc == 0; rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT)) {
+    if (k.mv_size != crypto::kHashSize) return error(Code::kIo, "corrupt hash index");
+    add_to_digest(out, bytes_of(k), +1);
+  }
+  if (rc != MDB_NOTFOUND) return lmdb_error(rc, "digest scan");
+  return out;
+}
+
 }  // namespace
 
 struct Storage::Impl {
@@ -205,6 +228,14 @@ struct Storage::Impl {
   std::deque<Op> queue;   // guarded by mu
   bool stopping = false;  // guarded by mu
   std::atomic<uint64_t> commit_count{0};
+  // The anti-entropy digests of by_hash (Storage::digest), kept here so a
+  // catch-up round does not scan the index: counted once at open, then
+  // changed by each committed write transaction's puts and deletes.
+  mutable std::mutex digest_mu;
+  std::vector<BucketDigest> digests;  // guarded by digest_mu
+  // This write transaction's by_hash changes (committer only): the hash
+  // and +1 for a put, -1 for a delete; applied once the commit returned.
+  std::vector<std::pair<crypto::Hash, int>> by_hash_changes;
   std::thread committer;  // started last in open(), joined in ~Storage
   std::thread::id committer_id;
 
@@ -335,6 +366,7 @@ struct Storage::Impl {
 
     Txn txn;
     if (int rc = txn.begin(env.get(), 0)) return fail_all(lmdb_error(rc, "begin write txn"));
+    by_hash_changes.clear();  // an aborted transaction's changes never happened
     uint64_t room = room_bytes();
     size_t applied = 0;
     for (size_t i = begin; i < limit; ++i) {
@@ -369,6 +401,10 @@ struct Storage::Impl {
       return fail_all(lmdb_error(rc, "commit"));
     }
     commit_count.fetch_add(1, std::memory_order_relaxed);
+    if (!by_hash_changes.empty()) {
+      std::lock_guard lk(digest_mu);
+      for (const auto& [hash, delta] : by_hash_changes) add_to_digest(digests, hash.data(), delta);
+    }
     return {end, 0};
   }
 
@@ -518,6 +554,7 @@ struct Storage::Impl {
 
     MDB_val hv = val_of(key);
     if ((rc = mdb_put(txn, by_hash, &k, &hv, 0))) return rc;
+    by_hash_changes.emplace_back(m.hash, +1);
     const ExpiryKey ek_bytes = expiry_key(m.expiry_ms, m.hash.data());
     MDB_val ek = val_of(ek_bytes), empty{0, nullptr};
     if ((rc = mdb_put(txn, expiry, &ek, &empty, 0))) return rc;
@@ -599,6 +636,10 @@ struct Storage::Impl {
     return 0;
   }
 
+  void note_deleted(const uint8_t* hash) {
+    by_hash_changes.emplace_back(*crypto::Hash::from({hash, crypto::kHashSize}), -1);
+  }
+
   // Deletes the message under key and its by_hash, expiry and accounts
   // entries. MDB_NOTFOUND from a missing index entry is tolerated.
   int delete_message(MDB_txn* txn, const MessageKey& key) {
@@ -608,6 +649,7 @@ struct Storage::Impl {
       // Index without message: drop the by_hash entry only.
       MDB_val hk = val_of(key.data() + kPrefixSize + 8, crypto::kHashSize);
       rc = mdb_del(txn, by_hash, &hk, nullptr);
+      if (rc == 0) note_deleted(key.data() + kPrefixSize + 8);
       return rc == MDB_NOTFOUND ? 0 : rc;
     }
     if (rc) return rc;
@@ -622,7 +664,9 @@ struct Storage::Impl {
 
     if ((rc = mdb_del(txn, messages, &mk, nullptr))) return rc;
     MDB_val hk = val_of(hash, crypto::kHashSize);
-    if ((rc = mdb_del(txn, by_hash, &hk, nullptr)) && rc != MDB_NOTFOUND) return rc;
+    rc = mdb_del(txn, by_hash, &hk, nullptr);
+    if (rc == 0) note_deleted(hash);
+    if (rc && rc != MDB_NOTFOUND) return rc;
     const ExpiryKey ek_bytes = expiry_key(expiry_ms, hash);
     MDB_val ek = val_of(ek_bytes);
     if ((rc = mdb_del(txn, expiry, &ek, nullptr)) && rc != MDB_NOTFOUND) return rc;
@@ -688,6 +732,9 @@ Result<std::unique_ptr<Storage>> Storage::open(const StorageOptions& options) {
   impl->tombstones = dbs.tombstones;
   impl->schema = kSchemaVersion;
   impl->migrated_from = opened->found != 0 && opened->found < kSchemaVersion ? opened->found : 0;
+  auto digests = scan_digest(txn.get(), impl->by_hash);
+  if (!digests.ok()) return digests.status();
+  impl->digests = std::move(*digests);
   if (int rc = txn.commit()) return lmdb_error(rc, "commit open txn");
 
   // The constructor is private, so make_unique cannot reach it; the pointer
@@ -888,23 +935,14 @@ Result<StorageStats> Storage::stats() const {
 }
 
 Result<std::vector<Storage::BucketDigest>> Storage::digest() const {
+  std::lock_guard lk(impl_->digest_mu);
+  return impl_->digests;
+}
+
+Result<std::vector<Storage::BucketDigest>> Storage::digest_by_scan() const {
   Txn txn;
   if (int rc = txn.begin(impl_->env.get(), MDB_RDONLY)) return lmdb_error(rc, "begin read txn");
-  MDB_cursor* raw = nullptr;
-  if (int rc = mdb_cursor_open(txn.get(), impl_->by_hash, &raw)) return lmdb_error(rc, "mdb_cursor_open");
-  CursorGuard cur(raw);
-  std::vector<BucketDigest> out(kSyncBuckets);
-  MDB_val k, v;
-  int rc = mdb_cursor_get(cur.get(), &k, &v, MDB_FIRST);
-  for (; rc == 0; rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT)) {
-    if (k.mv_size != crypto::kHashSize) return error(Code::kIo, "corrupt hash index");
-    const uint8_t* h = bytes_of(k);
-    BucketDigest& d = out[h[0]];
-    ++d.count;
-    for (size_t i = 0; i < crypto::kHashSize; ++i) d.xor_of_hashes.bytes[i] ^= h[i];
-  }
-  if (rc != MDB_NOTFOUND) return lmdb_error(rc, "digest scan");
-  return out;
+  return scan_digest(txn.get(), impl_->by_hash);
 }
 
 Result<std::vector<crypto::Hash>> Storage::bucket_hashes(uint8_t bucket, const crypto::Hash* after, size_t limit,

@@ -153,7 +153,10 @@ class Storage {
     crypto::Hash xor_of_hashes;
     friend bool operator==(const BucketDigest&, const BucketDigest&) = default;
   };
+  // Kept in memory (counted at open, updated by each commit): no scan.
   Result<std::vector<BucketDigest>> digest() const;
+  // The same from a full scan of the hash index (tests and benchmarks).
+  Result<std::vector<BucketDigest>> digest_by_scan() const;
   // Up to limit hashes of bucket (first hash byte), in order, after `after`
   // (exclusive; nullptr: from the bucket's start). *more when others follow.
   Result<std::vector<crypto::Hash>> bucket_hashes(uint8_t bucket, const crypto::Hash* after, size_t limit,

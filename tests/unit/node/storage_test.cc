@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -454,6 +455,52 @@ TEST_F(StorageTest, DigestDiffersOnlyInBucketsWithDifferentHashes) {
   }
 }
 
+TEST_F(StorageTest, DigestKeptInMemoryMatchesAFullScanThroughEveryKindOfWrite) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  auto same_as_scan = [&](const std::string& after) {
+    auto kept = s->digest(), scanned = s->digest_by_scan();
+    ASSERT_TRUE(kept.ok() && scanned.ok());
+    EXPECT_TRUE(*kept == *scanned) << "after " << after;
+  };
+  same_as_scan("open");
+  std::mt19937 rng(7);
+  std::vector<StoredMessage> known;  // stored at some point, maybe gone since
+  uint64_t now = kNow;
+  for (int step = 0; step < 400; ++step) {
+    const int what = int(rng() % 10);
+    const auto acc = account(uint8_t(1 + rng() % 4));
+    if (what < 5 || known.empty()) {  // a new store, in async batches
+      std::vector<std::future<Result<StoreResult>>> done;
+      for (int i = 0; i < 1 + int(rng() % 8); ++i) {
+        auto m = message(acc, 0, now + uint64_t(step), "m" + std::to_string(step) + "." + std::to_string(i),
+                         now + 1 + rng() % 5000);
+        known.push_back(m);
+        auto p = std::make_shared<std::promise<Result<StoreResult>>>();
+        done.push_back(p->get_future());
+        s->store_async(m, [p](Result<StoreResult> r) { p->set_value(std::move(r)); });
+      }
+      for (auto& f : done) EXPECT_TRUE(f.get().ok());
+    } else if (what == 5) {  // a duplicate, or a store of a deleted hash
+      (void)s->store(known[rng() % known.size()]);
+    } else if (what == 6 || what == 7) {  // the owner deletes (tombstone) or a hand-over drops
+      const auto& m = known[rng() % known.size()];
+      auto r = what == 6 ? s->remove(m.account, m.ns, {m.hash}) : s->drop_handed_over(m.account, m.ns, {m.hash});
+      EXPECT_TRUE(r.ok());
+    } else {  // time passes; expired messages and tombstones are swept
+      now += rng() % 2000;
+      EXPECT_TRUE(s->sweep_expired(now, 1 + rng() % 20).ok());
+    }
+    same_as_scan("step " + std::to_string(step));
+  }
+  auto before = s->digest();
+  s.reset();
+  s = open();
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(*s->digest() == *before) << "counted again at open";
+  same_as_scan("reopen");
+}
+
 TEST_F(StorageTest, BucketHashesPagesThroughOneBucketInOrder) {
   auto s = open();
   ASSERT_TRUE(s);
@@ -684,6 +731,7 @@ TEST_F(StorageTest, MapFullIsAnErrorNotACrashAndDeletesStillWork) {
     removed += *r;
   }
   EXPECT_EQ(removed, stored);
+  EXPECT_TRUE(*s->digest() == *s->digest_by_scan());
   EXPECT_EQ(must_store(*s, message(a, 0, 5000, "after", kNow)), StoreResult::kNew);
   EXPECT_EQ(s->sweep_expired(kNow).value(), 1u);
   EXPECT_EQ(must_store(*s, message(a, 0, 5001, "again")), StoreResult::kNew);
@@ -715,6 +763,8 @@ TEST_F(StorageTest, SweepOfAFullMapStillExpiresEverything) {
   ASSERT_TRUE(swept.ok()) << swept.status().to_string();
   EXPECT_EQ(*swept, stored);
   EXPECT_EQ(s->stats()->messages, 0u);
+  // The sweep's aborted transactions (map full) changed no kept digest.
+  EXPECT_TRUE(*s->digest() == *s->digest_by_scan());
   EXPECT_EQ(must_store(*s, message(account(1), 0, 1, "room again")), StoreResult::kNew);
 }
 
