@@ -8,6 +8,8 @@
 //                               (StorageOptions::commit_window; 0 = off)
 //   BM_Retrieve100              retrieve 100 messages of one account
 //   BM_SyncDigest               the catch-up digest with N held: kept / scanned
+//   BM_PlanHandoff              a hand-over plan with N held, none leaving:
+//                               by account / by message (the plan it replaced)
 // Messages are 1 KiB. items_per_second is messages per second.
 #include <benchmark/benchmark.h>
 
@@ -21,7 +23,9 @@
 #include <thread>
 #include <vector>
 
+#include "node/rebalance.h"
 #include "node/storage.h"
+#include "swarm/swarms.h"
 
 namespace onionswarm::node {
 namespace {
@@ -199,6 +203,54 @@ void BM_SyncDigest(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_SyncDigest)->Args({100'000, 0})->Args({100'000, 1})->Unit(benchmark::kMicrosecond);
+
+// Planning a hand-over when the swarms change, with N messages of 100
+// accounts held, all of them still this node's (the common case): the
+// plan by account (plan_handoff; second argument 0), and, for the ratio,
+// the plan by message that it replaced on 2026-12-04 (1): every hash from
+// the index, then the message itself to learn its account.
+void BM_PlanHandoff(benchmark::State& state) {
+  BenchStore db;
+  const uint64_t held = uint64_t(state.range(0));
+  std::atomic<uint64_t> left{held};
+  std::promise<void> done;
+  for (uint64_t i = 0; i < held; ++i) {
+    db.storage().store_async(make_message(bench_account(uint8_t(i % 100)), i), [&](Result<StoreResult> r) {
+      if (!r.ok() || r.value() != StoreResult::kNew) std::abort();
+      if (--left == 0) done.set_value();
+    });
+  }
+  done.get_future().wait();
+  auto ed = crypto::Ed25519KeyPair::generate();
+  swarm::NodeDescriptor self{ed.public_key(), ed.to_x25519().public_key(), "tcp://127.0.0.1:1", std::nullopt};
+  std::vector<swarm::Swarm> swarms(1);
+  swarms[0].id = swarm::swarm_anchor(0);
+  swarms[0].members = {self};
+  const bool by_message = state.range(1) != 0;
+  for (auto _ : state) {
+    size_t leaving = 0;
+    if (!by_message) {
+      auto plan = plan_handoff(db.storage(), swarms, self.x25519, 10'000, 1);
+      if (!plan.ok()) state.SkipWithError("plan failed");
+      leaving = plan.ok() ? plan->size() : 0;
+    } else {
+      for (size_t b = 0; b < Storage::kSyncBuckets; ++b) {
+        std::optional<crypto::Hash> after;
+        for (bool more = true; more;) {
+          auto hashes = db.storage().bucket_hashes(uint8_t(b), after ? &*after : nullptr, 1'000, &more);
+          if (!hashes.ok() || hashes->empty()) break;
+          for (const auto& h : *hashes) {
+            after = h;
+            auto m = db.storage().get(h, 1);
+            if (m.ok() && *m && swarm::swarm_index_for(swarms, (*m)->account) != 0) ++leaving;
+          }
+        }
+      }
+    }
+    if (leaving != 0) state.SkipWithError("nothing should leave");
+  }
+}
+BENCHMARK(BM_PlanHandoff)->Args({100'000, 0})->Args({100'000, 1})->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace onionswarm::node

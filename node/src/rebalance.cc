@@ -2,6 +2,8 @@
 
 #include <array>
 #include <chrono>
+#include <iterator>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -21,25 +23,27 @@ Result<std::map<size_t, std::vector<StoredMessage>>> plan_handoff(const Storage&
   std::map<size_t, std::vector<StoredMessage>> plan;
   if (swarms.empty()) return plan;
   const auto mine = swarm::swarm_index_of_node(swarms, self);
+  // By account, not by message: a node's swarm keeps most of its accounts
+  // when the swarms change, and their messages are never read.
   size_t planned = 0;
-  for (size_t b = 0; b < Storage::kSyncBuckets && planned < max_messages; ++b) {
-    std::optional<crypto::Hash> after;
-    for (int page = 0; page < 100'000 && planned < max_messages; ++page) {  // bounded by the store's size
-      bool more = false;
-      auto hashes = storage.bucket_hashes(uint8_t(b), after ? &*after : nullptr, 1'000, &more);
-      if (!hashes.ok()) return hashes.status();
-      for (const auto& h : *hashes) {
-        after = h;
-        auto m = storage.get(h, now_ms);
-        if (!m.ok()) return m.status();
-        if (!*m) continue;  // expired (or a tombstone's date)
-        const size_t target = swarm::swarm_index_for(swarms, (*m)->account);
-        if (mine && *mine == target) continue;
-        plan[target].push_back(std::move(**m));
-        if (++planned >= max_messages) break;
-      }
-      if (!more || hashes->empty()) break;
+  std::optional<swarm::AccountId> after;
+  for (int page = 0; page < 100'000 && planned < max_messages; ++page) {  // bounded by the store's size
+    bool more = false;
+    auto accounts = storage.accounts(after ? &*after : nullptr, 1'000, &more);
+    if (!accounts.ok()) return accounts.status();
+    for (const auto& account : *accounts) {
+      after = account;
+      const size_t target = swarm::swarm_index_for(swarms, account);
+      if (mine && *mine == target) continue;
+      auto messages = storage.messages_of(account, max_messages - planned, now_ms);
+      if (!messages.ok()) return messages.status();
+      if (messages->empty()) continue;  // only expired ones (or a tombstone's date)
+      planned += messages->size();
+      auto& to = plan[target];
+      std::move(messages->begin(), messages->end(), std::back_inserter(to));
+      if (planned >= max_messages) break;
     }
+    if (!more || accounts->empty()) break;
   }
   return plan;
 }

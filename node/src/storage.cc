@@ -185,6 +185,38 @@ Result<std::vector<Storage::BucketDigest>> scan_digest(MDB_txn* txn, MDB_dbi by_
   return out;
 }
 
+// Up to limit messages from key `start` on (skipping `start` itself when
+// exclusive) whose keys share start's first prefix_len bytes, leaving out
+// those expired at now_ms, in key order; *more when others follow.
+Result<std::vector<StoredMessage>> collect_messages(MDB_txn* txn, MDB_dbi messages, const MessageKey& start,
+                                                   size_t prefix_len, bool exclusive, size_t limit, uint64_t now_ms,
+                                                   bool* more) {
+  if (more) *more = false;
+  MDB_cursor* raw = nullptr;
+  if (int rc = mdb_cursor_open(txn, messages, &raw)) return lmdb_error(rc, "mdb_cursor_open");
+  CursorGuard cur(raw);
+  MDB_val k = val_of(start), v;
+  int rc = mdb_cursor_get(cur.get(), &k, &v, MDB_SET_RANGE);
+  std::vector<StoredMessage> out;
+  for (; rc == 0; rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT)) {
+    if (k.mv_size < prefix_len || std::memcmp(k.mv_data, start.data(), prefix_len) != 0) break;  // past the prefix
+    if (exclusive && k.mv_size == kMessageKeySize && std::memcmp(k.mv_data, start.data(), kMessageKeySize) == 0) {
+      continue;  // the cursor itself
+    }
+    if (v.mv_size < 8) return error(Code::kIo, "corrupt message record");
+    if (get_u64(bytes_of(v)) <= now_ms) continue;  // expired, not yet swept
+    if (out.size() == limit) {
+      if (more) *more = true;
+      break;
+    }
+    StoredMessage m;
+    if (!decode_message(k, v, &m)) return error(Code::kIo, "corrupt message record");
+    out.push_back(std::move(m));
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "message scan");
+  return out;
+}
+
 }  // namespace
 
 struct Storage::Impl {
@@ -861,38 +893,44 @@ Result<std::vector<StoredMessage>> Storage::retrieve(const swarm::AccountId& acc
                                                      size_t limit, uint64_t now_ms,
                                                      bool* more) const {
   if (more) *more = false;
-  limit = std::min(limit, kMaxRetrieve);
+  Txn txn;
+  if (int rc = txn.begin(impl_->env.get(), MDB_RDONLY)) return lmdb_error(rc, "begin read txn");
+  return collect_messages(txn.get(), impl_->messages, message_key(account.raw(), ns, after.timestamp_ms, after.hash),
+                          kPrefixSize, /*exclusive=*/true, std::min(limit, kMaxRetrieve), now_ms, more);
+}
+
+Result<std::vector<StoredMessage>> Storage::messages_of(const swarm::AccountId& account, size_t limit,
+                                                        uint64_t now_ms, bool* more) const {
+  if (more) *more = false;
+  Txn txn;
+  if (int rc = txn.begin(impl_->env.get(), MDB_RDONLY)) return lmdb_error(rc, "begin read txn");
+  return collect_messages(txn.get(), impl_->messages, message_key(account.raw(), 0, 0, crypto::Hash{}), kAccountSize,
+                          /*exclusive=*/false, limit, now_ms, more);
+}
+
+Result<std::vector<swarm::AccountId>> Storage::accounts(const swarm::AccountId* after, size_t limit,
+                                                        bool* more) const {
+  if (more) *more = false;
   Txn txn;
   if (int rc = txn.begin(impl_->env.get(), MDB_RDONLY)) return lmdb_error(rc, "begin read txn");
   MDB_cursor* raw = nullptr;
-  if (int rc = mdb_cursor_open(txn.get(), impl_->messages, &raw)) {
-    return lmdb_error(rc, "mdb_cursor_open");
-  }
+  if (int rc = mdb_cursor_open(txn.get(), impl_->accounts, &raw)) return lmdb_error(rc, "mdb_cursor_open");
   CursorGuard cur(raw);
-
-  const MessageKey start = message_key(account.raw(), ns, after.timestamp_ms, after.hash);
+  const AccountKey start = after ? after->raw() : AccountKey{};
   MDB_val k = val_of(start), v;
+  std::vector<swarm::AccountId> out;
   int rc = mdb_cursor_get(cur.get(), &k, &v, MDB_SET_RANGE);
-  std::vector<StoredMessage> out;
   for (; rc == 0; rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT)) {
-    if (k.mv_size < kPrefixSize || std::memcmp(k.mv_data, start.data(), kPrefixSize) != 0) {
-      break;  // past this account and namespace
-    }
-    if (k.mv_size == kMessageKeySize &&
-        std::memcmp(k.mv_data, start.data(), kMessageKeySize) == 0) {
-      continue;  // the cursor itself: exclusive
-    }
-    if (v.mv_size < 8) return error(Code::kIo, "corrupt message record");
-    if (get_u64(bytes_of(v)) <= now_ms) continue;  // expired, not yet swept
-    if (out.size() == limit) {
+    if (after && k.mv_size == kAccountSize && std::memcmp(k.mv_data, start.data(), kAccountSize) == 0) continue;
+    if (out.size() >= limit) {
       if (more) *more = true;
       break;
     }
-    StoredMessage m;
-    if (!decode_message(k, v, &m)) return error(Code::kIo, "corrupt message record");
-    out.push_back(std::move(m));
+    auto account = swarm::AccountId::from_raw({bytes_of(k), k.mv_size});
+    if (!account.ok()) return error(Code::kIo, "corrupt account record");
+    out.push_back(*account);
   }
-  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "retrieve scan");
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "account scan");
   return out;
 }
 

@@ -39,7 +39,8 @@ struct HandoffResult {
 
 // Messages held in storage whose account is not served by the node `self`,
 // keyed by the index of the account's swarm; at most max_messages in all.
-// Expired messages are skipped. Empty when swarms is empty.
+// Expired messages are skipped. Empty when swarms is empty. Reads only the
+// messages that leave: accounts staying here cost one account record each.
 Result<std::map<size_t, std::vector<StoredMessage>>> plan_handoff(const Storage& storage,
                                                                   const std::vector<swarm::Swarm>& swarms,
                                                                   const crypto::X25519PublicKey& self,

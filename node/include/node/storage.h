@@ -123,6 +123,17 @@ class Storage {
                                               const Cursor& after, size_t limit, uint64_t now_ms,
                                               bool* more = nullptr) const;
 
+  // Up to limit messages of account, every namespace, not expired at
+  // now_ms, in (namespace, timestamp, hash) order; *more when others follow.
+  Result<std::vector<StoredMessage>> messages_of(const swarm::AccountId& account, size_t limit, uint64_t now_ms,
+                                                 bool* more = nullptr) const;
+
+  // Up to limit accounts that hold messages, in the order of their raw
+  // bytes, after `after` (exclusive; nullptr: from the first); *more when
+  // others follow.
+  Result<std::vector<swarm::AccountId>> accounts(const swarm::AccountId* after, size_t limit,
+                                                 bool* more = nullptr) const;
+
   // Deletes those of hashes that belong to (account, ns); returns how many
   // were deleted. Durable before it returns. Unknown hashes are ignored.
   Result<size_t> remove(const swarm::AccountId& account, uint16_t ns,

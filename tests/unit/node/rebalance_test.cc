@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <functional>
+#include <future>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -210,6 +212,35 @@ TEST_F(Rebalance, PlanSkipsExpiredMessagesAndStopsAtMaxMessages) {
   auto capped = plan_handoff(*storage_, swarms, keys_.x25519.public_key(), 3, kNow);
   ASSERT_TRUE(capped.ok());
   EXPECT_EQ(capped->at(1).size(), 3u);
+}
+
+TEST_F(Rebalance, PlanPagesThroughMoreAccountsThanOneListHolds) {
+  // plan_handoff lists accounts 1,000 at a time: 2,500 accounts of which
+  // about half leave, each with one message.
+  const auto swarms = two_swarms({descriptor_of(crypto::Ed25519KeyPair::generate())});
+  std::set<crypto::Hash> leaving;
+  std::vector<std::future<Result<StoreResult>>> done;
+  for (int i = 0; i < 2'500; ++i) {
+    const auto account = swarm::AccountId::user(crypto::X25519KeyPair::generate().public_key());
+    StoredMessage m;
+    m.account = account;
+    m.timestamp_ms = kNow - 1000;
+    m.expiry_ms = kLater;
+    m.data = crypto::random_bytes(16);
+    m.hash = crypto::hash(m.data);
+    if (swarm::swarm_index_for(swarms, account) == 1) leaving.insert(m.hash);
+    auto p = std::make_shared<std::promise<Result<StoreResult>>>();
+    done.push_back(p->get_future());
+    storage_->store_async(std::move(m), [p](Result<StoreResult> r) { p->set_value(std::move(r)); });
+  }
+  for (auto& f : done) ASSERT_EQ(f.get().value(), StoreResult::kNew);
+  ASSERT_GT(leaving.size(), 1'000u);
+  auto plan = plan_handoff(*storage_, swarms, keys_.x25519.public_key(), 10'000, kNow);
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  ASSERT_EQ(plan->size(), 1u);
+  std::set<crypto::Hash> planned;
+  for (const auto& m : plan->at(1)) planned.insert(m.hash);
+  EXPECT_EQ(planned, leaving);
 }
 
 TEST_F(Rebalance, DropsOnlyWhatAMemberAcknowledged) {

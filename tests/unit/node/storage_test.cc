@@ -501,6 +501,58 @@ TEST_F(StorageTest, DigestKeptInMemoryMatchesAFullScanThroughEveryKindOfWrite) {
   same_as_scan("reopen");
 }
 
+TEST_F(StorageTest, AccountsListsEveryAccountHoldingMessagesPageByPage) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  for (uint8_t n : {9, 3, 7, 1, 5}) must_store(*s, message(account(n), n % 2, 1, "of " + std::to_string(n)));
+  auto gone = message(account(4), 0, 1, "deleted");
+  must_store(*s, gone);
+  ASSERT_EQ(s->remove(account(4), 0, {gone.hash}).value(), 1u);  // no messages left: not listed
+
+  std::vector<swarm::AccountId> seen;
+  std::optional<swarm::AccountId> after;
+  for (int page = 0; page < 10; ++page) {
+    bool more = false;
+    auto r = s->accounts(after ? &*after : nullptr, 2, &more);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_LE(r->size(), 2u);
+    for (const auto& a : *r) seen.push_back(a);
+    if (!r->empty()) after = r->back();
+    if (!more) break;
+  }
+  EXPECT_EQ(seen, (std::vector<swarm::AccountId>{account(1), account(3), account(5), account(7), account(9)}));
+  bool more = true;
+  EXPECT_TRUE(s->accounts(&seen.back(), 10, &more)->empty());
+  EXPECT_FALSE(more);
+}
+
+TEST_F(StorageTest, MessagesOfAnAccountSpanItsNamespacesAndSkipTheExpired) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  const auto a = account(1);
+  auto n0 = message(a, 0, 5, "ns 0"), n7 = message(a, 7, 1, "ns 7"), n65535 = message(a, 65535, 1, "ns 65535");
+  auto expired = message(a, 0, 6, "expired", kNow - 1);
+  for (auto* m : {&n7, &n65535, &n0, &expired}) must_store(*s, *m);
+  must_store(*s, message(account(0), 0, 1, "before"));  // neighbours in key order
+  must_store(*s, message(account(2), 0, 1, "after"));
+
+  bool more = true;
+  auto all = s->messages_of(a, 100, kNow, &more);
+  ASSERT_TRUE(all.ok()) << all.status().to_string();
+  EXPECT_FALSE(more);
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].hash, n0.hash);
+  EXPECT_EQ((*all)[1].hash, n7.hash);
+  EXPECT_EQ((*all)[2].hash, n65535.hash);
+  EXPECT_EQ((*all)[2].data, n65535.data);
+  auto two = s->messages_of(a, 2, kNow, &more);
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(two->size(), 2u);
+  EXPECT_TRUE(more);
+  EXPECT_EQ(s->messages_of(a, 100, 0)->size(), 4u) << "the expired one too, earlier";
+  EXPECT_TRUE(s->messages_of(account(3), 100, kNow)->empty());
+}
+
 TEST_F(StorageTest, BucketHashesPagesThroughOneBucketInOrder) {
   auto s = open();
   ASSERT_TRUE(s);
