@@ -177,12 +177,8 @@ void BM_Retrieve100(benchmark::State& state) {
 }
 BENCHMARK(BM_Retrieve100)->Unit(benchmark::kMicrosecond);
 
-// The anti-entropy digest a catch-up round compares (and a peer's answer
-// carries) with N messages held: kept in memory (second argument 0) or
-// counted by a full scan of the hash index (1), as before 2026-12-04.
-void BM_SyncDigest(benchmark::State& state) {
-  BenchStore db;
-  const uint64_t held = uint64_t(state.range(0));
+// Stores `held` messages round-robin over 100 accounts, in group commits.
+void fill(BenchStore& db, uint64_t held) {
   std::atomic<uint64_t> left{held};
   std::promise<void> done;
   for (uint64_t i = 0; i < held; ++i) {
@@ -192,6 +188,14 @@ void BM_SyncDigest(benchmark::State& state) {
     });
   }
   done.get_future().wait();
+}
+
+// The anti-entropy digest a catch-up round compares (and a peer's answer
+// carries) with N messages held: kept in memory (second argument 0) or
+// counted by a full scan of the hash index (1), as before 2026-12-04.
+void BM_SyncDigest(benchmark::State& state) {
+  BenchStore db;
+  fill(db, uint64_t(state.range(0)));
   const bool scan = state.range(1) != 0;
   for (auto _ : state) {
     auto d = scan ? db.storage().digest_by_scan() : db.storage().digest();
@@ -211,16 +215,7 @@ BENCHMARK(BM_SyncDigest)->Args({100'000, 0})->Args({100'000, 1})->Unit(benchmark
 // the index, then the message itself to learn its account.
 void BM_PlanHandoff(benchmark::State& state) {
   BenchStore db;
-  const uint64_t held = uint64_t(state.range(0));
-  std::atomic<uint64_t> left{held};
-  std::promise<void> done;
-  for (uint64_t i = 0; i < held; ++i) {
-    db.storage().store_async(make_message(bench_account(uint8_t(i % 100)), i), [&](Result<StoreResult> r) {
-      if (!r.ok() || r.value() != StoreResult::kNew) std::abort();
-      if (--left == 0) done.set_value();
-    });
-  }
-  done.get_future().wait();
+  fill(db, uint64_t(state.range(0)));
   auto ed = crypto::Ed25519KeyPair::generate();
   swarm::NodeDescriptor self{ed.public_key(), ed.to_x25519().public_key(), "tcp://127.0.0.1:1", std::nullopt};
   std::vector<swarm::Swarm> swarms(1);

@@ -123,14 +123,19 @@ class Rebalance : public ::testing::Test {
     storage_ = std::move(*s);
   }
 
-  // Stores one message for account, expiring at expiry.
-  StoredMessage put(const swarm::AccountId& account, uint64_t expiry = kLater) {
+  // A new message for account, expiring at expiry.
+  static StoredMessage message_for(const swarm::AccountId& account, uint64_t expiry = kLater) {
     StoredMessage m;
     m.account = account;
     m.timestamp_ms = kNow - 1000;
     m.expiry_ms = expiry;
     m.data = crypto::random_bytes(64);
     m.hash = crypto::hash(m.data);
+    return m;
+  }
+  // Stores one message for account, expiring at expiry.
+  StoredMessage put(const swarm::AccountId& account, uint64_t expiry = kLater) {
+    StoredMessage m = message_for(account, expiry);
     EXPECT_EQ(storage_->store(m).value(), StoreResult::kNew);
     return m;
   }
@@ -222,12 +227,7 @@ TEST_F(Rebalance, PlanPagesThroughMoreAccountsThanOneListHolds) {
   std::vector<std::future<Result<StoreResult>>> done;
   for (int i = 0; i < 2'500; ++i) {
     const auto account = swarm::AccountId::user(crypto::X25519KeyPair::generate().public_key());
-    StoredMessage m;
-    m.account = account;
-    m.timestamp_ms = kNow - 1000;
-    m.expiry_ms = kLater;
-    m.data = crypto::random_bytes(16);
-    m.hash = crypto::hash(m.data);
+    StoredMessage m = message_for(account);
     if (swarm::swarm_index_for(swarms, account) == 1) leaving.insert(m.hash);
     auto p = std::make_shared<std::promise<Result<StoreResult>>>();
     done.push_back(p->get_future());
