@@ -764,10 +764,16 @@ Result<std::unique_ptr<Storage>> Storage::open(const StorageOptions& options) {
   impl->tombstones = dbs.tombstones;
   impl->schema = kSchemaVersion;
   impl->migrated_from = opened->found != 0 && opened->found < kSchemaVersion ? opened->found : 0;
-  auto digests = scan_digest(txn.get(), impl->by_hash);
-  if (!digests.ok()) return digests.status();
-  impl->digests = std::move(*digests);
   if (int rc = txn.commit()) return lmdb_error(rc, "commit open txn");
+  {
+    // The committer has not started, so nothing writes before the digests
+    // are counted; a read transaction holds no writer lock meanwhile.
+    Txn read;
+    if (int rc = read.begin(env, MDB_RDONLY)) return lmdb_error(rc, "begin read txn");
+    auto digests = scan_digest(read.get(), impl->by_hash);
+    if (!digests.ok()) return digests.status();
+    impl->digests = std::move(*digests);
+  }
 
   // The constructor is private, so make_unique cannot reach it; the pointer
   // is owned from the first moment.
