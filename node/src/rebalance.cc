@@ -37,7 +37,7 @@ Result<std::map<size_t, std::vector<StoredMessage>>> plan_handoff(const Storage&
       if (mine && *mine == target) continue;
       auto messages = storage.messages_of(account, max_messages - planned, now_ms);
       if (!messages.ok()) return messages.status();
-      if (messages->empty()) continue;  // only expired ones (or a tombstone's date)
+      if (messages->empty()) continue;  // only expired ones, not swept yet
       planned += messages->size();
       auto& to = plan[target];
       std::move(messages->begin(), messages->end(), std::back_inserter(to));
