@@ -176,8 +176,8 @@ Server::Server(ServerOptions options, NodeKeys keys, std::shared_ptr<swarm::Dire
       directory_(std::move(directory)),
       clock_(std::move(clock)),
       storage_(std::move(storage)),
-      // A layer is accepted while its timestamp is within layer_max_skew_ms
-      // of now: remember its key exactly that long.
+      // A layer is accepted until its timestamp is layer_max_skew_ms old:
+      // remember its key exactly that long.
       layer_replays_(options_.replay_cache_entries, options_.layer_max_skew_ms),
       connection_limits_(options_.connection_rate_per_s, options_.connection_burst) {
   stats_.replay_cache_capacity.store(layer_replays_.capacity(), std::memory_order_relaxed);
@@ -545,7 +545,7 @@ void Server::job_onion(std::string from, uint64_t request_id, Bytes blob, std::s
   auto key = std::make_shared<crypto::SecretBytes>(std::move(peeled->response_key));
   const uint64_t now = clock_();
   const uint64_t ts = peeled->timestamp_ms;
-  if (ts + options_.layer_max_skew_ms < now || ts > now + options_.layer_max_skew_ms) {
+  if (ts + options_.layer_max_skew_ms < now || ts > now + options_.layer_max_ahead_ms) {
     NodeStats::inc(stats_.layers_stale);
     Outgoing o;
     o.to = std::move(from);

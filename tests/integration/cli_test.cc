@@ -107,14 +107,17 @@ TEST_F(Cli, TwoAccountsExchangeMessagesBothWays) {
 }
 
 TEST_F(Cli, ClientWithClockTenMinutesOffStillSendsAndFetches) {
-  // Inside the hops' 30-min layer window: the destination refuses the
-  // request as stale and the client asks it for its clock.
+  // The sender is ahead by more than the hops' 60-s bound: its guard refuses
+  // the layer and its answer carries its clock, which the client adopts. The
+  // recipient is behind, inside the hops' 30-min window: the destination
+  // refuses the request as stale and the client asks it for its clock.
   ExpectSendAndFetchWithClocksOff("10min", 600'000, "from the future");
 }
 
 TEST_F(Cli, ClientWithClockTwoHoursOffStillSendsAndFetches) {
-  // Beyond the hops' 30-min layer window the guard refuses the layer
-  // itself; its answer carries its clock, which the client adopts.
+  // Beyond the hops' layer window both ways (60 s ahead, 30 min behind) the
+  // guard refuses the layer itself; its answer carries its clock, which the
+  // client adopts.
   ExpectSendAndFetchWithClocksOff("2h", 7'200'000, "two hours ahead");
 }
 

@@ -234,39 +234,42 @@ TEST_F(Replay, FlippedBitsFailCleanlyAtTheRealNextHop) {
   EXPECT_EQ(held->size(), 1u);
 }
 
-// A node whose replay cache is full forgets its oldest layer keys instead of
-// answering busy, and from then on refuses layers as old as those as stale:
-// a forgotten layer cannot be replayed, and new layers keep going through.
-TEST(ReplayHorizon, AFullCacheKeepsAnsweringAndRefusesTheLayersItForgot) {
-  crypto::init();
-  test::Devnet net(1, 1);
-  ASSERT_TRUE(net.ok()) << net.start_output();
-  const auto node = net.nodes().at(0);
-  ASSERT_TRUE(test::stop_devnet_node(net, 1));
-  constexpr uint64_t kEntries = 1000;  // the smallest replay_cache_entries
-  const std::string config = net.dir() + "/small-replay-cache.json";
-  std::ofstream(config) << json{{"data_dir", net.node_dir(1)},
-                                {"network", net.network_file()},
-                                {"replay_cache_entries", kEntries},
-                                {"connection_rate", 0}}
-                               .dump();
-  test::RunningNode running(test::restart_devnet_node(net, 1, {"--config", config}));
-  ASSERT_GT(running.pid, 0);
-  ASSERT_TRUE(test::wait_answering(node)) << test::read_file(net.node_dir(1) + "/node.log");
+// One node restarted with the smallest replay cache, and layers for it built
+// with a chosen timestamp and fixed keys, so a test can send one again byte
+// for byte.
+class ReplayHorizon : public ::testing::Test {
+ protected:
+  static constexpr uint64_t kEntries = 1000;  // the smallest replay_cache_entries
 
-  const Bytes info = rpc::serialize_request(rpc::Request(rpc::InfoRequest{}));
-  // A layer built with fixed keys, so the test can send it again byte for byte.
-  auto fixed = [&](uint64_t ts) {
+  void SetUp() override {
+    crypto::init();
+    net_ = std::make_unique<test::Devnet>(1, 1);
+    ASSERT_TRUE(net_->ok()) << net_->start_output();
+    node_ = net_->nodes().at(0);
+    ASSERT_TRUE(test::stop_devnet_node(*net_, 1));
+    const std::string config = net_->dir() + "/small-replay-cache.json";
+    std::ofstream(config) << json{{"data_dir", net_->node_dir(1)},
+                                  {"network", net_->network_file()},
+                                  {"replay_cache_entries", kEntries},
+                                  {"connection_rate", 0}}
+                                 .dump();
+    running_.pid = test::restart_devnet_node(*net_, 1, {"--config", config});
+    ASSERT_GT(running_.pid, 0);
+    ASSERT_TRUE(test::wait_answering(node_)) << test::read_file(net_->node_dir(1) + "/node.log");
+  }
+
+  onion::BuiltOnion layer(uint64_t ts) const {
     std::vector<crypto::X25519KeyPair> eph;
     eph.push_back(crypto::X25519KeyPair::generate());
     const std::vector<Bytes> nonce = {crypto::random_bytes(crypto::kNonceSize)};
-    const std::vector<crypto::X25519PublicKey> hop = {node.x25519};
-    auto built = onion::build_with(hop, info, ts, eph, nonce);
+    const std::vector<crypto::X25519PublicKey> hop = {node_.x25519};
+    auto built = onion::build_with(hop, info_, ts, eph, nonce);
     EXPECT_TRUE(built.ok()) << built.status().to_string();
     return built.ok() ? std::move(*built) : onion::BuiltOnion{};
-  };
-  auto send = [&](const onion::BuiltOnion& built) -> Result<onion::UnwrappedResponse> {
-    RawClient c(node);
+  }
+
+  Result<onion::UnwrappedResponse> send(const onion::BuiltOnion& built) const {
+    RawClient c(node_);
     c.send_frames({wire::encode_header({wire::kVersion, wire::Type::kOnionRequest, 1}), built.blob});
     auto frames = c.recv_frames(std::chrono::seconds(30));
     if (!frames || frames->size() != 2) return error(Code::kTimeout, "no answer");
@@ -274,10 +277,69 @@ TEST(ReplayHorizon, AFullCacheKeepsAnsweringAndRefusesTheLayersItForgot) {
     if (!h.ok() || h->type != wire::Type::kOnionResponse)
       return error(Code::kInvalidArgument, "not an onion answer: " + std::string(as_chars((*frames)[1])));
     return onion::unwrap_response(built.response_keys, (*frames)[1]);
-  };
+  }
 
+  // The answer's kind, or its hop error's code ("final" when it was served).
+  std::string outcome(uint64_t ts) const {
+    auto a = send(layer(ts));
+    if (!a.ok()) return "no answer: " + a.status().to_string();
+    if (a->kind == onion::ResponseKind::kFinal) return "final";
+    const json j = body_json(*a);
+    return j.is_object() && j["code"].is_string() ? j["code"].get<std::string>() : std::string(as_chars(a->body));
+  }
+
+  const Bytes info_ = rpc::serialize_request(rpc::Request(rpc::InfoRequest{}));
+  std::unique_ptr<test::Devnet> net_;
+  swarm::NodeDescriptor node_;
+  test::RunningNode running_;
+};
+
+// A layer is accepted from 30 min in the past to 60 s ahead of the hop's
+// clock; outside, the hop answers stale with its clock.
+TEST_F(ReplayHorizon, ALayerMoreThanAMinuteAheadOrHalfAnHourOldIsStale) {
+  const uint64_t now = test::now_ms();
+  EXPECT_EQ(outcome(now + 40'000), "final");
+  EXPECT_EQ(outcome(now - 29 * 60'000), "final");
+  EXPECT_EQ(outcome(now - 31 * 60'000), "stale");
+  auto ahead = send(layer(test::now_ms() + 2 * 60'000));
+  ASSERT_TRUE(ahead.ok()) << ahead.status().to_string();
+  ASSERT_EQ(ahead->kind, onion::ResponseKind::kHopError);
+  EXPECT_EQ(body_json(*ahead)["code"], "stale") << as_chars(ahead->body);
+  auto clock = rpc::stale_layer_clock(ahead->body);
+  ASSERT_TRUE(clock.has_value()) << "a stale answer carries the node's clock";
+  EXPECT_LE(*clock, test::now_ms());
+  EXPECT_GE(*clock + 60'000, test::now_ms()) << "the node's clock, not the layer's";
+  EXPECT_EQ(running_.stop(), 0) << "node did not stop cleanly";
+}
+
+// A flood that fills the cache with layers stamped ahead holds honest
+// layers back only until the clock passes the flood's stamp, which the
+// bound ahead keeps within a minute (docs/SECURITY.md, "Replays").
+TEST_F(ReplayHorizon, AFloodStampedAheadHoldsHonestLayersBackOnlyUntilItsStamp) {
+  const uint64_t flood_ts = test::now_ms() + 4'000;
+  for (uint64_t i = 0; i < kEntries; ++i) ASSERT_EQ(outcome(flood_ts), "final") << "flood layer " << i;
+  // A layer stamped before every key the full cache holds may be one it
+  // forgot: refused as stale.
+  ASSERT_LT(test::now_ms(), flood_ts) << "the flood took longer than its head start; nothing was checked";
+  EXPECT_EQ(outcome(flood_ts - 1'000), "stale");
+  // Once the node's clock passes the flood's stamp, layers stamped now go
+  // through again (bounded wait: the stamp is 4 s ahead).
+  std::string last;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (test::now_ms() > flood_ts + 100 && (last = outcome(test::now_ms())) == "final") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(last, "final");
+  EXPECT_EQ(running_.stop(), 0) << "node did not stop cleanly";
+}
+
+// A node whose replay cache is full forgets its oldest layer keys instead of
+// answering busy, and from then on refuses layers as old as those as stale:
+// a forgotten layer cannot be replayed, and new layers keep going through.
+TEST_F(ReplayHorizon, AFullCacheKeepsAnsweringAndRefusesTheLayersItForgot) {
   // Ten minutes old: inside the 30-min window, and the oldest key the cache will hold.
-  const auto old = fixed(test::now_ms() - 10 * 60 * 1000);
+  const auto old = layer(test::now_ms() - 10 * 60 * 1000);
   auto first = send(old);
   ASSERT_TRUE(first.ok()) << first.status().to_string();
   ASSERT_EQ(first->kind, onion::ResponseKind::kFinal) << as_chars(first->body);
@@ -285,9 +347,9 @@ TEST(ReplayHorizon, AFullCacheKeepsAnsweringAndRefusesTheLayersItForgot) {
   // More fresh layers than the cache holds: every one is served.
   size_t not_final = 0;
   std::string last_refusal;
-  RawClient c(node);
+  RawClient c(node_);
   for (uint64_t i = 0; i < kEntries + 200; ++i) {
-    auto a = c.send_onion({node}, info);
+    auto a = c.send_onion({node_}, info_);
     ASSERT_TRUE(a.ok()) << a.status().to_string();
     if (a->kind != onion::ResponseKind::kFinal) {
       ++not_final;
@@ -305,7 +367,7 @@ TEST(ReplayHorizon, AFullCacheKeepsAnsweringAndRefusesTheLayersItForgot) {
   EXPECT_TRUE(rpc::stale_layer_clock(replayed->body).has_value()) << "a stale answer carries the node's clock";
 
   // A fresh layer still goes through once, and its replay is refused as one.
-  const auto fresh = fixed(test::now_ms());
+  const auto fresh = layer(test::now_ms());
   auto ok = send(fresh);
   ASSERT_TRUE(ok.ok()) << ok.status().to_string();
   EXPECT_EQ(ok->kind, onion::ResponseKind::kFinal) << as_chars(ok->body);
@@ -318,7 +380,7 @@ TEST(ReplayHorizon, AFullCacheKeepsAnsweringAndRefusesTheLayersItForgot) {
   json cache;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   for (;;) {
-    auto r = test::run_command({test::node_bin(), "status", "--data-dir", net.node_dir(1), "--json"});
+    auto r = test::run_command({test::node_bin(), "status", "--data-dir", net_->node_dir(1), "--json"});
     auto st = json::parse(r.out, nullptr, false);
     if (st.is_object() && st["relay"].is_object()) cache = st["relay"]["replay_cache"];
     if ((cache.is_object() && cache["evicted"].get<uint64_t>() >= 200) || std::chrono::steady_clock::now() > deadline)
@@ -330,11 +392,11 @@ TEST(ReplayHorizon, AFullCacheKeepsAnsweringAndRefusesTheLayersItForgot) {
   EXPECT_EQ(cache["capacity"], kEntries);
   EXPECT_GE(cache["evicted"].get<uint64_t>(), 200u);
   EXPECT_LT(cache["horizon_ms"].get<uint64_t>(), 5u * 60 * 1000) << "the floor rose past the old layer";
-  auto m = test::run_command({test::node_bin(), "metrics", "--data-dir", net.node_dir(1)});
+  auto m = test::run_command({test::node_bin(), "metrics", "--data-dir", net_->node_dir(1)});
   EXPECT_NE(m.out.find("onionswarm_layers_stale_total "), std::string::npos) << m.out;
   EXPECT_EQ(m.out.find("onionswarm_layers_stale_total 0\n"), std::string::npos) << "the replay was counted";
   EXPECT_EQ(m.out.find("replay_cache_full"), std::string::npos) << "no busy reason for a full cache any more";
-  EXPECT_EQ(running.stop(), 0) << "node did not stop cleanly";
+  EXPECT_EQ(running_.stop(), 0) << "node did not stop cleanly";
 }
 
 }  // namespace

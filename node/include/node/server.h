@@ -40,6 +40,7 @@
 #include "onion/bytes.h"
 #include "onion/wire.h"
 #include "swarm/directory.h"
+#include "swarm/rpc.h"
 
 namespace onionswarm::node {
 
@@ -47,7 +48,13 @@ struct ServerOptions {
   std::string listen = "tcp://127.0.0.1:4500";  // port 0 or * : the kernel picks one
   unsigned workers = 0;                          // 0: one per core
   uint64_t relay_timeout_ms = wire::kDefaultRelayTimeoutMs;  // waiting for the next hop's answer
-  uint64_t layer_max_skew_ms = 30ull * 60 * 1000;  // layer timestamps further off are refused
+  // A layer is refused when its timestamp is more than layer_max_skew_ms in
+  // the past or more than layer_max_ahead_ms in the future. The bound ahead
+  // is the destination's own (rpc::kMaxClockSkewMs): a layer stamped further
+  // ahead would stay in a full replay cache the longest and keep pushing its
+  // horizon past honest layers (docs/SECURITY.md, "Replays").
+  uint64_t layer_max_skew_ms = 30ull * 60 * 1000;
+  uint64_t layer_max_ahead_ms = swarm::rpc::kMaxClockSkewMs;
   uint64_t sweep_interval_ms = 10'000;           // TTL sweep period
   uint64_t replication_timeout_ms = 5'000;       // waiting for a swarm peer's replica ack
   // Other swarm members that must confirm a new store before the client is
