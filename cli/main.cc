@@ -238,7 +238,15 @@ Result<client::DirectoryRefresh> refresh_directory(const Globals& g, const confi
                                                    uint64_t timeout_ms) {
   auto store = client::LocalStore::open(g.home);
   if (!store.ok()) return store.status();
-  return client::refresh_directory(g.home, **store, net.nodes, rules, when, timeout_ms);
+  // With an identity the cache carries a MAC under its key, and a cache
+  // whose MAC holds is not verified again (directory_cache.h).
+  std::optional<crypto::SecretBytes> key;
+  if (client::Identity::exists(g.home)) {
+    auto id = client::Identity::load(g.home);
+    if (!id.ok()) return id.status();
+    key = client::directory_cache_key(id->ed25519());
+  }
+  return client::refresh_directory(g.home, **store, net.nodes, rules, when, timeout_ms, key ? &*key : nullptr);
 }
 
 Result<std::unique_ptr<client::Client>> open_client(const Globals& g, StatusLine& status) {

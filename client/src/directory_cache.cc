@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include <sodium.h>
+
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -19,15 +21,19 @@ namespace onionswarm::client {
 
 using nlohmann::json;
 
-std::vector<swarm::SignedDescriptor> verified_descriptors(const json& list, const swarm::VerifyRules& rules,
-                                                          size_t* refused) {
+namespace {
+
+constexpr std::string_view kCacheKeyDomain = "onionswarm directory cache MAC key v1";
+
+// The descriptors of `list` that parse, are distinct, fit, and pass `check`.
+template <typename Check>
+std::vector<swarm::SignedDescriptor> kept_descriptors(const json& list, size_t* refused, Check check) {
   std::vector<swarm::SignedDescriptor> out;
   std::set<crypto::X25519PublicKey> seen;
   if (!list.is_array()) return out;
   for (const auto& item : list) {
     auto d = swarm::parse_descriptor(item);
-    if (!d.ok() || !swarm::verify_descriptor(*d, rules).ok() || seen.count(d->node.x25519) ||
-        out.size() >= kMaxCachedDescriptors) {
+    if (!d.ok() || !check(*d) || seen.count(d->node.x25519) || out.size() >= kMaxCachedDescriptors) {
       ++*refused;
       continue;
     }
@@ -37,15 +43,38 @@ std::vector<swarm::SignedDescriptor> verified_descriptors(const json& list, cons
   return out;
 }
 
-std::string directory_cache_to_json(const CachedDirectory& c) {
-  json list = json::array();
-  for (const auto& d : c.descriptors) list.push_back(swarm::descriptor_to_json(d));
-  return json{{"fetched_at", c.fetched_at_ms}, {"guard", to_hex(c.guard.view())}, {"descriptors", std::move(list)}}
-             .dump(1) +
-         "\n";
+std::string cache_mac(std::string_view document, const crypto::SecretBytes& key) {
+  return to_hex(crypto::blake2b(as_bytes(document), crypto::kHashSize, key.view()));
 }
 
-Result<CachedDirectory> parse_directory_cache(std::string_view text, const swarm::VerifyRules& rules) {
+}  // namespace
+
+std::vector<swarm::SignedDescriptor> verified_descriptors(const json& list, const swarm::VerifyRules& rules,
+                                                          size_t* refused) {
+  return kept_descriptors(list, refused, [&](const swarm::SignedDescriptor& d) {
+    if (!swarm::verify_descriptor(d, rules).ok()) return false;
+    // A permissioned network's rules have verified the endorsement already.
+    return !d.endorsement || !rules.operators.empty() || swarm::verified_operator(d).has_value();
+  });
+}
+
+crypto::SecretBytes directory_cache_key(const crypto::Ed25519KeyPair& identity) {
+  Bytes k = crypto::blake2b(as_bytes(kCacheKeyDomain), crypto::kKeySize, identity.seed());
+  crypto::SecretBytes key(k);
+  sodium_memzero(k.data(), k.size());
+  return key;
+}
+
+std::string directory_cache_to_json(const CachedDirectory& c, const crypto::SecretBytes* key) {
+  json list = json::array();
+  for (const auto& d : c.descriptors) list.push_back(swarm::descriptor_to_json(d));
+  json doc{{"fetched_at", c.fetched_at_ms}, {"guard", to_hex(c.guard.view())}, {"descriptors", std::move(list)}};
+  if (key) doc["mac"] = cache_mac(doc.dump(), *key);
+  return doc.dump(1) + "\n";
+}
+
+Result<CachedDirectory> parse_directory_cache(std::string_view text, const swarm::VerifyRules& rules,
+                                              const crypto::SecretBytes* key) {
   auto j = swarm::parse_json(text, 6, kMaxCacheFileBytes);
   if (!j.ok()) return j.status();
   if (!j->is_object() || !j->contains("fetched_at") || !(*j)["fetched_at"].is_number_unsigned() ||
@@ -57,8 +86,23 @@ Result<CachedDirectory> parse_directory_cache(std::string_view text, const swarm
   CachedDirectory c;
   c.fetched_at_ms = (*j)["fetched_at"].get<uint64_t>();
   c.guard = *crypto::X25519PublicKey::from(*guard);
+  // The MAC is over the document without it; a cache without one, or one
+  // written under another key or changed since, is verified in full.
+  bool ours = false;
+  if (key && j->contains("mac") && (*j)["mac"].is_string()) {
+    const std::string mac = (*j)["mac"].get<std::string>();
+    j->erase("mac");
+    const std::string expected = cache_mac(j->dump(), *key);
+    ours = mac.size() == expected.size() && crypto::equal_ct(as_bytes(mac), as_bytes(expected));
+  }
   size_t refused = 0;
-  c.descriptors = verified_descriptors((*j)["descriptors"], rules, &refused);
+  if (ours) {
+    c.descriptors = kept_descriptors((*j)["descriptors"], &refused, [&](const swarm::SignedDescriptor& d) {
+      return swarm::check_descriptor_terms(d, rules).ok();
+    });
+  } else {
+    c.descriptors = verified_descriptors((*j)["descriptors"], rules, &refused);
+  }
   return c;
 }
 
@@ -134,7 +178,11 @@ std::vector<swarm::NodeDescriptor> directory_view(const std::optional<CachedDire
                                                   const std::vector<swarm::NodeDescriptor>& seeds) {
   if (!cached || cached->descriptors.size() < 3) return seeds;
   std::vector<swarm::NodeDescriptor> out;
-  for (const auto& d : cached->descriptors) out.push_back(swarm::node_with_operator(d));
+  out.reserve(cached->descriptors.size());
+  for (const auto& d : cached->descriptors) {
+    out.push_back(d.node);
+    if (d.endorsement) out.back().operator_key = d.endorsement->operator_key;  // verified on the way in
+  }
   return out;
 }
 
@@ -142,22 +190,23 @@ std::string directory_cache_path(const std::string& home) {
   return (std::filesystem::path(home) / "directory.json").string();
 }
 
-std::optional<CachedDirectory> load_directory_cache(const std::string& home, const swarm::VerifyRules& rules) {
+std::optional<CachedDirectory> load_directory_cache(const std::string& home, const swarm::VerifyRules& rules,
+                                                    const crypto::SecretBytes* key) {
   std::ifstream in(directory_cache_path(home));
   if (!in) return std::nullopt;
   std::stringstream text;
   text << in.rdbuf();
-  auto c = parse_directory_cache(text.str(), rules);
+  auto c = parse_directory_cache(text.str(), rules, key);
   if (!c.ok()) return std::nullopt;
   return std::move(*c);
 }
 
-Status save_directory_cache(const std::string& home, const CachedDirectory& c) {
+Status save_directory_cache(const std::string& home, const CachedDirectory& c, const crypto::SecretBytes* key) {
   const std::string path = directory_cache_path(home);
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << directory_cache_to_json(c);
+    out << directory_cache_to_json(c, key);
     out.flush();
     if (!out.good()) return error(Code::kIo, "cannot write " + tmp);
   }
@@ -169,9 +218,10 @@ Status save_directory_cache(const std::string& home, const CachedDirectory& c) {
 
 Result<DirectoryRefresh> refresh_directory(const std::string& home, LocalStore& store,
                                            const std::vector<swarm::NodeDescriptor>& seeds,
-                                           const swarm::VerifyRules& rules, RefreshWhen when, uint64_t timeout_ms) {
+                                           const swarm::VerifyRules& rules, RefreshWhen when, uint64_t timeout_ms,
+                                           const crypto::SecretBytes* key) {
   DirectoryRefresh r;
-  r.directory = load_directory_cache(home, rules);
+  r.directory = load_directory_cache(home, rules, key);
   if (when == RefreshWhen::kWhenStale) {
     if (!r.directory) return r;
     const uint64_t age = rules.now_ms > r.directory->fetched_at_ms ? rules.now_ms - r.directory->fetched_at_ms : 0;
@@ -190,7 +240,7 @@ Result<DirectoryRefresh> refresh_directory(const std::string& home, LocalStore& 
     r.fetch_error = fetched.status();
     return r;
   }
-  if (Status s = save_directory_cache(home, *fetched); !s.ok()) return s;
+  if (Status s = save_directory_cache(home, *fetched, key); !s.ok()) return s;
   r.directory = std::move(*fetched);
   r.fetched = true;
   return r;

@@ -9,14 +9,20 @@
 //                  node key, so verification runs past the signature check
 //                  (times, network id, address, endorsement).
 //   mode % 4 == 2: rest is an endorsement file.
-//   mode % 4 == 3: rest is a client's directory cache file.
+//   mode % 4 == 3: rest is a client's directory cache file: parsed as it is,
+//                  and, when it is a JSON object, again with a MAC the
+//                  harness puts on it under a fixed identity's key (PROTOCOL
+//                  9.5), so the descriptors take the path that checks only
+//                  their terms.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "client/directory_cache.h"
 #include "fuzz_keys.h"
+#include "onion/encoding.h"
 #include "swarm/descriptor.h"
+#include "swarm/json.h"
 
 namespace of = onionswarm::fuzz;
 namespace crypto = onionswarm::crypto;
@@ -91,11 +97,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     }
     default: {
-      auto c = onionswarm::client::parse_directory_cache(text, rules(false));
-      if (c.ok() && !onionswarm::client::parse_directory_cache(onionswarm::client::directory_cache_to_json(*c),
-                                                               rules(false))
-                         .ok())
+      namespace cl = onionswarm::client;
+      auto c = cl::parse_directory_cache(text, rules(false));
+      if (c.ok() && !cl::parse_directory_cache(cl::directory_cache_to_json(*c), rules(false)).ok())
         of::harness_bug("a parsed directory cache does not parse again");
+      auto j = sw::parse_json(text, 6, cl::kMaxCacheFileBytes);
+      if (!j.ok() || !j->is_object()) break;
+      static const crypto::SecretBytes key = cl::directory_cache_key(node_key());
+      j->erase("mac");
+      (*j)["mac"] = onionswarm::to_hex(crypto::blake2b(onionswarm::as_bytes(j->dump()), crypto::kHashSize, key.view()));
+      for (bool permissioned : {false, true}) {
+        auto ours = cl::parse_directory_cache(j->dump(), rules(permissioned), &key);
+        if (!ours.ok()) continue;
+        auto again = cl::parse_directory_cache(cl::directory_cache_to_json(*ours, &key), rules(permissioned), &key);
+        if (!again.ok() || again->descriptors != ours->descriptors)
+          of::harness_bug("a directory cache under its MAC does not round-trip");
+      }
       break;
     }
   }

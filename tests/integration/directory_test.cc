@@ -192,6 +192,9 @@ TEST_F(DirectoryTest, NodesKnowingOnlyASeedJoinAndAStoppedNodeExpires) {
   EXPECT_EQ(view["refused"], 0);
   EXPECT_EQ(view["stale"], false);
   EXPECT_TRUE(std::filesystem::exists(home / "directory.json"));
+  // Written under the identity's MAC key: the commands below load it
+  // without verifying every signature again.
+  EXPECT_TRUE(json::parse(test::read_file(home / "directory.json"), nullptr, false).contains("mac"));
   // The seed was the first guard: the directory came from it, and the
   // path's guard is that same node.
   const std::string seed_hex = to_hex(seed.x25519().view());

@@ -117,6 +117,11 @@ struct VerifyRules {
 //   kStale            expired, issued in the future, expiry too far ahead,
 //                     endorsement expired
 [[nodiscard]] Status verify_descriptor(const SignedDescriptor& d, const VerifyRules& rules);
+// verify_descriptor without its public-key checks (the two signatures and
+// the key derivation): for descriptors whose signatures this process has
+// verified before and kept unchanged (a client's MAC'd directory cache).
+// What depends on the time and on the network's rules is checked again.
+[[nodiscard]] Status check_descriptor_terms(const SignedDescriptor& d, const VerifyRules& rules);
 
 // The operator key of d's endorsement when its signature verifies for d's
 // network id and node keys, else nullopt (no endorsement, or a forged one).

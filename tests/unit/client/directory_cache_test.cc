@@ -64,6 +64,73 @@ TEST(DirectoryCache, RoundTripsAndDropsWhatExpiredOnLoad) {
   EXPECT_FALSE(parse_directory_cache("{", rules()).ok());
 }
 
+// A cache written under the identity's MAC key is trusted on load: its
+// signatures are not checked again (a descriptor that would fail them is
+// kept, standing in for one verified when fetched), while its times and the
+// network's rules are. Without the key, under another key, or changed
+// since, it is verified in full.
+TEST(DirectoryCache, ACacheUnderItsMacIsNotVerifiedAgainButItsTermsAre) {
+  crypto::init();
+  auto a = crypto::Ed25519KeyPair::generate(), b = crypto::Ed25519KeyPair::generate(),
+       c = crypto::Ed25519KeyPair::generate(), me = crypto::Ed25519KeyPair::generate();
+  auto unchecked = make(c);
+  unchecked.node.address = "tcp://198.18.0.9:4500";  // no longer matches its signature
+  CachedDirectory dir;
+  dir.fetched_at_ms = kNow;
+  dir.guard = a.to_x25519().public_key();
+  dir.descriptors = {make(a, 3'600'000, "tcp://198.18.0.7:4500"), make(b, 1'000), unchecked};
+  const auto key = directory_cache_key(me);
+  const std::string text = directory_cache_to_json(dir, &key);
+  EXPECT_NE(text.find("\"mac\""), std::string::npos);
+  EXPECT_EQ(directory_cache_to_json(dir).find("\"mac\""), std::string::npos);
+
+  auto trusted = parse_directory_cache(text, rules(), &key);
+  ASSERT_TRUE(trusted.ok()) << trusted.status().to_string();
+  EXPECT_EQ(trusted->descriptors, dir.descriptors);
+  EXPECT_EQ(trusted->guard, dir.guard);
+  EXPECT_EQ(trusted->fetched_at_ms, kNow);
+
+  auto expect_kept = [&](const Result<CachedDirectory>& r, std::vector<crypto::Ed25519PublicKey> want) {
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    std::vector<crypto::Ed25519PublicKey> got;
+    for (const auto& d : r->descriptors) got.push_back(d.node.ed25519);
+    EXPECT_EQ(got, want);
+  };
+  // Terms: expiry, and a permissioned network's operators.
+  expect_kept(parse_directory_cache(text, rules(kNow + 2'000), &key), {a.public_key(), c.public_key()});
+  auto permissioned = rules();
+  permissioned.operators = {crypto::Ed25519KeyPair::generate().public_key()};
+  expect_kept(parse_directory_cache(text, permissioned, &key), {});
+  // Verified in full: no key, another identity's key, a changed file.
+  expect_kept(parse_directory_cache(text, rules()), {a.public_key(), b.public_key()});
+  const auto other = directory_cache_key(crypto::Ed25519KeyPair::generate());
+  expect_kept(parse_directory_cache(text, rules(), &other), {a.public_key(), b.public_key()});
+  std::string changed = text;
+  const size_t at = changed.find("198.18.0.7");
+  ASSERT_NE(at, std::string::npos);
+  changed.replace(at, 10, "198.18.0.8");
+  expect_kept(parse_directory_cache(changed, rules(), &key), {b.public_key()});
+  std::string no_mac = text;
+  const size_t mac_at = no_mac.find("\"mac\"");
+  no_mac.replace(mac_at, 5, "\"mad\"");
+  expect_kept(parse_directory_cache(no_mac, rules(), &key), {a.public_key(), b.public_key()});
+}
+
+// The key is the identity's: the same seed gives the same key, another seed
+// another.
+TEST(DirectoryCache, TheMacKeyIsDerivedFromTheIdentity) {
+  crypto::init();
+  auto me = crypto::Ed25519KeyPair::generate();
+  auto again = crypto::Ed25519KeyPair::from_seed(me.seed());
+  ASSERT_TRUE(again.ok());
+  const auto k1 = directory_cache_key(me), k2 = directory_cache_key(*again),
+             k3 = directory_cache_key(crypto::Ed25519KeyPair::generate());
+  EXPECT_EQ(k1.size(), crypto::kKeySize);
+  EXPECT_TRUE(crypto::equal_ct(k1.view(), k2.view()));
+  EXPECT_FALSE(crypto::equal_ct(k1.view(), k3.view()));
+  EXPECT_FALSE(crypto::equal_ct(k1.view(), me.seed())) << "not the seed itself";
+}
+
 TEST(DirectoryCache, RefreshAgeIsHalfTheShortestLifetimeWithinBounds) {
   crypto::init();
   auto a = crypto::Ed25519KeyPair::generate(), b = crypto::Ed25519KeyPair::generate();
@@ -92,16 +159,29 @@ TEST(DirectoryCache, ViewIsTheCacheOnceItHoldsThreeNodesElseTheSeeds) {
   EXPECT_EQ(view[2], dir.descriptors[2].node);
 }
 
-TEST(DirectoryCache, ViewCarriesTheVerifiedOperatorOfEachNode) {
+// An endorsement is verified on the way into the cache, even where the
+// network's rules do not require one: a descriptor whose endorsement does
+// not verify is refused, and the view takes each operator from the cache.
+TEST(DirectoryCache, AForgedEndorsementIsRefusedAndTheViewCarriesEachOperator) {
   crypto::init();
   auto a = crypto::Ed25519KeyPair::generate(), b = crypto::Ed25519KeyPair::generate(),
-       c = crypto::Ed25519KeyPair::generate(), op = crypto::Ed25519KeyPair::generate();
-  CachedDirectory dir;
-  dir.descriptors = {make(a), make(b), make(c)};
-  auto& endorsed = dir.descriptors[0];
+       c = crypto::Ed25519KeyPair::generate(), d = crypto::Ed25519KeyPair::generate(),
+       op = crypto::Ed25519KeyPair::generate();
+  auto endorsed = make(a);
   endorsed.endorsement = swarm::endorse(op, "net-a", endorsed.node.ed25519, endorsed.node.x25519, kNow + 1000);
-  auto& forged = dir.descriptors[1];  // claims op without op's signature
+  swarm::sign_descriptor(endorsed, a);
+  auto forged = make(b);  // claims op without op's signature, signed by its own node
   forged.endorsement = endorsed.endorsement;
+  swarm::sign_descriptor(forged, b);
+  ASSERT_TRUE(swarm::verify_descriptor(forged, rules()).ok()) << "an open network's rules do not check it";
+  nlohmann::json list = {swarm::descriptor_to_json(endorsed), swarm::descriptor_to_json(forged),
+                         swarm::descriptor_to_json(make(c)), swarm::descriptor_to_json(make(d))};
+  size_t refused = 0;
+  CachedDirectory dir;
+  dir.descriptors = verified_descriptors(list, rules(), &refused);
+  EXPECT_EQ(refused, 1u);
+  ASSERT_EQ(dir.descriptors.size(), 3u);
+  EXPECT_EQ(dir.descriptors[1].node.ed25519, c.public_key());
   auto view = directory_view(dir, {});
   ASSERT_EQ(view.size(), 3u);
   EXPECT_EQ(view[0].operator_key, op.public_key());

@@ -152,6 +152,43 @@ TEST_F(Descriptor, PermissionedNetworkNeedsAnEndorsementByAListedOperator) {
   EXPECT_EQ(verify_descriptor(d, r).code(), Code::kUnauthorized);
 }
 
+// check_descriptor_terms is verify_descriptor without the public-key checks:
+// the same verdict wherever no signature or key derivation is at fault.
+TEST_F(Descriptor, TermsAreEverythingButTheSignaturesAndTheKeyDerivation) {
+  Node n, other;
+  const auto op = crypto::Ed25519KeyPair::generate();
+  SignedDescriptor forged = make(n);
+  forged.node.address = "tcp://127.0.0.1:4501";
+  SignedDescriptor underived = make(n);
+  underived.node.x25519 = other.x;
+  sign_descriptor(underived, n.ed);
+  SignedDescriptor bad_endorsement = make(n);
+  bad_endorsement.endorsement = endorse(op, "net-a", n.ed.public_key(), n.x, kNow + kHour);
+  bad_endorsement.endorsement->signature = endorse(op, "net-b", n.ed.public_key(), n.x, kNow + kHour).signature;
+  sign_descriptor(bad_endorsement, n.ed);
+  VerifyRules permissioned = rules();
+  permissioned.operators = {op.public_key()};
+  for (const auto& [d, r] : std::vector<std::pair<SignedDescriptor, VerifyRules>>{
+           {forged, rules()}, {underived, rules()}, {bad_endorsement, permissioned}}) {
+    EXPECT_FALSE(verify_descriptor(d, r).ok());
+    EXPECT_TRUE(check_descriptor_terms(d, r).ok()) << check_descriptor_terms(d, r).to_string();
+  }
+  VerifyRules later = rules();
+  later.now_ms = kNow + 2 * kHour;
+  VerifyRules other_net = rules();
+  other_net.network_id = "net-b";
+  VerifyRules unlisted = permissioned;
+  unlisted.operators = {crypto::Ed25519KeyPair::generate().public_key()};
+  for (const auto& [d, r] : std::vector<std::pair<SignedDescriptor, VerifyRules>>{
+           {forged, later}, {forged, other_net}, {bad_endorsement, unlisted}, {make(n), permissioned}}) {
+    EXPECT_FALSE(verify_descriptor(d, r).ok());
+    EXPECT_FALSE(check_descriptor_terms(d, r).ok());
+  }
+  EXPECT_EQ(check_descriptor_terms(make(n), later).code(), Code::kStale);
+  EXPECT_EQ(check_descriptor_terms(make(n), other_net).code(), Code::kInvalidArgument);
+  EXPECT_EQ(check_descriptor_terms(make(n), permissioned).code(), Code::kUnauthorized);
+}
+
 TEST_F(Descriptor, VerifiedOperatorIsTheEndorserOnlyWhenItsSignatureHolds) {
   Node n;
   const auto op = crypto::Ed25519KeyPair::generate();
