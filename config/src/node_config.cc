@@ -37,7 +37,7 @@ constexpr std::array<NodeConfigKey, 20> kKeys = {{
     {"quota_bytes", "integer", "67108864", "bytes stored per account; at least max_message_bytes, at most map_size"},
     {"max_message_bytes", "integer", "65536", "1..65536 bytes per message (64 KiB is the request limit)"},
     {"map_size", "integer", "8589934592", "1048576 (1 MiB)..17592186044416 (16 TiB): LMDB map size in bytes"},
-    {"relay_timeout_ms", "integer", "10000", "100..600000 ms a relay waits for the next hop's answer"},
+    {"relay_timeout_ms", "integer", "10000", "100..10000 ms a relay waits for the next hop's answer"},
     {"advertise", "string", "\"\"",
      "tcp://HOST:PORT peers and clients reach this node at, put in its descriptor; empty: the bound endpoint"},
     {"endorsement", "string", "\"\"",

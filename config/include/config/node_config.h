@@ -21,7 +21,7 @@
 // |                   |         |                        | max_message_bytes, at most map_size           |
 // | max_message_bytes | integer | 65536 (64 KiB)         | 1..65536 (64 KiB, the request limit) per msg  |
 // | map_size          | integer | 8589934592 (8 GiB)     | 1 MiB..16 TiB, LMDB map size in bytes         |
-// | relay_timeout_ms  | integer | 10000                  | 100..600000 ms a relay waits for the next hop |
+// | relay_timeout_ms  | integer | 10000                  | 100..10000 ms a relay waits for the next hop  |
 // | advertise         | string  | "" (the bound endpoint) | tcp://HOST:PORT put in this node's descriptor |
 // | endorsement       | string  | "" (none)              | operator endorsement file (permissioned nets) |
 // | descriptor_lifetime_ms | integer | 3600000           | 1000..86400000 ms, our descriptor's lifetime  |
@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "onion/status.h"
+#include "onion/wire.h"
 
 namespace onionswarm::config {
 
@@ -58,7 +59,9 @@ inline constexpr uint64_t kMaxMessageBytesLimit = 64 * 1024;  // = swarm::rpc::k
 inline constexpr uint64_t kMinMapSize = uint64_t(1) << 20;
 inline constexpr uint64_t kMaxMapSize = uint64_t(16) << 40;
 inline constexpr uint64_t kMinRelayTimeoutMs = 100;
-inline constexpr uint64_t kMaxRelayTimeoutMs = 600'000;
+// A client takes silence for longer than this as its guard's own (PROTOCOL.md
+// 12.2), so no relay may wait longer for its next hop.
+inline constexpr uint64_t kMaxRelayTimeoutMs = wire::kDefaultRelayTimeoutMs;
 inline constexpr uint64_t kMinDescriptorLifetimeMs = 1'000;
 inline constexpr uint64_t kMaxDescriptorLifetimeMs = 86'400'000;
 inline constexpr uint64_t kMinGossipIntervalMs = 50;

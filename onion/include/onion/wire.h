@@ -19,9 +19,9 @@ inline constexpr size_t kMaxBodySize = 256 * 1024;
 // ZMQ_MAXMSGSIZE for every socket: one frame never exceeds this.
 inline constexpr int64_t kMaxFrameSize = kMaxBodySize;
 // How long a relay waits for the next hop's answer before it answers a hop
-// error `timeout` itself (the node config's relay_timeout_ms, by default).
-// A client that hears nothing at all for longer knows its guard did not
-// answer (docs/PROTOCOL.md 12.2).
+// error `timeout` itself (the node config's relay_timeout_ms, by default,
+// and the most it may be). A client that hears nothing at all for longer
+// knows its guard did not answer (docs/PROTOCOL.md 12.2).
 inline constexpr uint64_t kDefaultRelayTimeoutMs = 10'000;
 
 enum class Type : uint8_t {
