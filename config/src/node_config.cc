@@ -25,7 +25,7 @@ constexpr size_t kMaxPathLength = 4096;
 
 // The settings table (header comment and docs/CONFIG.md). Defaults must
 // match NodeConfig's member initialisers (a unit test checks).
-constexpr std::array<NodeConfigKey, 20> kKeys = {{
+constexpr std::array<NodeConfigKey, 21> kKeys = {{
     {"data_dir", "string", "", "directory for keys, the LMDB store and admin.sock; created (mode 0700) if missing"},
     {"listen", "string", "\"tcp://127.0.0.1:4500\"",
      "tcp://HOST:PORT; HOST may be *, PORT 0..65535 or * (0 and *: the kernel picks a free port)"},
@@ -53,6 +53,9 @@ constexpr std::array<NodeConfigKey, 20> kKeys = {{
     {"max_in_flight", "integer", "20000", "1..1000000 relayed requests awaiting the next hop; more are answered busy"},
     {"max_queued_requests", "integer", "4096",
      "1..1000000 onion requests in progress on this node; more are answered busy"},
+    {"max_queued_bytes", "integer", "67108864",
+     "16384..17179869184 bytes of onion requests, and of relayed answers over 16 KiB, in progress on this node; "
+     "more are answered busy"},
     {"replay_cache_entries", "integer", "1000000",
      "1000..100000000 onion-layer keys remembered against replays (at most 27 bytes each); when full, the oldest is "
      "forgotten and older layers are answered stale"},
@@ -107,6 +110,7 @@ constexpr Range kGossipIntervalMs{kMinGossipIntervalMs, kMaxGossipIntervalMs};
 constexpr Range kRate{0, 1'000'000};
 constexpr Range kMaxInFlight{1, 1'000'000};
 constexpr Range kMaxQueued{1, 1'000'000};
+constexpr Range kMaxQueuedBytes{uint64_t(16) << 10, uint64_t(16) << 30};
 constexpr Range kReplayEntries{1'000, 100'000'000};
 
 std::string range_problem(uint64_t v, Range r) {
@@ -209,6 +213,7 @@ std::vector<ConfigProblem> parse_node_config_all(std::string_view json, NodeConf
   read_uint(doc, "account_rate", c.account_rate, kRate, problems);
   read_uint(doc, "max_in_flight", c.max_in_flight, kMaxInFlight, problems);
   read_uint(doc, "max_queued_requests", c.max_queued_requests, kMaxQueued, problems);
+  read_uint(doc, "max_queued_bytes", c.max_queued_bytes, kMaxQueuedBytes, problems);
   read_uint(doc, "replay_cache_entries", c.replay_cache_entries, kReplayEntries, problems);
   return problems;
 }
@@ -261,6 +266,7 @@ std::vector<ConfigProblem> node_config_problems(const NodeConfig& c) {
                              UintCheck{"account_rate", c.account_rate, kRate},
                              UintCheck{"max_in_flight", c.max_in_flight, kMaxInFlight},
                              UintCheck{"max_queued_requests", c.max_queued_requests, kMaxQueued},
+                             UintCheck{"max_queued_bytes", c.max_queued_bytes, kMaxQueuedBytes},
                              UintCheck{"replay_cache_entries", c.replay_cache_entries, kReplayEntries}}) {
     if (std::string p = range_problem(f.value, f.range); !p.empty()) problems.push_back({pointer_of(f.name), p});
   }

@@ -329,6 +329,7 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
   opts.handler.account_burst = 4 * cfg.account_rate;
   opts.max_in_flight = cfg.max_in_flight;
   opts.max_queued_requests = cfg.max_queued_requests;
+  opts.max_queued_bytes = cfg.max_queued_bytes;
   opts.replay_cache_entries = cfg.replay_cache_entries;
   opts.handler.network_id = network->network_id;
   opts.handler.swarm_size = network->swarm_size;

@@ -935,10 +935,19 @@ bool Server::on_link_message(const crypto::X25519PublicKey& peer, zmq::socket_t&
       on_outgoing(std::move(o));
       continue;
     }
-    Bytes body(static_cast<const uint8_t*>(frames[1].data()),
-               static_cast<const uint8_t*>(frames[1].data()) + frames[1].size());
     if (header->type == wire::Type::kOnionResponse) {
-      work_.push([this, p = std::move(p), body = std::move(body)] {
+      // A larger answer waits for a worker: it counts against the same
+      // bytes bound as a request (max_in_flight alone would let a next hop
+      // queue that many answers of up to 256 KiB each).
+      const size_t size = frames[1].size();
+      if (queued_bytes_.load(std::memory_order_relaxed) + size > options_.max_queued_bytes) {
+        stats_.busy_refusal(BusyReason::kQueueFull);
+        answer_hop_error(std::move(p), error(Code::kBusy, "node is busy: too many bytes in progress; back off"));
+        continue;
+      }
+      auto admission = std::make_shared<Admission>(*this, size);
+      Bytes body(static_cast<const uint8_t*>(frames[1].data()), static_cast<const uint8_t*>(frames[1].data()) + size);
+      work_.push([this, p = std::move(p), body = std::move(body), admission = std::move(admission)] {
         Outgoing o;
         o.to = p.from;
         o.header = {wire::kVersion, wire::Type::kOnionResponse, p.from_request_id};
@@ -947,6 +956,8 @@ bool Server::on_link_message(const crypto::X25519PublicKey& peer, zmq::socket_t&
       });
     } else {
       // The next hop refused the layer at link level.
+      Bytes body(static_cast<const uint8_t*>(frames[1].data()),
+                 static_cast<const uint8_t*>(frames[1].data()) + frames[1].size());
       std::string why = "next hop refused the request";
       if (auto e = rpc::parse_response(body); e.ok() && std::holds_alternative<rpc::ErrorAnswer>(*e))
         why += ": " + std::get<rpc::ErrorAnswer>(*e).status.message();

@@ -1,4 +1,4 @@
-// Relaying towards a node that is down (killed with SIGKILL): the relay
+// Relays' answers. Towards a node that is down (killed with SIGKILL): the relay
 // answers at once with a hop error `unavailable` "next hop is unreachable"
 // (PROTOCOL.md 5.7), not with `timeout` after relay_timeout_ms (10 s), so a
 // client replaces exactly that node and retries without waiting. Both for a
@@ -7,10 +7,12 @@
 
 #include <signal.h>
 
+#include <fstream>
 #include <string>
 
 #include "onion/encoding.h"
 #include "swarm/json.h"
+#include "swarm/rpc.h"
 #include "test_support.h"
 
 namespace onionswarm {
@@ -69,6 +71,78 @@ TEST(Relay, NextHopThatIsDownIsUnavailableAtOnce) {
     ASSERT_TRUE(a.ok()) << a.status().to_string();
     EXPECT_EQ(a->kind, onion::ResponseKind::kFinal) << describe(*a);
   }
+}
+
+// An answer of more than 16 KiB waits for a relay's worker, so it counts
+// against max_queued_bytes like a request: a relay with the smallest bound
+// (16 KiB) answers busy instead of queueing it, and still relays a small
+// answer (PROTOCOL.md 5.7; docs/SECURITY.md, "Floods and limits").
+TEST(Relay, AnAnswerOverTheQueuedBytesBoundIsRefusedBusy) {
+  crypto::init();
+  test::Devnet net(2, 2);
+  ASSERT_TRUE(net.ok()) << net.start_output();
+  const auto nodes = net.nodes();
+  ASSERT_EQ(nodes.size(), 2u);
+  const auto& small = nodes[0];  // restarted with the smallest bound
+  const auto& other = nodes[1];
+  ASSERT_TRUE(test::stop_devnet_node(net, 1));
+  const std::string config = net.dir() + "/small-queue.json";
+  std::ofstream(config) << nlohmann::json{{"data_dir", net.node_dir(1)},
+                                          {"network", net.network_file()},
+                                          {"max_queued_bytes", 16384}}
+                               .dump();
+  test::RunningNode running(test::restart_devnet_node(net, 1, {"--config", config}));
+  ASSERT_GT(running.pid, 0);
+  ASSERT_TRUE(test::wait_answering(small)) << test::read_file(net.node_dir(1) + "/node.log");
+
+  // 24 messages of 1 KiB: a retrieve answer of more than 24 KiB, padded to 32 KiB.
+  test::TestAccount a;
+  for (int i = 0; i < 24; ++i) {
+    swarm::rpc::StoreRequest s;
+    s.account = a.id;
+    s.timestamp_ms = test::now_ms();
+    s.data = crypto::random_bytes(1024);
+    test::RawClient c(other);
+    auto r = c.request({other}, swarm::rpc::Request(s));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    ASSERT_EQ((*r)["status"], "ok") << r->dump();
+  }
+  auto retrieve = [&] {
+    swarm::rpc::RetrieveRequest r;
+    r.account = a.id;
+    r.timestamp_ms = test::now_ms();
+    r.limit = swarm::rpc::kMaxRetrieveLimit;
+    swarm::rpc::Request req = r;
+    swarm::rpc::sign_request(req, a.ed);
+    return swarm::rpc::serialize_request(req);
+  };
+
+  // Relayed by the node with the default bound: the whole answer.
+  {
+    test::RawClient c(other);
+    auto got = c.request_raw({other, small}, as_chars(retrieve()));
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    EXPECT_EQ((*got)["messages"].size(), 24u) << got->dump();
+  }
+  // Relayed by the node with the 16 KiB bound: busy from that hop.
+  {
+    test::RawClient c(small);
+    auto got = c.send_onion({small, other}, retrieve());
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    ASSERT_EQ(got->kind, onion::ResponseKind::kHopError) << describe(*got);
+    EXPECT_EQ(got->hop, 0u);
+    auto j = swarm::parse_json(as_chars(got->body));
+    ASSERT_TRUE(j.ok());
+    EXPECT_EQ((*j)["code"], "busy") << describe(*got);
+  }
+  // A small answer still goes through it.
+  {
+    test::RawClient c(small);
+    auto got = c.send_onion({small, other}, as_bytes(R"({"method":"info","params":{}})"));
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    EXPECT_EQ(got->kind, onion::ResponseKind::kFinal) << describe(*got);
+  }
+  EXPECT_EQ(running.stop(), 0) << "node did not stop cleanly";
 }
 
 }  // namespace

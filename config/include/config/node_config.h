@@ -32,6 +32,8 @@
 // |                   |         |                        | at the destination (burst 4x); 0 = no limit   |
 // | max_in_flight     | integer | 20000                  | 1..1000000 relayed requests awaiting answers  |
 // | max_queued_requests | integer | 4096                 | 1..1000000 onion requests in progress         |
+// | max_queued_bytes  | integer | 67108864 (64 MiB)      | 16 KiB..16 GiB of requests (and relayed       |
+// |                   |         |                        | answers over 16 KiB) in progress              |
 // | replay_cache_entries | integer | 1000000             | 1000..100000000 layer keys kept vs. replays   |
 //
 // Relative paths (data_dir, network) are taken relative to the working
@@ -87,6 +89,7 @@ struct NodeConfig {
   uint32_t account_rate = 50;
   uint64_t max_in_flight = 20000;
   uint64_t max_queued_requests = 4096;
+  uint64_t max_queued_bytes = uint64_t(64) << 20;
   uint64_t replay_cache_entries = 1'000'000;
 };
 

@@ -64,7 +64,7 @@ struct ServerOptions {
   // Flood limits (docs/SECURITY.md, "Floods and limits"). Over a limit the
   // node answers busy at once instead of queueing.
   size_t max_queued_requests = 4'096;            // onion requests accepted, not yet answered or forwarded
-  size_t max_queued_bytes = size_t(64) << 20;    // their blob bytes
+  size_t max_queued_bytes = size_t(64) << 20;    // their blob bytes, and relayed answers over 16 KiB
   uint32_t connection_rate_per_s = 200;          // per client connection (not node links); 0 = off
   uint32_t connection_burst = 400;
   size_t replay_cache_entries = 1'000'000;       // onion-layer ephemeral keys remembered (<= 27 B each)

@@ -113,6 +113,8 @@ TEST(NodeConfig, RejectsOutOfRange) {
   expect_invalid(R"({"account_rate":-1})", "/account_rate");
   expect_invalid(R"({"max_in_flight":0})", "/max_in_flight: out of range");
   expect_invalid(R"({"max_queued_requests":0})", "/max_queued_requests: out of range");
+  expect_invalid(R"({"max_queued_bytes":16383})", "/max_queued_bytes: out of range");
+  expect_invalid(R"({"max_queued_bytes":17179869185})", "/max_queued_bytes: out of range");
   expect_invalid(R"({"replay_cache_entries":10})", "/replay_cache_entries: out of range");
   // Larger than uint64: nlohmann stores it as a float.
   expect_invalid(R"({"quota_bytes":184467440737095516160})", "/quota_bytes: expected an integer");
@@ -342,9 +344,10 @@ TEST(NodeConfigKeys, TableDefaultsMatchTheStruct) {
   EXPECT_EQ(parsed->account_rate, d.account_rate);
   EXPECT_EQ(parsed->max_in_flight, d.max_in_flight);
   EXPECT_EQ(parsed->max_queued_requests, d.max_queued_requests);
+  EXPECT_EQ(parsed->max_queued_bytes, d.max_queued_bytes);
   EXPECT_EQ(parsed->replay_cache_entries, d.replay_cache_entries);
   // Every key of the table is accepted by the parser, and only those.
-  EXPECT_EQ(node_config_keys().size(), 20u);
+  EXPECT_EQ(node_config_keys().size(), 21u);
 }
 
 }  // namespace
