@@ -127,18 +127,11 @@ Server::Mailbox::~Mailbox() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-// Only a post that finds the mailbox empty signals the eventfd: the items
-// after it ride on that signal. drain() reads the eventfd before it takes the
-// items, so an item is never left queued without a signal (at worst a signal
-// is left without an item, and the next drain finds nothing).
 void Server::Mailbox::post(Outgoing o) {
-  bool was_empty;
   {
     std::lock_guard lock(mu_);
-    was_empty = items_.empty();
     items_.push_back(std::move(o));
   }
-  if (!was_empty) return;
   uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
 }
