@@ -186,19 +186,37 @@ void print_entry(const client::InboxEntry& e, bool json, const client::Groups* g
   std::fflush(stdout);
 }
 
-// Reads all of stdin, at most max bytes (kInvalidArgument beyond).
+// Reads stdin to its end, or until more than max bytes are read: more than
+// max bytes returned means the input was longer than max.
 Result<std::string> read_stdin(size_t max) {
   std::string out;
   char buf[4096];
-  // Bounded: stops after max + 1 bytes or at end of input.
   while (out.size() <= max) {
     size_t n = std::fread(buf, 1, sizeof buf, stdin);
     out.append(buf, n);
     if (n < sizeof buf) break;
   }
   if (std::ferror(stdin)) return error(Code::kIo, "cannot read standard input");
-  if (out.size() > max) return error(Code::kInvalidArgument, "input too long");
   return out;
+}
+
+// The text of `send` and `group send`: the argument, else stdin less one
+// line ending. Empty text is refused: nothing would be sent but padding.
+Result<std::string> message_text(const std::vector<std::string>& args, size_t index) {
+  std::string text;
+  if (index < args.size()) {
+    text = args[index];
+  } else {
+    auto in = read_stdin(client::kMaxTextBytes + 2);  // room for "\r\n"
+    if (!in.ok()) return in.status();
+    text = std::move(in).value();
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+  }
+  if (text.empty()) return error(Code::kInvalidArgument, "nothing to send: the message is empty");
+  if (text.size() > client::kMaxTextBytes)
+    return error(Code::kInvalidArgument, "message text longer than " + std::to_string(client::kMaxTextBytes) + " bytes");
+  return text;
 }
 
 struct Globals {
@@ -333,20 +351,12 @@ int cmd_send(const Globals& g, const std::vector<std::string>& args) {
   if (args.empty() || args.size() > 2) throw UsageError("usage: send ACCOUNT_ID [TEXT]");
   auto to = swarm::AccountId::parse(args[0]);
   if (!to.ok()) throw UsageError("bad account ID: " + to.status().message());
-  std::string text;
-  if (args.size() == 2) {
-    text = args[1];
-  } else {
-    auto in = read_stdin(client::kMaxTextBytes + 2);
-    if (!in.ok()) return fail(in.status());
-    text = std::move(in).value();
-    if (!text.empty() && text.back() == '\n') text.pop_back();
-    if (!text.empty() && text.back() == '\r') text.pop_back();
-  }
+  auto text = message_text(args, 1);
+  if (!text.ok()) return fail(text.status());
   StatusLine status;
   auto c = open_client(g, status);
   if (!c.ok()) return fail(c.status());
-  auto sent = (*c)->send(*to, text);
+  auto sent = (*c)->send(*to, *text);
   status.clear();
   if (!sent.ok()) return fail("message not stored: " + sent.status().message());
   std::printf("hash: %s\n", to_hex(sent->hash.view()).c_str());
@@ -548,14 +558,9 @@ int cmd_group(const Globals& g, const std::vector<std::string>& args, bool json)
   if (sub != "create" && sub != "invites" && sub != "list") gid = parse_id(args[1], true);
   std::string text;
   if (sub == "send") {
-    if (args.size() == 3) {
-      text = args[2];
-    } else {
-      auto in = read_stdin(client::kMaxTextBytes + 2);
-      if (!in.ok()) return fail(in.status());
-      text = std::move(in).value();
-      if (!text.empty() && text.back() == '\n') text.pop_back();
-    }
+    auto t = message_text(args, 2);
+    if (!t.ok()) return fail(t.status());
+    text = std::move(t).value();
   }
 
   StatusLine status;

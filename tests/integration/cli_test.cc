@@ -9,6 +9,7 @@
 #include <thread>
 #include <sstream>
 
+#include "client/envelope.h"
 #include "onion/encoding.h"
 #include "swarm/account.h"
 #include "test_support.h"
@@ -161,6 +162,45 @@ TEST_F(Cli, SendToBadAccountIdFailsClearly) {
   auto r = cli(home, {"send", "05zz", "hi"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("account"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, AnEmptyOrTooLongMessageIsRefusedAndNothingIsSent) {
+  const std::string sender = homes_ / "dave", recipient_home = homes_ / "erin";
+  init(sender);
+  const std::string recipient = init(recipient_home);
+  const std::string longest(client::kMaxTextBytes, 'x');
+  struct Case {
+    std::vector<std::string> args;
+    std::string stdin_data;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {{"send", recipient, ""}, "", "the message is empty"},
+      {{"send", recipient}, "", "the message is empty"},
+      {{"send", recipient}, "\r\n", "the message is empty"},
+      {{"send", recipient, longest + "x"}, "", "longer than 16384 bytes"},
+      {{"send", recipient}, longest + "x\n", "longer than 16384 bytes"},
+      {{"send", recipient}, longest + longest, "longer than 16384 bytes"},
+      {{"group", "send", "03" + std::string(64, 'a'), ""}, "", "the message is empty"},
+      {{"group", "send", "03" + std::string(64, 'a')}, longest + "x", "longer than 16384 bytes"},
+  };
+  for (const auto& c : cases) {
+    auto r = cli(sender, c.args, c.stdin_data);
+    EXPECT_EQ(r.exit_code, 1) << c.error << ": " << r.out << r.err;
+    EXPECT_NE(r.err.find(c.error), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "") << c.error;
+  }
+  // The longest text, with its line ending, still goes; and it is the only
+  // message the recipient finds.
+  auto sent = cli(sender, {"send", recipient}, longest + "\n");
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  auto inbox = cli(recipient_home, {"inbox", "--json"});
+  ASSERT_EQ(inbox.exit_code, 0) << inbox.err;
+  std::istringstream lines(inbox.out);
+  std::vector<std::string> texts;
+  for (std::string line; std::getline(lines, line);) texts.push_back(nlohmann::json::parse(line).at("text"));
+  ASSERT_EQ(texts.size(), 1u) << inbox.out;
+  EXPECT_EQ(texts[0], longest);
 }
 
 TEST_F(Cli, RestoreFromPhraseRecreatesTheSameAccount) {
