@@ -636,7 +636,14 @@ int cmd_group(const Globals& g, const std::vector<std::string>& args, bool json)
     return 0;
   }
   if (sub == "add") return done(groups.add(*gid, accounts), "not added");
-  if (sub == "remove") return done(groups.remove(*gid, accounts), "not removed");
+  if (sub == "remove") {
+    // Removing oneself is leaving, which also forgets the group here.
+    if (std::find(accounts.begin(), accounts.end(), (*c)->identity().account_id()) != accounts.end()) {
+      status.clear();
+      return fail("not removed: to leave the group yourself, use `onionswarm group leave " + gid->to_string() + "`");
+    }
+    return done(groups.remove(*gid, accounts), "not removed");
+  }
   if (sub == "promote") return done(groups.promote(*gid, accounts[0]), "not promoted");
   if (sub == "rename") return done(groups.rename(*gid, args[2]), "not renamed");
   return done(groups.leave(*gid), "cannot leave");

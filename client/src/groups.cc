@@ -786,6 +786,11 @@ Status Groups::remove(const swarm::AccountId& g, const std::vector<swarm::Accoun
           rotate = true;
         }
         if (!rotate) return error(Code::kNotFound, "none of these accounts is a member");
+        // Checked on the synced state, not the local one: another admin may
+        // have left or been promoted since. A group whose members remain
+        // needs an admin, or nobody could ever add, remove or rotate again.
+        if (st.admins.empty() && !st.members.empty())
+          return error(Code::kInvalidArgument, "the last admin cannot leave: promote another member first");
         return Status();
       },
       nullptr, "remove members");
@@ -825,8 +830,6 @@ Status Groups::leave(const swarm::AccountId& g) {
   auto r = load(g);
   if (!r.ok()) return r.status();
   if (r->group_seed) {
-    if (r->admins.size() == 1 && r->members.size() > 1)
-      return error(Code::kInvalidArgument, "the last admin cannot leave: promote another member first");
     Status s = remove(g, {client_.identity().account_id()});
     if (!s.ok() && s.code() != Code::kNotFound) return s;
   } else {

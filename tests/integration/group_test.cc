@@ -240,8 +240,7 @@ TEST_F(Group, RemovedMemberCannotDecryptNorUseTheSwarm) {
 
 TEST_F(Group, NonMemberCannotReadOrPostAndNonAdminChangesAreRefused) {
   const std::string a = homes_ / "na", b = homes_ / "nb", x = homes_ / "nx";
-  init(a);
-  const std::string idb = init(b), idx = init(x);
+  const std::string ida = init(a), idb = init(b), idx = init(x);
   const std::string gid = trim(cli(a, {"group", "create", "closed", idb}).out);
   accept(b, gid);
   ASSERT_EQ(cli(a, {"group", "send", gid, "members only"}).exit_code, 0);
@@ -273,13 +272,48 @@ TEST_F(Group, NonMemberCannotReadOrPostAndNonAdminChangesAreRefused) {
   }
   EXPECT_NE(cli(x, {"group", "send", gid, "let me in"}).exit_code, 0);
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {"group", "add", gid, idx}, {"group", "remove", gid, idb}, {"group", "rename", gid, "mine"}}) {
+           {"group", "add", gid, idx}, {"group", "remove", gid, ida}, {"group", "rename", gid, "mine"}}) {
     auto r = cli(b, args);
     EXPECT_EQ(r.exit_code, 1) << args[1];
     EXPECT_NE(r.err.find("only admins"), std::string::npos) << r.err;
   }
   EXPECT_EQ(info(b, gid)["name"], "closed");
   EXPECT_EQ(info(b, gid)["members"].size(), 2u);
+}
+
+TEST_F(Group, TheLastAdminCanLeaveOnlyAfterPromotingAnother) {
+  const std::string a = homes_ / "la", b = homes_ / "lb";
+  const std::string ida = init(a), idb = init(b);
+  const std::string gid = trim(cli(a, {"group", "create", "one admin", idb}).out);
+  accept(b, gid);
+  auto self = cli(a, {"group", "remove", gid, ida});
+  EXPECT_EQ(self.exit_code, 1);
+  EXPECT_NE(self.err.find("group leave"), std::string::npos) << self.err;
+  auto leave = cli(a, {"group", "leave", gid});
+  EXPECT_EQ(leave.exit_code, 1);
+  EXPECT_NE(leave.err.find("last admin"), std::string::npos) << leave.err;
+  {
+    // The library's remove, which leave uses, refuses it on the synced state.
+    auto ca = open(a);
+    ASSERT_TRUE(ca);
+    client::Groups groups(*ca);
+    Status s = groups.remove(*swarm::AccountId::parse(gid), {*swarm::AccountId::parse(ida)});
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.to_string();
+    EXPECT_NE(s.message().find("last admin"), std::string::npos) << s.to_string();
+  }
+  auto before = info(b, gid);
+  EXPECT_EQ(before["admins"], nlohmann::json::array({ida}));
+  EXPECT_EQ(before["members"].size(), 2u);
+  EXPECT_EQ(before["head_seq"], 0u);  // nothing was stored
+  ASSERT_EQ(cli(a, {"group", "promote", gid, idb}).exit_code, 0);
+  ASSERT_EQ(cli(b, {"group", "invites"}).exit_code, 0);  // receives the group key
+  leave = cli(a, {"group", "leave", gid});
+  ASSERT_EQ(leave.exit_code, 0) << leave.err;
+  auto after = info(b, gid);
+  EXPECT_EQ(after["role"], "admin");
+  EXPECT_EQ(after["admins"], nlohmann::json::array({idb}));
+  EXPECT_EQ(after["members"].size(), 1u);
+  EXPECT_EQ(cli(a, {"group", "list"}).out.find(gid), std::string::npos);
 }
 
 TEST_F(Group, TwoAdminsChangingAtOnceConverge) {
