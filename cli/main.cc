@@ -579,13 +579,18 @@ int cmd_group(const Globals& g, const std::vector<std::string>& args, bool json)
     std::printf("%s\n", id->to_string().c_str());
     return 0;
   }
-  if (sub == "invites") {
+  // Invitations arrive as 1:1 messages: fetches them (and keeps any other
+  // new 1:1 message, saying so).
+  auto fetch_invites = [&]() -> Status {
     std::vector<client::InboxEntry> direct;
     Status s = groups.fetch_direct(&direct);
     status.clear();
-    if (!s.ok()) return fail(s);
-    if (!direct.empty())
+    if (s.ok() && !direct.empty())
       std::fprintf(stderr, "%zu new 1:1 message(s) kept: see `onionswarm inbox --all`\n", direct.size());
+    return s;
+  };
+  if (sub == "invites") {
+    if (Status s = fetch_invites(); !s.ok()) return fail(s);
     auto list = groups.invites();
     if (!list.ok()) return fail(list.status());
     for (const auto& i : *list) {
@@ -597,8 +602,17 @@ int cmd_group(const Globals& g, const std::vector<std::string>& args, bool json)
     }
     return 0;
   }
-  if (sub == "accept") return done(groups.accept(*gid), "cannot join");
-  if (sub == "decline") return done(groups.decline(*gid), "cannot decline");
+  if (sub == "accept" || sub == "decline") {
+    auto act = [&] { return sub == "accept" ? groups.accept(*gid) : groups.decline(*gid); };
+    Status s = act();
+    // Not fetched yet (no `group invites` or `inbox` since it was sent):
+    // fetch the invitations and try once more.
+    if (s.code() == Code::kNotFound) {
+      if (Status f = fetch_invites(); !f.ok()) s = f;
+      else s = act();
+    }
+    return done(s, sub == "accept" ? "cannot join" : "cannot decline");
+  }
   if (sub == "send") {
     auto sent = groups.send(*gid, text);
     status.clear();

@@ -281,6 +281,24 @@ TEST_F(Group, NonMemberCannotReadOrPostAndNonAdminChangesAreRefused) {
   EXPECT_EQ(info(b, gid)["members"].size(), 2u);
 }
 
+// `group accept` and `group decline` fetch the invitation themselves when
+// no `group invites` (or `inbox`) has fetched it yet.
+TEST_F(Group, AcceptAndDeclineFetchTheInvitationThemselves) {
+  const std::string a = homes_ / "ia", b = homes_ / "ib", c = homes_ / "ic";
+  init(a);
+  const std::string idb = init(b), idc = init(c);
+  const std::string gid = trim(cli(a, {"group", "create", "fetched", idb, idc}).out);
+  auto joined = cli(b, {"group", "accept", gid});
+  ASSERT_EQ(joined.exit_code, 0) << joined.err;
+  EXPECT_EQ(info(b, gid)["role"], "member");
+  auto declined = cli(c, {"group", "decline", gid});
+  ASSERT_EQ(declined.exit_code, 0) << declined.err;
+  auto late = cli(c, {"group", "accept", gid});
+  EXPECT_EQ(late.exit_code, 1);
+  EXPECT_NE(late.err.find("no invitation"), std::string::npos) << late.err;
+  EXPECT_EQ(cli(c, {"group", "list"}).out.find(gid), std::string::npos);
+}
+
 TEST_F(Group, TheLastAdminCanLeaveOnlyAfterPromotingAnother) {
   const std::string a = homes_ / "la", b = homes_ / "lb";
   const std::string ida = init(a), idb = init(b);
