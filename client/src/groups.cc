@@ -829,13 +829,15 @@ Status Groups::rename(const swarm::AccountId& g, const std::string& name) {
 Status Groups::leave(const swarm::AccountId& g) {
   auto r = load(g);
   if (!r.ok()) return r.status();
-  if (r->group_seed) {
-    Status s = remove(g, {client_.identity().account_id()});
-    if (!s.ok() && s.code() != Code::kNotFound) return s;
-  } else {
-    if (Status s = sync_control(*r); !s.ok()) return s;
-    if (!r->removed)
-      if (Status s = store_group_message(*r, group::Kind::kLeave, "", nullptr); !s.ok()) return s;
+  if (Status s = sync_control(*r); !s.ok()) return s;
+  // Already out of the roster (an admin too): only the local state is left.
+  if (!r->removed) {
+    if (r->group_seed) {
+      Status s = remove(g, {client_.identity().account_id()});
+      if (!s.ok() && s.code() != Code::kNotFound) return s;
+    } else if (Status s = store_group_message(*r, group::Kind::kLeave, "", nullptr); !s.ok()) {
+      return s;
+    }
   }
   return forget(g);
 }

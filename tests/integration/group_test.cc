@@ -334,6 +334,32 @@ TEST_F(Group, TheLastAdminCanLeaveOnlyAfterPromotingAnother) {
   EXPECT_EQ(cli(a, {"group", "list"}).out.find(gid), std::string::npos);
 }
 
+// An admin already out of the roster (here it removed itself through the
+// library while another admin remained) can still leave: the group is
+// forgotten locally, and nothing changes for the others.
+TEST_F(Group, AnAdminOutOfTheRosterCanStillLeave) {
+  const std::string a = homes_ / "oa", b = homes_ / "ob";
+  const std::string ida = init(a), idb = init(b);
+  const std::string gid = trim(cli(a, {"group", "create", "two admins", idb}).out);
+  accept(b, gid);
+  ASSERT_EQ(cli(a, {"group", "promote", gid, idb}).exit_code, 0);
+  ASSERT_EQ(cli(b, {"group", "invites"}).exit_code, 0);  // receives the group key
+  {
+    auto ca = open(a);
+    ASSERT_TRUE(ca);
+    client::Groups groups(*ca);
+    Status s = groups.remove(*swarm::AccountId::parse(gid), {*swarm::AccountId::parse(ida)});
+    ASSERT_TRUE(s.ok()) << s.to_string();
+  }
+  EXPECT_EQ(info(a, gid)["role"], "removed");
+  const auto before = info(b, gid);
+  EXPECT_EQ(before["admins"], nlohmann::json::array({idb}));
+  auto leave = cli(a, {"group", "leave", gid});
+  ASSERT_EQ(leave.exit_code, 0) << leave.err;
+  EXPECT_EQ(cli(a, {"group", "list"}).out.find(gid), std::string::npos);
+  EXPECT_EQ(info(b, gid)["head_seq"], before["head_seq"]);
+}
+
 TEST_F(Group, TwoAdminsChangingAtOnceConverge) {
   const std::string a = homes_ / "ca", b = homes_ / "cb", c = homes_ / "cc", d = homes_ / "cd", e = homes_ / "ce";
   init(a);
