@@ -1,6 +1,7 @@
 #include "node/identity.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sodium.h>
 #include <unistd.h>
@@ -83,6 +84,40 @@ Result<NodeKeys> load_or_create_node_keys(const std::string& data_dir) {
   if (!ok) return error(Code::kIo, "cannot write " + path);
   auto x = ed.to_x25519();
   return NodeKeys{std::move(ed), std::move(x)};
+}
+
+DataDirLock& DataDirLock::operator=(DataDirLock&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+  }
+  return *this;
+}
+
+DataDirLock::~DataDirLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor drops the flock
+}
+
+Result<DataDirLock> lock_data_dir(const std::string& data_dir) {
+  if (auto st = make_dir(data_dir); !st.ok()) return st;
+  const std::string path = data_dir + "/node.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return error(Code::kIo, "cannot open " + path + ": " + std::strerror(errno));
+  DataDirLock lock(fd);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) return error(Code::kIo, "cannot lock " + path + ": " + std::strerror(errno));
+    char buf[24] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    std::string holder;
+    for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) holder += buf[i];
+    return error(Code::kUnavailable, "data dir " + data_dir + " is in use by another onionswarm-node" +
+                                         (holder.empty() ? std::string() : " (pid " + holder + ")") +
+                                         ": stop it first, or use another data dir");
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != ssize_t(pid.size()))
+    return error(Code::kIo, "cannot write " + path + ": " + std::strerror(errno));
+  return lock;
 }
 
 }  // namespace onionswarm::node

@@ -273,6 +273,9 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
 
   auto network = config::load_network_file(cfg.network);
   if (!network.ok()) return fail(cfg.network + ": " + network.status().message());
+  // Held until run() returns: nothing below may touch a data dir in use.
+  auto lock = node::lock_data_dir(cfg.data_dir);
+  if (!lock.ok()) return fail(lock.status().message());
   auto keys = node::load_or_create_node_keys(cfg.data_dir);
   if (!keys.ok()) return fail(keys.status().message());
 

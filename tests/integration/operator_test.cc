@@ -293,6 +293,33 @@ TEST(Status, SaysClearlyWhenNoNodeIsRunning) {
   EXPECT_NE(r.err.find("no node is running with data dir " + dir.path()), std::string::npos) << r.err;
 }
 
+// A second node on a data dir in use would serve the first one's identity
+// at another address and take its admin socket over: it is refused before
+// it touches anything.
+TEST(DataDir, ASecondNodeOnADataDirInUseIsRefusedAndChangesNothing) {
+  crypto::init();
+  TempDir dir;
+  SingleNode node(dir / "n1", dir.path());
+  ASSERT_TRUE(node.ok()) << node.log();
+  const std::string info_before = test::read_file(dir / "n1/node.json");
+  auto second = test::run_command({test::node_bin(), "run", "--data-dir", dir / "n1", "--listen",
+                                   "tcp://127.0.0.1:0", "--network", dir / "network-n1.json"},
+                                  "", std::chrono::seconds(60));
+  EXPECT_EQ(second.exit_code, 1) << second.err;
+  EXPECT_NE(second.err.find("data dir " + (dir / "n1") + " is in use by another onionswarm-node (pid " +
+                            std::to_string(node.pid()) + ")"),
+            std::string::npos)
+      << second.err;
+  EXPECT_EQ(test::read_file(dir / "n1/node.json"), info_before);
+  auto s = node.status();  // its admin socket is still its own
+  ASSERT_TRUE(s.is_object());
+  EXPECT_EQ(s["node"]["address"], node.self().address);
+  // Once the first has stopped, the data dir is free again.
+  EXPECT_EQ(node.stop(), 0);
+  SingleNode again(dir / "n1", dir.path());
+  EXPECT_TRUE(again.ok()) << again.log();
+}
+
 // --- backup and restore ----------------------------------------------------------
 
 TEST(Backup, CopyOfARunningNodeRestoresEveryMessage) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -124,6 +125,40 @@ TEST(NodeKeys, RefusesAKeyPathThatIsNotAFile) {
   auto keys = load_or_create_node_keys(dir.path());
   ASSERT_FALSE(keys.ok());
   EXPECT_NE(keys.status().message().find("not a regular file"), std::string::npos) << keys.status().message();
+}
+
+TEST(DataDirLock, OneHolderAtATimeNamedByPid) {
+  test::TempDir dir;
+  const std::string data_dir = dir / "data";  // created by the lock
+  auto first = lock_data_dir(data_dir);
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  EXPECT_EQ(read_all(data_dir + "/node.lock"), std::to_string(::getpid()) + "\n");
+  // A second open file description conflicts as another process's would.
+  auto second = lock_data_dir(data_dir);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kUnavailable);
+  EXPECT_NE(second.status().message().find("in use by another onionswarm-node (pid " + std::to_string(::getpid()) + ")"),
+            std::string::npos)
+      << second.status().message();
+  // Moved, the lock is still held; destroyed, it is free again.
+  DataDirLock moved = std::move(*first);
+  EXPECT_FALSE(lock_data_dir(data_dir).ok());
+  moved = DataDirLock();
+  auto third = lock_data_dir(data_dir);
+  EXPECT_TRUE(third.ok()) << third.status().to_string();
+}
+
+TEST(DataDirLock, UnusableDataDirIsIo) {
+  test::TempDir dir;
+  write_file(dir / "file", "x");
+  auto lock = lock_data_dir(dir / "file");
+  ASSERT_FALSE(lock.ok());
+  EXPECT_EQ(lock.status().code(), Code::kIo);
+  ASSERT_EQ(::mkdir((dir / "d").c_str(), 0700), 0);
+  ASSERT_EQ(::symlink((dir / "elsewhere").c_str(), (dir / "d/node.lock").c_str()), 0);
+  auto linked = lock_data_dir(dir / "d");  // a lock file is never followed out of the data dir
+  ASSERT_FALSE(linked.ok());
+  EXPECT_EQ(linked.status().code(), Code::kIo);
 }
 
 }  // namespace
