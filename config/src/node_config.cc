@@ -39,7 +39,9 @@ constexpr std::array<NodeConfigKey, 21> kKeys = {{
     {"map_size", "integer", "8589934592", "1048576 (1 MiB)..17592186044416 (16 TiB): LMDB map size in bytes"},
     {"relay_timeout_ms", "integer", "10000", "100..10000 ms a relay waits for the next hop's answer"},
     {"advertise", "string", "\"\"",
-     "tcp://HOST:PORT peers and clients reach this node at, put in its descriptor; empty: the bound endpoint"},
+     "tcp://HOST:PORT peers and clients reach this node at, put in its descriptor; empty: the bound endpoint. "
+     "Required when `listen` binds every address (`*`, `0.0.0.0`, `[::]`), as the example config does; never such "
+     "an address itself"},
     {"endorsement", "string", "\"\"",
      "path of the operator endorsement file (onionswarm-node endorse); required on permissioned networks"},
     {"descriptor_lifetime_ms", "integer", "3600000",
@@ -78,8 +80,21 @@ std::string listen_problem(std::string_view v) {
   return {};
 }
 
+// tcp://*:P, tcp://0.0.0.0:P, tcp://[::]:P: an endpoint that binds every
+// local address and names none that another machine could connect to.
+bool is_unspecified_host(std::string_view endpoint) {
+  constexpr std::string_view kScheme = "tcp://";
+  if (!endpoint.starts_with(kScheme)) return false;
+  const std::string_view rest = endpoint.substr(kScheme.size());
+  const size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  const std::string_view host = rest.substr(0, colon);
+  return host == "*" || host == "0.0.0.0" || host == "[::]" || host == "[::0]" || host == "[0:0:0:0:0:0:0:0]";
+}
+
 std::string advertise_problem(std::string_view v) {
   if (!v.empty() && !is_valid_tcp_endpoint(v)) return "expected tcp://HOST:PORT (or empty: the bound endpoint)";
+  if (is_unspecified_host(v)) return "expected an address other machines can reach, not " + std::string(v);
   return {};
 }
 
@@ -269,6 +284,15 @@ std::vector<ConfigProblem> node_config_problems(const NodeConfig& c) {
                              UintCheck{"max_queued_bytes", c.max_queued_bytes, kMaxQueuedBytes},
                              UintCheck{"replay_cache_entries", c.replay_cache_entries, kReplayEntries}}) {
     if (std::string p = range_problem(f.value, f.range); !p.empty()) problems.push_back({pointer_of(f.name), p});
+  }
+  // Without advertise the descriptor carries the bound endpoint: one that
+  // binds every address would send peers and clients to their own host.
+  if (c.advertise.empty() && listen_problem(c.listen).empty() && is_unspecified_host(c.listen)) {
+    const std::string port = c.listen.substr(c.listen.rfind(':') + 1);
+    problems.push_back({"/advertise", "required when listen (" + c.listen +
+                                          ") binds every address: the address other nodes and clients reach, "
+                                          "e.g. tcp://PUBLIC_HOST:" +
+                                          (port == "*" || port == "0" ? std::string("PORT") : port)});
   }
   if (c.quota_bytes < c.max_message_bytes) {
     problems.push_back({"/quota_bytes", "must be at least max_message_bytes (" +

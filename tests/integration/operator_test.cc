@@ -196,8 +196,36 @@ TEST(CheckConfig, TheExampleConfigIsWellFormed) {
   std::istringstream lines(r.err);
   for (std::string line; std::getline(lines, line);) {
     const bool about_paths = line.rfind(f + ": /data_dir: ", 0) == 0 || line.rfind(f + ": /network: ", 0) == 0;
-    EXPECT_TRUE(about_paths || line.rfind("onionswarm-node: ", 0) == 0) << line;
+    // It listens on 0.0.0.0: where the node is reached is the operator's to say.
+    const bool about_advertise = line.rfind(f + ": /advertise: required when listen (tcp://0.0.0.0:4500)", 0) == 0;
+    EXPECT_TRUE(about_paths || about_advertise || line.rfind("onionswarm-node: ", 0) == 0) << line;
   }
+  EXPECT_NE(r.err.find(f + ": /advertise: required when listen (tcp://0.0.0.0:4500)"), std::string::npos) << r.err;
+}
+
+// A node bound to every address and told no other would advertise
+// tcp://0.0.0.0:PORT, where each peer reaches its own host: it does not
+// start (nothing is created), and starts once the address is given.
+TEST(CheckConfig, ANodeListeningOnEveryAddressStartsOnlyWithAdvertise) {
+  TempDir dir;
+  write_text(dir / "net.json", R"({"network_id":"t","nodes":[]})");
+  const std::vector<std::string> base = {test::node_bin(), "run",      "--data-dir", dir / "data",
+                                         "--listen",       "tcp://0.0.0.0:0", "--network",  dir / "net.json"};
+  auto refused = test::run_command(base, "", std::chrono::seconds(60));
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_NE(refused.err.find("advertise: required when listen (tcp://0.0.0.0:0) binds every address"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "data"));
+  std::vector<std::string> with_advertise = base;
+  with_advertise.insert(with_advertise.end(), {"--advertise", "tcp://127.0.0.1:4500"});
+  test::RunningNode node(test::spawn(with_advertise, dir / "node.log"));
+  ASSERT_GT(node.pid, 0);
+  ASSERT_TRUE(wait_for([&] { return std::filesystem::exists(dir / "data/node.json"); }, std::chrono::seconds(60)))
+      << test::read_file(dir / "node.log");
+  auto info = nlohmann::json::parse(test::read_file(dir / "data/node.json"), nullptr, false);
+  EXPECT_EQ(info["address"], "tcp://127.0.0.1:4500") << info.dump();
+  EXPECT_EQ(node.stop(), 0);
 }
 
 // --- status, metrics, --metrics FILE, json logs ---------------------------------

@@ -113,13 +113,15 @@ TEST_F(Package, InstalledBinariesRunAndCheckTheInstalledConfig) {
   r = test::run_command({at("/usr/bin/onionswarm"), "--version"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find(ONIONSWARM_VERSION), std::string::npos) << r.out;
-  // The shipped config is well-formed; with a writable data dir and a network
-  // file it passes check-config as it is.
+  // The shipped config is well-formed; with a writable data dir, a network
+  // file and the address the node is reached at (it listens on 0.0.0.0) it
+  // passes check-config.
   test::TempDir data;
   test::TempDir net;
   std::ofstream(net / "network.json") << R"({"network_id":"t","nodes":[]})";
   r = test::run_command({at("/usr/bin/onionswarm-node"), "check-config", "--config", at("/etc/onionswarm/node.json"),
-                         "--data-dir", data.path(), "--network", net / "network.json"});
+                         "--data-dir", data.path(), "--network", net / "network.json", "--advertise",
+                         "tcp://node.example:4500"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 

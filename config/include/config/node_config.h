@@ -23,6 +23,8 @@
 // | map_size          | integer | 8589934592 (8 GiB)     | 1 MiB..16 TiB, LMDB map size in bytes         |
 // | relay_timeout_ms  | integer | 10000                  | 100..10000 ms a relay waits for the next hop  |
 // | advertise         | string  | "" (the bound endpoint) | tcp://HOST:PORT put in this node's descriptor |
+// |                   |         |                        | required when listen binds every address      |
+// |                   |         |                        | (*, 0.0.0.0, [::]); never such an address     |
 // | endorsement       | string  | "" (none)              | operator endorsement file (permissioned nets) |
 // | descriptor_lifetime_ms | integer | 3600000           | 1000..86400000 ms, our descriptor's lifetime  |
 // | gossip_interval_ms | integer | 5000                  | 50..600000 ms between gossip rounds           |

@@ -156,6 +156,31 @@ TEST(NodeConfig, ParsesAndChecksTheLivingDirectoryKeys) {
   bad = complete();
   bad.advertise = "tcp://127.0.0.1";
   expect_validate_error(bad, "advertise: expected tcp://HOST:PORT");
+  expect_invalid(R"({"advertise":"tcp://0.0.0.0:4500"})", "/advertise: expected an address other machines can reach");
+  expect_invalid(R"({"advertise":"tcp://[::]:4500"})", "/advertise: expected an address other machines can reach");
+}
+
+// Without advertise, a listen address that binds every address would be put
+// in the descriptor, where each peer would reach only its own host.
+TEST(NodeConfig, ListenOnEveryAddressNeedsAdvertise) {
+  for (const std::string listen : {"tcp://*:4500", "tcp://0.0.0.0:4500", "tcp://[::]:4500"}) {
+    NodeConfig c = complete();
+    c.listen = listen;
+    expect_validate_error(c, "advertise: required when listen (" + listen +
+                                 ") binds every address: the address other nodes and clients reach, e.g. "
+                                 "tcp://PUBLIC_HOST:4500");
+    c.advertise = "tcp://node.example:4500";
+    EXPECT_TRUE(validate_node_config(c).ok()) << listen;
+  }
+  NodeConfig any_port = complete();
+  any_port.listen = "tcp://*:0";
+  expect_validate_error(any_port, "advertise: required when listen (tcp://*:0) binds every address");
+  EXPECT_NE(validate_node_config(any_port).message().find("tcp://PUBLIC_HOST:PORT"), std::string::npos);
+  for (const std::string listen : {"tcp://127.0.0.1:4500", "tcp://198.18.0.1:0", "tcp://[::1]:4500"}) {
+    NodeConfig c = complete();
+    c.listen = listen;
+    EXPECT_TRUE(validate_node_config(c).ok()) << listen;
+  }
 }
 
 TEST(NodeConfigEnvironment, NamesAnUnreadableEndorsementFile) {
@@ -215,6 +240,9 @@ TEST(NodeConfig, LoadsExampleFile) {
   auto r = load_node_config(std::string(ONIONSWARM_SOURCE_DIR) + "/config/examples/node.json");
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(r->listen, "tcp://0.0.0.0:4500");
+  // It binds every address, so the operator must say where it is reached.
+  expect_validate_error(*r, "advertise: required when listen (tcp://0.0.0.0:4500) binds every address");
+  r->advertise = "tcp://node.example:4500";
   EXPECT_TRUE(validate_node_config(*r).ok());
 }
 
