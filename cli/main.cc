@@ -351,6 +351,8 @@ int cmd_send(const Globals& g, const std::vector<std::string>& args) {
   if (args.empty() || args.size() > 2) throw UsageError("usage: send ACCOUNT_ID [TEXT]");
   auto to = swarm::AccountId::parse(args[0]);
   if (!to.ok()) throw UsageError("bad account ID: " + to.status().message());
+  if (to->is_group())
+    throw UsageError(args[0] + " is a group: send to it with `onionswarm group send " + args[0] + " TEXT`");
   auto text = message_text(args, 1);
   if (!text.ok()) return fail(text.status());
   StatusLine status;

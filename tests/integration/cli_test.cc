@@ -162,6 +162,11 @@ TEST_F(Cli, SendToBadAccountIdFailsClearly) {
   auto r = cli(home, {"send", "05zz", "hi"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("account"), std::string::npos) << r.err;
+  const std::string group = "03" + std::string(64, 'b');
+  auto to_group = cli(home, {"send", group, "hi"});
+  EXPECT_EQ(to_group.exit_code, 2);
+  EXPECT_NE(to_group.err.find("is a group: send to it with `onionswarm group send " + group), std::string::npos)
+      << to_group.err;
 }
 
 TEST_F(Cli, AnEmptyOrTooLongMessageIsRefusedAndNothingIsSent) {
