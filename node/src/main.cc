@@ -285,6 +285,7 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
   so.max_message_bytes = cfg.max_message_bytes;
   so.quota_messages = cfg.quota_messages;
   so.quota_bytes = cfg.quota_bytes;
+  so.network_id = network->network_id;
   auto storage = node::Storage::open(so);
   if (!storage.ok()) {
     if (storage.status().code() == Code::kInvalidArgument) {

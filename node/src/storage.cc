@@ -162,6 +162,29 @@ class CursorGuard {
   MDB_cursor* c_;
 };
 
+// A store belongs to the network it was first opened for: meta/network_id
+// is written by the first open that names a network and checked by every
+// later one. Under another network's id its messages would be served,
+// replicated and handed over into the wrong network.
+Status bind_network(MDB_txn* txn, MDB_dbi meta, const std::string& network_id, const std::string& path) {
+  static constexpr char kKey[] = "network_id";
+  MDB_val k{sizeof kKey - 1, const_cast<char*>(kKey)};
+  MDB_val v;
+  int rc = mdb_get(txn, meta, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    MDB_val nv{network_id.size(), const_cast<char*>(network_id.data())};
+    if (int put = mdb_put(txn, meta, &k, &nv, 0)) return lmdb_error(put, "write network_id");
+    return Status();
+  }
+  if (rc) return lmdb_error(rc, "read network_id");
+  const std::string found(static_cast<const char*>(v.mv_data), std::min<size_t>(v.mv_size, 64));
+  if (v.mv_size == network_id.size() && found == network_id) return Status();
+  return error(Code::kConflict, "node store " + path + " belongs to network '" + found + "', not '" + network_id +
+                                    "': its messages must not enter another network. Run this node with a new "
+                                    "data dir (copy node.key into it to keep its identity), or with the other "
+                                    "network's file");
+}
+
 // One hash entering (delta +1) or leaving (-1) its bucket's digest.
 void add_to_digest(std::vector<Storage::BucketDigest>& digests, const uint8_t* hash, int delta) {
   Storage::BucketDigest& d = digests[hash[0]];
@@ -764,6 +787,9 @@ Result<std::unique_ptr<Storage>> Storage::open(const StorageOptions& options) {
   impl->tombstones = dbs.tombstones;
   impl->schema = kSchemaVersion;
   impl->migrated_from = opened->found != 0 && opened->found < kSchemaVersion ? opened->found : 0;
+  if (!options.network_id.empty()) {
+    if (Status st = bind_network(txn.get(), dbs.meta, options.network_id, options.path); !st.ok()) return st;
+  }
   if (int rc = txn.commit()) return lmdb_error(rc, "commit open txn");
   {
     // The committer has not started, so nothing writes before the digests

@@ -348,6 +348,29 @@ TEST(DataDir, ASecondNodeOnADataDirInUseIsRefusedAndChangesNothing) {
   EXPECT_TRUE(again.ok()) << again.log();
 }
 
+// A data dir whose store served one network is refused under another
+// network's file, before anything is served or handed over.
+TEST(DataDir, ANodeDoesNotCarryItsStoreIntoAnotherNetwork) {
+  crypto::init();
+  TempDir dir;
+  {
+    SingleNode node(dir / "n1", dir.path());
+    ASSERT_TRUE(node.ok()) << node.log();
+    store_some(Account(), node.self(), 2);
+    EXPECT_EQ(node.stop(), 0);
+  }
+  write_text(dir / "other.json", R"({"network_id":"another-network","nodes":[]})");
+  auto r = test::run_command({test::node_bin(), "run", "--data-dir", dir / "n1", "--listen", "tcp://127.0.0.1:0",
+                              "--network", dir / "other.json"},
+                             "", std::chrono::seconds(60));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("belongs to network 'operator-test', not 'another-network'"), std::string::npos) << r.err;
+  // Under its own network it starts, its messages all there.
+  SingleNode again(dir / "n1", dir.path());
+  ASSERT_TRUE(again.ok()) << again.log();
+  EXPECT_EQ(again.status()["messages"], 2);
+}
+
 // --- backup and restore ----------------------------------------------------------
 
 TEST(Backup, CopyOfARunningNodeRestoresEveryMessage) {

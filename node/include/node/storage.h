@@ -2,6 +2,8 @@
 //
 // Layout, schema version 2 (docs/PROTOCOL.md, "Storage layout"):
 //   meta      "schema_version" -> u32 BE (kSchemaVersion)
+//             "network_id" -> the network's id (StorageOptions::network_id;
+//             written by the first open that names one, no version bump)
 //   messages  account(33) || namespace(2) || timestamp_ms(8) || hash(32)
 //               -> expiry_ms(8) || data
 //   by_hash   hash(32) -> messages key (75 bytes)
@@ -65,6 +67,10 @@ struct StorageOptions {
   // smaller of this and 1/16 of its size left (LMDB needs free pages even to
   // delete). The last 1/16 of map_size is kept back the same way.
   size_t disk_reserve_bytes = size_t(64) << 20;
+  // The network this store serves. Set: recorded at the first open that
+  // names one; a later open naming another is refused (kConflict) and
+  // changes nothing. Empty: neither recorded nor checked.
+  std::string network_id;
 };
 
 struct StoredMessage {

@@ -615,6 +615,39 @@ TEST_F(StorageTest, ReopenKeepsDataAndSchemaVersion) {
   EXPECT_EQ(s->stats()->messages, 1u);
 }
 
+// A store serves one network: the first open naming one records it (also
+// for a store made before, without any), another is refused and changes
+// nothing, and an open naming none checks nothing.
+TEST_F(StorageTest, AStoreStaysWithTheNetworkItWasFirstOpenedFor) {
+  auto a = account(1);
+  {
+    auto s = open();  // no network named: a store as older builds made it
+    ASSERT_TRUE(s);
+    EXPECT_EQ(must_store(*s, message(a, 0, 1, "before")), StoreResult::kNew);
+  }
+  StorageOptions mine = options(), other = options();
+  mine.network_id = "net-a";
+  other.network_id = "net-b";
+  {
+    auto s = open(mine);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(must_store(*s, message(a, 0, 2, "in a")), StoreResult::kNew);
+  }
+  auto refused = Storage::open(other);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kConflict);
+  EXPECT_NE(refused.status().message().find("belongs to network 'net-a', not 'net-b'"), std::string::npos)
+      << refused.status().message();
+  StorageOptions prefix = options();
+  prefix.network_id = "net-a-and-more";  // not a prefix match
+  EXPECT_EQ(Storage::open(prefix).status().code(), Code::kConflict);
+  for (const StorageOptions& o : {mine, options()}) {
+    auto s = open(o);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(all(*s, a).size(), 2u);
+  }
+}
+
 TEST_F(StorageTest, DestructorFinishesQueuedWrites) {
   auto a = account(1);
   std::atomic<int> done{0};
