@@ -100,6 +100,9 @@ DataDirLock::~DataDirLock() {
 
 Result<DataDirLock> lock_data_dir(const std::string& data_dir) {
   if (auto st = make_dir(data_dir); !st.ok()) return st;
+  struct stat dir_stat{};
+  if (::stat(data_dir.c_str(), &dir_stat) != 0 || !S_ISDIR(dir_stat.st_mode))
+    return error(Code::kIo, "data dir " + data_dir + " is not a directory");
   const std::string path = data_dir + "/node.lock";
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return error(Code::kIo, "cannot open " + path + ": " + std::strerror(errno));

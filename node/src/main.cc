@@ -85,6 +85,14 @@ void apply_flags(const cxxopts::ParseResult& args, config::NodeConfig& cfg) {
   if (args.count("gossip-interval-ms")) cfg.gossip_interval_ms = args["gossip-interval-ms"].as<uint64_t>();
 }
 
+// A problem of the merged config, said so that the operator knows where to
+// fix it: a missing required key names its config key and flag.
+std::string problem_text(const config::ConfigProblem& p) {
+  if (p.message != "must not be empty") return p.message;
+  const std::string key = p.pointer.substr(1);
+  return "required: set \"" + key + "\" in the config file" + (kFlagOf.count(key) ? " or pass --" + kFlagOf.at(key) : "");
+}
+
 // Config file (if any) plus flags; the first problem is fatal.
 Result<config::NodeConfig> load_config(const cxxopts::ParseResult& args) {
   config::NodeConfig cfg;
@@ -139,13 +147,7 @@ int check_config(const cxxopts::ParseResult& args) {
   bool document_bad = reported.count("/") > 0;
   for (const auto& p : config::node_config_problems(cfg)) {
     if (reported.count(p.pointer) || (document_bad && !from_flag(p.pointer))) continue;
-    std::string msg = where(p.pointer) + ": " + p.message;
-    if (p.message == "must not be empty") {
-      const std::string key = p.pointer.substr(1);
-      msg = where(p.pointer) + ": required: set \"" + key + "\" in the config file" +
-            (kFlagOf.count(key) ? " or pass --" + kFlagOf.at(key) : "");
-    }
-    problems.push_back(msg);
+    problems.push_back(where(p.pointer) + ": " + problem_text(p));
     reported.insert(p.pointer);
   }
   for (const auto& p : config::node_config_environment_problems(cfg)) {
@@ -272,7 +274,7 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
   ::mallopt(M_ARENA_MAX, 4);
 
   auto network = config::load_network_file(cfg.network);
-  if (!network.ok()) return fail(cfg.network + ": " + network.status().message());
+  if (!network.ok()) return fail(network.status().message());  // names the file
   // Held until run() returns: nothing below may touch a data dir in use.
   auto lock = node::lock_data_dir(cfg.data_dir);
   if (!lock.ok()) return fail(lock.status().message());
@@ -442,7 +444,9 @@ int main(int argc, char** argv) {
 
   auto cfg = load_config(args);
   if (!cfg.ok()) return fail(cfg.status().message());
-  if (auto st = config::validate_node_config(*cfg); !st.ok()) return fail(st.message());
+  if (auto problems = config::node_config_problems(*cfg); !problems.empty())
+    return fail(problems.front().pointer.substr(1) + ": " + problem_text(problems.front()) +
+                " (onionswarm-node check-config lists every problem)");
   install_signals();
   return run(*cfg, args.count("metrics") ? args["metrics"].as<std::string>() : "");
 }

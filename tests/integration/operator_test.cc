@@ -186,6 +186,21 @@ TEST(CheckConfig, MissingRequiredKeysAndUnreadableFile) {
   r = node_cmd({"check-config", "--config", dir / "broken.json", "--data-dir", dir.path()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find(dir / "broken.json" + ": /: "), std::string::npos) << r.err;
+  // `run` names the first problem the same way, and each path once.
+  r = node_cmd({"run", "--data-dir", dir / "data", "--listen", "tcp://127.0.0.1:0"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("error: network: required: set \"network\" in the config file or pass --network"),
+            std::string::npos)
+      << r.err;
+  r = node_cmd({"run", "--data-dir", dir / "data", "--listen", "tcp://127.0.0.1:0", "--network", dir / "none.json"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("error: " + (dir / "none.json") + ": cannot open"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(dir / "none.json" + ": " + (dir / "none.json")), std::string::npos) << r.err;
+  write_text(dir / "file", "x");
+  write_text(dir / "net.json", R"({"network_id":"t","nodes":[]})");
+  r = node_cmd({"run", "--data-dir", dir / "file", "--listen", "tcp://127.0.0.1:0", "--network", dir / "net.json"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("error: data dir " + (dir / "file") + " is not a directory"), std::string::npos) << r.err;
 }
 
 TEST(CheckConfig, TheExampleConfigIsWellFormed) {

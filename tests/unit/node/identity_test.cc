@@ -154,6 +154,7 @@ TEST(DataDirLock, UnusableDataDirIsIo) {
   auto lock = lock_data_dir(dir / "file");
   ASSERT_FALSE(lock.ok());
   EXPECT_EQ(lock.status().code(), Code::kIo);
+  EXPECT_EQ(lock.status().message(), "data dir " + (dir / "file") + " is not a directory");
   ASSERT_EQ(::mkdir((dir / "d").c_str(), 0700), 0);
   ASSERT_EQ(::symlink((dir / "elsewhere").c_str(), (dir / "d/node.lock").c_str()), 0);
   auto linked = lock_data_dir(dir / "d");  // a lock file is never followed out of the data dir
