@@ -419,7 +419,39 @@ pid_t restart_devnet_node(const Devnet& net, int i, const std::vector<std::strin
                                    net.node_dir(i), "--listen",      nodes[size_t(i) - 1].address,
                                    "--network",     net.network_file()};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  return spawn(argv, log_path.empty() ? net.node_dir(i) + "/node.log" : log_path);
+  const std::string log = log_path.empty() ? net.node_dir(i) + "/node.log" : log_path;
+  const std::string info = net.node_dir(i) + "/node.json";
+  // The node's port was the kernel's pick from the ephemeral range, so
+  // between its stop and this start an outgoing connection of another
+  // process (tests run in parallel) may hold it for a moment. A start that
+  // fails only because of that is tried again; bounded by 30 s.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (int attempt = 1;; ++attempt) {
+    std::error_code ec;
+    const auto log_before = std::filesystem::exists(log, ec) ? std::filesystem::file_size(log, ec) : 0;
+    const pid_t pid = spawn(argv, log);
+    if (pid <= 0) return pid;
+    for (;;) {
+      // node.json names the pid of the node that wrote it, once it serves.
+      const auto written = nlohmann::json::parse(read_file(info), nullptr, false);
+      if (written.is_object() && written.value("pid", 0) == pid) return pid;
+      int status = 0;
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        const std::string all = read_file(log);
+        const std::string out = all.substr(std::min<size_t>(log_before, all.size()));
+        if (out.find("Address already in use") != std::string::npos && std::chrono::steady_clock::now() < deadline) {
+          std::fprintf(stderr, "restart_devnet_node: node%d's port is taken for now (attempt %d); trying again\n", i,
+                       attempt);
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          break;
+        }
+        std::fprintf(stderr, "restart_devnet_node: node%d exited at start:\n%s\n", i, out.c_str());
+        return -1;  // reaped: no pid for the caller to stop
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return pid;  // the caller's wait decides
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
 }
 
 bool stop_devnet_node(const Devnet& net, int i) {

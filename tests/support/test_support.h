@@ -213,7 +213,11 @@ pid_t devnet_pid(const Devnet& net, int i);
 // Starts node i of the devnet again (after it was stopped) on its old
 // address and data dir, with extra arguments (e.g. --config FILE); its log
 // is appended to log_path (default: NODE_DIR/node.log).
-// Returns the pid of the new process, a child of the caller.
+// Returns the pid of the new process, a child of the caller, once it has
+// written its node.json (or after 30 s); -1 when it exited at start (its
+// log on stderr). A start that failed only because another process held
+// the port for a moment (kernel-picked ports are ephemeral ones) is tried
+// again within those 30 s.
 pid_t restart_devnet_node(const Devnet& net, int i, const std::vector<std::string>& extra_args = {},
                           const std::string& log_path = "");
 // Waits (bounded) until pid no longer exists: reaped if it is our child,
