@@ -21,13 +21,6 @@ using test::RawClient;
 
 using Account = test::TestAccount;
 
-// Restarts node i of the devnet in the background on its old address.
-pid_t restart(const test::Devnet& net, int i, const swarm::NodeDescriptor& node) {
-  return test::spawn({test::node_bin(), "run", "--data-dir", net.node_dir(i), "--listen", node.address, "--network",
-                      net.network_file()},
-                     net.node_dir(i) + "/node.log");
-}
-
 // Signed retrieve of everything for account at node (bounded retries while
 // the node starts up).
 std::set<std::string> stored_hashes(const Account& a, const swarm::NodeDescriptor& node) {
@@ -81,7 +74,7 @@ TEST(Durability, AcknowledgedStoresSurviveKillMinusNine) {
   // The devnet's own stop skips a pid that is gone; wait until it is.
   for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
 
-  pid_t again = restart(net, 1, target);
+  pid_t again = test::restart_devnet_node(net, 1);
   ASSERT_GT(again, 0);
   auto have = stored_hashes(a, target);
   EXPECT_EQ(have, acked) << "acknowledged messages lost after SIGKILL";
@@ -119,7 +112,7 @@ TEST(Durability, RestartedNodeCatchesUpFromItsSwarmPeers) {
   std::set<std::string> acked;
   ASSERT_NO_FATAL_FAILURE(store_acked(a, nodes[0], 60, 200, acked));
 
-  pid_t again = restart(net, 2, nodes[1]);
+  pid_t again = test::restart_devnet_node(net, 2);
   ASSERT_GT(again, 0);
   // Anti-entropy runs shortly after start; wait (bounded) for it.
   std::set<std::string> have;
@@ -161,7 +154,7 @@ TEST(Durability, ARestartedNodeSaysItIsCatchingUpUntilAPeerHasAnswered) {
   // Its peers go down; node2 comes back with no one to catch up from.
   ASSERT_NO_FATAL_FAILURE(kill_node(net, 1));
   ASSERT_NO_FATAL_FAILURE(kill_node(net, 3));
-  pid_t node2 = restart(net, 2, nodes[1]);
+  pid_t node2 = test::restart_devnet_node(net, 2);
   ASSERT_GT(node2, 0);
   bool catching_up = false;
   std::optional<std::set<std::string>> have;
@@ -177,7 +170,7 @@ TEST(Durability, ARestartedNodeSaysItIsCatchingUpUntilAPeerHasAnswered) {
 
   // node1 comes back: node2's next round (soon, while it is catching up)
   // brings the messages, and then its answers stop saying catching_up.
-  pid_t node1 = restart(net, 1, nodes[0]);
+  pid_t node1 = test::restart_devnet_node(net, 1);
   ASSERT_GT(node1, 0);
   for (int attempt = 0; attempt < 300 && catching_up; ++attempt) {  // up to ~60 s and more
     auto got = test::retrieve_hashes(a, nodes[1], &catching_up);
@@ -222,7 +215,7 @@ TEST(Durability, SigtermStopsCleanlyAndKeepsKeysAndData) {
   ASSERT_TRUE(gone) << "node did not stop on SIGTERM";
   EXPECT_NE(test::read_file(net.node_dir(1) + "/node.log").find("stopping"), std::string::npos);
 
-  pid_t again = restart(net, 1, target);
+  pid_t again = test::restart_devnet_node(net, 1);
   EXPECT_EQ(stored_hashes(a, target).size(), 1u);
   EXPECT_EQ(test::read_file(net.node_dir(1) + "/node.key"), key_before) << "keys must be reused";
   ::kill(again, SIGTERM);
