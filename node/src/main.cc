@@ -57,6 +57,23 @@ void install_signals() {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGHUP, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  // Blocked until the reactor runs (unblock_signals), and so for good in
+  // every thread started before that (they inherit the mask): a signal
+  // there would interrupt a ZeroMQ call (EINTR, thrown by cppzmq) in a
+  // thread that does not expect it, and abort the node.
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+// On the reactor thread only, right before it runs: the signals (pending
+// ones too) are delivered there, where epoll_wait's EINTR is expected.
+void unblock_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 }
 
 int fail(const std::string& msg) {
@@ -362,6 +379,7 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
   node::log_info("node", "started " ONIONSWARM_VERSION " on " + server.endpoint() + ", network " +
                              network->network_id + ", " + std::to_string(network->nodes.size()) + " seeds, advertising " + advertised);
 
+  unblock_signals();
   server.run(g_stop, [&] {
     if (!g_reload.exchange(false)) return;
     auto reloaded = config::load_network_file(cfg.network);
