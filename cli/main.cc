@@ -71,7 +71,7 @@ commands:
   group list [--json]               groups this account is in
   group info GROUP_ID [--json]      name, members, admins, your role
   group add|remove GROUP_ID ACCOUNT_ID...   (admins only)
-  group promote GROUP_ID ACCOUNT_ID         make a member an admin (admins only)
+  group promote GROUP_ID ACCOUNT_ID         make a joined member an admin (admins only)
   group rename GROUP_ID NAME                (admins only)
   group leave GROUP_ID
   nodes [--json]                    refresh the cached directory (HOME/directory.json)
@@ -660,7 +660,14 @@ int cmd_group(const Globals& g, const std::vector<std::string>& args, bool json)
     }
     return done(groups.remove(*gid, accounts), "not removed");
   }
-  if (sub == "promote") return done(groups.promote(*gid, accounts[0]), "not promoted");
+  if (sub == "promote") {
+    std::vector<client::InboxEntry> fetched;
+    Status s = groups.promote(*gid, accounts[0], &fetched);
+    status.clear();
+    if (!fetched.empty())
+      std::fprintf(stderr, "%zu new group message(s) kept: see `onionswarm inbox --all`\n", fetched.size());
+    return done(s, "not promoted");
+  }
   if (sub == "rename") return done(groups.rename(*gid, args[2]), "not renamed");
   return done(groups.leave(*gid), "cannot leave");
 }

@@ -796,7 +796,33 @@ Status Groups::remove(const swarm::AccountId& g, const std::vector<swarm::Accoun
       nullptr, "remove members");
 }
 
-Status Groups::promote(const swarm::AccountId& g, const swarm::AccountId& account) {
+Status Groups::promote(const swarm::AccountId& g, const swarm::AccountId& account,
+                       std::vector<InboxEntry>* fetched) {
+  // Only a member who has joined: one still invited could decline after the
+  // grant and keep the group key, and admins cannot be removed. Joins are
+  // learnt from the group's log, so read it first when this one is unknown.
+  auto has_joined = [&]() -> Result<bool> {
+    auto r = load(g);
+    if (!r.ok()) return r.status();
+    return r->joined.count(account) > 0 || std::binary_search(r->admins.begin(), r->admins.end(), account);
+  };
+  auto joined = has_joined();
+  if (!joined.ok()) return joined.status();
+  if (!*joined) {
+    auto fresh = fetch();
+    if (!fresh.ok()) return fresh.status();
+    if (fetched)
+      for (auto& e : *fresh) fetched->push_back(std::move(e));
+    joined = has_joined();
+    if (!joined.ok()) return joined.status();
+    if (!*joined) {
+      auto r = load(g);
+      if (r.ok() && !r->is_member(account)) return error(Code::kInvalidArgument, "only a member can become an admin");
+      return error(Code::kInvalidArgument, account.to_string() +
+                                               " has not accepted the invitation yet: only a member who joined can "
+                                               "become an admin (one still invited could decline and keep the key)");
+    }
+  }
   Status s = change(
       g,
       [&](group::GroupState& st, bool&) {

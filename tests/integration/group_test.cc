@@ -5,6 +5,7 @@
 // 100-member group, and offline catch-up.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -358,6 +359,41 @@ TEST_F(Group, AnAdminOutOfTheRosterCanStillLeave) {
   ASSERT_EQ(leave.exit_code, 0) << leave.err;
   EXPECT_EQ(cli(a, {"group", "list"}).out.find(gid), std::string::npos);
   EXPECT_EQ(info(b, gid)["head_seq"], before["head_seq"]);
+}
+
+// Admins cannot be removed, so only a member who joined can be promoted: one
+// still invited could decline after the grant and keep the group key. The
+// admin's client reads the group's log for joins it has not seen yet.
+TEST_F(Group, OnlyAMemberWhoJoinedCanBePromoted) {
+  const std::string a = homes_ / "pa", b = homes_ / "pb", c = homes_ / "pc", d = homes_ / "pd";
+  const std::string ida = init(a), idb = init(b), idc = init(c), idd = init(d);
+  const std::string gid = trim(cli(a, {"group", "create", "promotions", idb, idc}).out);
+  auto invited = cli(a, {"group", "promote", gid, idb});
+  EXPECT_EQ(invited.exit_code, 1);
+  EXPECT_NE(invited.err.find("has not accepted the invitation"), std::string::npos) << invited.err;
+  auto stranger = cli(a, {"group", "promote", gid, idd});
+  EXPECT_EQ(stranger.exit_code, 1);
+  EXPECT_NE(stranger.err.find("only a member"), std::string::npos) << stranger.err;
+  EXPECT_EQ(info(a, gid)["head_seq"], 0u);  // nothing was stored
+  // c joins and posts; a has not fetched anything since.
+  accept(c, gid);
+  ASSERT_EQ(cli(c, {"group", "send", gid, "hello admins"}).exit_code, 0);
+  auto joined = cli(a, {"group", "promote", gid, idc});
+  ASSERT_EQ(joined.exit_code, 0) << joined.err;
+  EXPECT_NE(joined.err.find("1 new group message(s) kept"), std::string::npos) << joined.err;
+  auto all = cli(a, {"inbox", "--all"});
+  EXPECT_NE(all.out.find("hello admins"), std::string::npos) << all.out;
+  // b declines: still not promotable, by either admin.
+  ASSERT_EQ(cli(b, {"group", "invites"}).exit_code, 0);
+  ASSERT_EQ(cli(b, {"group", "decline", gid}).exit_code, 0);
+  EXPECT_EQ(cli(a, {"group", "promote", gid, idb}).exit_code, 1);
+  ASSERT_EQ(cli(c, {"group", "invites"}).exit_code, 0);  // receives the group key
+  EXPECT_EQ(cli(c, {"group", "promote", gid, idb}).exit_code, 1);
+  auto after = info(a, gid);
+  std::vector<std::string> admins = {ida, idc};
+  std::sort(admins.begin(), admins.end());
+  EXPECT_EQ(after["admins"], nlohmann::json(admins));
+  EXPECT_EQ(after["head_seq"], 1u);  // genesis, then c's promotion only
 }
 
 TEST_F(Group, TwoAdminsChangingAtOnceConverge) {

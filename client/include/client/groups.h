@@ -87,7 +87,11 @@ class Groups {
 
   Status add(const swarm::AccountId& group, const std::vector<swarm::AccountId>& accounts);
   Status remove(const swarm::AccountId& group, const std::vector<swarm::AccountId>& accounts);
-  Status promote(const swarm::AccountId& group, const swarm::AccountId& account);
+  // Only a member who joined (an admin holds the group key for good). When
+  // the join is not known yet, the groups' logs are fetched first: new
+  // messages kept by that go to *fetched if given.
+  Status promote(const swarm::AccountId& group, const swarm::AccountId& account,
+                 std::vector<InboxEntry>* fetched = nullptr);
   Status rename(const swarm::AccountId& group, const std::string& name);
   Status leave(const swarm::AccountId& group);
 
