@@ -232,9 +232,9 @@ TEST(StorageFull, FullDiskAnswersStorageFullAndStillReadsDeletesAndExpires) {
                                .dump();
   {
     test::RunningNode running;
-    running.pid = test::spawn({test::node_bin(), "run", "--config", config, "--data-dir", data_dir, "--listen",
-                               node.address, "--network", net.network_file()},
-                              net.dir() + "/tmpfs-node.log");
+    running.pid = test::start_node_on_old_port({test::node_bin(), "run", "--config", config, "--data-dir", data_dir,
+                                                "--listen", node.address, "--network", net.network_file()},
+                                               data_dir, net.dir() + "/tmpfs-node.log");
     ASSERT_GT(running.pid, 0);
     ASSERT_TRUE(test::wait_answering(node)) << test::read_file(net.dir() + "/tmpfs-node.log");
     fill_and_check(node, data_dir, "8 MiB tmpfs data dir");

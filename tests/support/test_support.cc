@@ -419,8 +419,12 @@ pid_t restart_devnet_node(const Devnet& net, int i, const std::vector<std::strin
                                    net.node_dir(i), "--listen",      nodes[size_t(i) - 1].address,
                                    "--network",     net.network_file()};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  const std::string log = log_path.empty() ? net.node_dir(i) + "/node.log" : log_path;
-  const std::string info = net.node_dir(i) + "/node.json";
+  return start_node_on_old_port(argv, net.node_dir(i), log_path.empty() ? net.node_dir(i) + "/node.log" : log_path);
+}
+
+pid_t start_node_on_old_port(const std::vector<std::string>& argv, const std::string& data_dir,
+                             const std::string& log) {
+  const std::string info = data_dir + "/node.json";
   // The node's port was the kernel's pick from the ephemeral range, so
   // between its stop and this start an outgoing connection of another
   // process (tests run in parallel) may hold it for a moment. A start that
@@ -440,12 +444,13 @@ pid_t restart_devnet_node(const Devnet& net, int i, const std::vector<std::strin
         const std::string all = read_file(log);
         const std::string out = all.substr(std::min<size_t>(log_before, all.size()));
         if (out.find("Address already in use") != std::string::npos && std::chrono::steady_clock::now() < deadline) {
-          std::fprintf(stderr, "restart_devnet_node: node%d's port is taken for now (attempt %d); trying again\n", i,
-                       attempt);
+          std::fprintf(stderr, "start_node_on_old_port: the port of the node on %s is taken for now (attempt %d); "
+                               "trying again\n", data_dir.c_str(), attempt);
           std::this_thread::sleep_for(std::chrono::milliseconds(200));
           break;
         }
-        std::fprintf(stderr, "restart_devnet_node: node%d exited at start:\n%s\n", i, out.c_str());
+        std::fprintf(stderr, "start_node_on_old_port: the node on %s exited at start:\n%s\n", data_dir.c_str(),
+                     out.c_str());
         return -1;  // reaped: no pid for the caller to stop
       }
       if (std::chrono::steady_clock::now() >= deadline) return pid;  // the caller's wait decides

@@ -220,6 +220,11 @@ pid_t devnet_pid(const Devnet& net, int i);
 // again within those 30 s.
 pid_t restart_devnet_node(const Devnet& net, int i, const std::vector<std::string>& extra_args = {},
                           const std::string& log_path = "");
+// What restart_devnet_node does, for any node command line: argv runs a
+// node on data_dir whose --listen address is the one it had before; log
+// gets its output. Same returns and the same bounded retry.
+pid_t start_node_on_old_port(const std::vector<std::string>& argv, const std::string& data_dir,
+                             const std::string& log);
 // Waits (bounded) until pid no longer exists: reaped if it is our child,
 // else gone from the process table. True when it is gone.
 bool wait_gone(pid_t pid, std::chrono::milliseconds timeout = std::chrono::seconds(30));
