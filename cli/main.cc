@@ -66,7 +66,7 @@ commands:
   path [--json]                     show the current path's guard, middle and exit
   group create NAME [ACCOUNT_ID...]  create a closed group (up to 100 members), invite accounts
   group invites                     fetch and list pending invitations
-  group accept|decline GROUP_ID     join or drop an invitation
+  group accept|decline GROUP_ID     join, or drop an invitation (the group is told)
   group send GROUP_ID [TEXT]        send TEXT (or stdin) to the group
   group list [--json]               groups this account is in
   group info GROUP_ID [--json]      name, members, admins, your role
@@ -605,13 +605,21 @@ int cmd_group(const Globals& g, const std::vector<std::string>& args, bool json)
     return 0;
   }
   if (sub == "accept" || sub == "decline") {
-    auto act = [&] { return sub == "accept" ? groups.accept(*gid) : groups.decline(*gid); };
+    Status notice;
+    auto act = [&] { return sub == "accept" ? groups.accept(*gid) : groups.decline(*gid, &notice); };
     Status s = act();
     // Not fetched yet (no `group invites` or `inbox` since it was sent):
     // fetch the invitations and try once more.
     if (s.code() == Code::kNotFound) {
       if (Status f = fetch_invites(); !f.ok()) s = f;
       else s = act();
+    }
+    if (s.ok() && !notice.ok()) {
+      status.clear();
+      std::fprintf(stderr,
+                   "onionswarm: warning: declined here, but the group was not told (%s); its admins list this "
+                   "account as invited until they remove it\n",
+                   notice.message().c_str());
     }
     return done(s, sub == "accept" ? "cannot join" : "cannot decline");
   }

@@ -225,7 +225,7 @@ Status Groups::forget(const swarm::AccountId& g) {
 
 // ---- control log ----------------------------------------------------------
 
-Status Groups::sync_control(Record& r) {
+Status Groups::sync_control(Record& r, bool keep) {
   const crypto::Ed25519PublicKey pk = group_pk(r.id);
   std::optional<crypto::Ed25519KeyPair> signer;
   if (r.group_seed) {
@@ -292,14 +292,14 @@ Status Groups::sync_control(Record& r) {
     if (last) {
       r.name = last->name;
     }
-    return save(r);
+    return keep ? save(r) : Status();
   }
   r.removed = false;
   r.name = last->name;
   r.members = last->members;
   r.admins = last->admins;
   r.generation = last_entry->generation;
-  return save(r);
+  return keep ? save(r) : Status();
 }
 
 Status Groups::store_control(Record& r, const crypto::Ed25519KeyPair& group_key, uint64_t seq,
@@ -426,7 +426,7 @@ Result<std::vector<PendingInvite>> Groups::invites() const {
   return out;
 }
 
-Status Groups::accept(const swarm::AccountId& g) {
+Result<Groups::Record> Groups::invited_record(const swarm::AccountId& g) const {
   auto raw = client_.store().get_setting(invite_key(g));
   if (!raw.ok()) return raw.status();
   if (!raw->has_value()) return error(Code::kNotFound, "no invitation to group " + g.to_string());
@@ -441,23 +441,42 @@ Status Groups::accept(const swarm::AccountId& g) {
   r.generation = inv.generation;
   r.keys[inv.generation] = inv.key.clone();
   r.auth[inv.generation] = inv.auth_seed.clone();
-  if (Status s = sync_control(r); !s.ok()) return error(s.code(), "cannot read the group: " + s.message());
-  if (r.removed) {
+  return r;
+}
+
+Status Groups::drop_invite(const swarm::AccountId& g) {
+  if (Status s = client_.store().delete_setting(invite_key(g)); !s.ok()) return s;
+  return drop_from_index(client_.store(), kInvitesIndex, g.to_string());
+}
+
+Status Groups::accept(const swarm::AccountId& g) {
+  auto r = invited_record(g);
+  if (!r.ok()) return r.status();
+  if (Status s = sync_control(*r); !s.ok()) return error(s.code(), "cannot read the group: " + s.message());
+  if (r->removed) {
     (void)forget(g);
     return error(Code::kUnauthorized, "this account is no longer in the group's roster");
   }
-  if (Status s = store_group_message(r, group::Kind::kJoin, "", nullptr); !s.ok()) return s;
-  r.joined.insert(client_.identity().account_id());
-  if (Status s = save(r); !s.ok()) return s;
-  return decline(g);  // the invitation is used up
+  if (Status s = store_group_message(*r, group::Kind::kJoin, "", nullptr); !s.ok()) return s;
+  r->joined.insert(client_.identity().account_id());
+  if (Status s = save(*r); !s.ok()) return s;
+  return drop_invite(g);  // the invitation is used up
 }
 
-Status Groups::decline(const swarm::AccountId& g) {
-  auto raw = client_.store().get_setting(invite_key(g));
-  if (!raw.ok()) return raw.status();
-  if (!raw->has_value()) return error(Code::kNotFound, "no invitation to group " + g.to_string());
-  if (Status s = client_.store().delete_setting(invite_key(g)); !s.ok()) return s;
-  return drop_from_index(client_.store(), kInvitesIndex, g.to_string());
+Status Groups::decline(const swarm::AccountId& g, Status* notice) {
+  auto r = invited_record(g);
+  if (!r.ok() && r.status().code() == Code::kNotFound) return r.status();
+  // A leave notice in the group's log: an admin's next fetch takes this
+  // account out of the roster and rotates the key it was given. Without
+  // it the admins would list it as invited for good. Nothing is kept
+  // locally, and a group this account is in already is left alone.
+  Status told = r.status();
+  auto mine = load(g);
+  const bool member = mine.ok() && !mine->removed;
+  if (told.ok() && !member) told = sync_control(*r, /*keep=*/false);
+  if (told.ok() && !member && !r->removed) told = store_group_message(*r, group::Kind::kLeave, "", nullptr);
+  if (notice) *notice = told;
+  return drop_invite(g);  // whether or not the group was told
 }
 
 // ---- messages ---------------------------------------------------------------

@@ -303,10 +303,38 @@ TEST_F(Group, AcceptAndDeclineFetchTheInvitationThemselves) {
   EXPECT_EQ(info(b, gid)["role"], "member");
   auto declined = cli(c, {"group", "decline", gid});
   ASSERT_EQ(declined.exit_code, 0) << declined.err;
+  EXPECT_EQ(declined.err.find("warning"), std::string::npos) << declined.err;  // the group was told
   auto late = cli(c, {"group", "accept", gid});
   EXPECT_EQ(late.exit_code, 1);
   EXPECT_NE(late.err.find("no invitation"), std::string::npos) << late.err;
   EXPECT_EQ(cli(c, {"group", "list"}).out.find(gid), std::string::npos);
+}
+
+// A decline is a leave notice: the admin's next fetch takes the invitee out
+// of the roster and rotates the key it was sent, which a declined invitee
+// would otherwise keep (and be listed as invited) for good.
+TEST_F(Group, ADeclinedInviteeLeavesTheRosterAndTheKeyMoves) {
+  const std::string a = homes_ / "da", b = homes_ / "db", c = homes_ / "dc";
+  const std::string ida = init(a), idb = init(b), idc = init(c);
+  const std::string gid = trim(cli(a, {"group", "create", "declined", idb, idc}).out);
+  accept(b, gid);
+  EXPECT_EQ(info(a, gid)["members"].size(), 3u);
+  ASSERT_EQ(cli(c, {"group", "invites"}).exit_code, 0);
+  auto declined = cli(c, {"group", "decline", gid});
+  ASSERT_EQ(declined.exit_code, 0) << declined.err;
+  EXPECT_EQ(declined.err.find("warning"), std::string::npos) << declined.err;
+  ASSERT_EQ(cli(a, {"inbox"}).exit_code, 0);  // the admin's fetch acts on the notice
+  auto after = info(a, gid);
+  std::vector<std::string> left = {ida, idb};
+  std::sort(left.begin(), left.end());
+  std::vector<std::string> ids;
+  for (const auto& m : after["members"]) ids.push_back(m["id"].get<std::string>());
+  EXPECT_EQ(ids, left);
+  EXPECT_EQ(after["generation"], 1u);  // the key c was sent is no longer in use
+  EXPECT_EQ(agreed(info(b, gid)), agreed(after));
+  // The group goes on without c.
+  ASSERT_EQ(cli(b, {"group", "send", gid, "after the decline"}).exit_code, 0);
+  EXPECT_EQ(texts_in(inbox(a), gid), std::set<std::string>{"after the decline"});
 }
 
 TEST_F(Group, TheLastAdminCanLeaveOnlyAfterPromotingAnother) {
@@ -393,7 +421,9 @@ TEST_F(Group, OnlyAMemberWhoJoinedCanBePromoted) {
   std::vector<std::string> admins = {ida, idc};
   std::sort(admins.begin(), admins.end());
   EXPECT_EQ(after["admins"], nlohmann::json(admins));
-  EXPECT_EQ(after["head_seq"], 1u);  // genesis, then c's promotion only
+  // genesis, c's promotion, then b's removal (a's fetch read b's decline)
+  EXPECT_EQ(after["head_seq"], 2u);
+  EXPECT_EQ(after["members"].size(), 2u);
 }
 
 TEST_F(Group, TwoAdminsChangingAtOnceConverge) {

@@ -71,7 +71,12 @@ class Groups {
   // Joins: reads the group's log with the invited credential, checks this
   // account is in the roster, announces the join. kNotFound without an invite.
   Status accept(const swarm::AccountId& group);
-  Status decline(const swarm::AccountId& group);
+  // Drops the invitation (kNotFound without one) and posts a leave notice
+  // to the group, so that an admin's next fetch takes this account out of
+  // the roster and rotates the group key. The invitation is dropped even
+  // when the notice cannot be stored (a fake invitation, no network);
+  // *notice, if given, says whether the group was told.
+  Status decline(const swarm::AccountId& group, Status* notice = nullptr);
 
   Result<SendResult> send(const swarm::AccountId& group, std::string_view text);
   // New messages of every joined group (syncing each group's log first);
@@ -105,7 +110,11 @@ class Groups {
   struct Record;
   Result<Record> load(const swarm::AccountId& group) const;
   Status save(const Record& r);
-  Status sync_control(Record& r);
+  // Reads the group's control log into r; keep: save r afterwards.
+  Status sync_control(Record& r, bool keep = true);
+  // The state an invitation gives (no network); kNotFound without one.
+  Result<Record> invited_record(const swarm::AccountId& group) const;
+  Status drop_invite(const swarm::AccountId& group);
   // Applies mutate to the synced state and stores the result (bounded
   // retries on kConflict). *members_before: the roster before the change.
   Status change(const swarm::AccountId& group, const std::function<Status(group::GroupState&, bool& rotate)>& mutate,
