@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "onion/encoding.h"
 #include "swarm/json.h"
@@ -71,6 +72,59 @@ TEST(Relay, NextHopThatIsDownIsUnavailableAtOnce) {
     ASSERT_TRUE(a.ok()) << a.status().to_string();
     EXPECT_EQ(a->kind, onion::ResponseKind::kFinal) << describe(*a);
   }
+}
+
+// A next hop that hangs (SIGSTOP: its TCP connections stay open, nothing
+// answers) is found out by the link's heartbeats: the relay answers the
+// request it forwarded, and the next one, "next hop is unreachable" rather
+// than "timeout" after its 10 s relay timeout. Once the node runs again the
+// link comes back up.
+TEST(Relay, AHungNextHopIsUnavailableBeforeTheRelayTimeout) {
+  crypto::init();
+  test::Devnet net(2, 2);
+  ASSERT_TRUE(net.ok()) << net.start_output();
+  const auto nodes = net.nodes();
+  ASSERT_EQ(nodes.size(), 2u);
+  const auto& relay = nodes[0];
+  const auto& victim = nodes[1];
+  const ByteView info = as_bytes(R"({"method":"info","params":{}})");
+  auto through = [&] {
+    test::RawClient c(relay);
+    return c.send_onion({relay, victim}, info);
+  };
+  {
+    auto a = through();  // the link is up
+    ASSERT_TRUE(a.ok()) << a.status().to_string();
+    ASSERT_EQ(a->kind, onion::ResponseKind::kFinal) << describe(*a);
+  }
+
+  const pid_t pid = test::devnet_pid(net, 2);
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }  // whatever happens, the devnet can stop it
+  } resume{pid};
+
+  for (int i = 0; i < 2; ++i) {  // the request the heartbeats catch, then one on the link down
+    auto a = through();
+    ASSERT_TRUE(a.ok()) << a.status().to_string();
+    ASSERT_EQ(a->kind, onion::ResponseKind::kHopError) << describe(*a);
+    EXPECT_EQ(a->hop, 0u);
+    auto j = swarm::parse_json(as_chars(a->body));
+    ASSERT_TRUE(j.ok());
+    EXPECT_EQ((*j)["code"], "unavailable") << i << ": " << describe(*a);
+    EXPECT_EQ((*j)["message"], "next hop is unreachable") << describe(*a);
+  }
+
+  ASSERT_EQ(::kill(pid, SIGCONT), 0);
+  bool served = false;
+  for (int i = 0; i < 60 && !served; ++i) {  // bounded: the link reconnects by itself
+    auto a = through();
+    served = a.ok() && a->kind == onion::ResponseKind::kFinal;
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  EXPECT_TRUE(served) << "the relay never reached the node again";
 }
 
 // An answer of more than 16 KiB waits for a relay's worker, so it counts
