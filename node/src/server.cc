@@ -69,15 +69,6 @@ void configure_common(zmq::socket_t& s) {
   s.set(zmq::sockopt::rcvhwm, 10'000);
 }
 
-// A link pings its peer (ZMTP 3.1 heartbeats, answered by the peer's
-// ZeroMQ I/O thread) and drops the connection when nothing comes back in
-// time. A peer that hangs, or whose host vanished without closing the TCP
-// connection, so makes the link go down within about 5 s: what was
-// forwarded on it, and what would be, is answered "next hop is
-// unreachable" before the 10 s relay timeout, and a client moves on.
-constexpr int kLinkHeartbeatMs = 1'000;
-constexpr int kLinkHeartbeatTimeoutMs = 4'000;
-
 // Connection events of a link that mean its peer cannot be reached now
 // (zmq_socket_monitor); ZMQ_EVENT_HANDSHAKE_SUCCEEDED means it can again.
 constexpr int kLinkDownEvents = ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
@@ -685,8 +676,8 @@ Server::Link& Server::link_to(const swarm::NodeDescriptor& node) {
   const uint64_t id = next_link_id_++;
   auto s = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
   configure_common(*s);
-  s->set(zmq::sockopt::heartbeat_ivl, kLinkHeartbeatMs);
-  s->set(zmq::sockopt::heartbeat_timeout, kLinkHeartbeatTimeoutMs);
+  s->set(zmq::sockopt::heartbeat_ivl, wire::kHeartbeatIntervalMs);
+  s->set(zmq::sockopt::heartbeat_timeout, wire::kHeartbeatTimeoutMs);
   s->set(zmq::sockopt::curve_serverkey, zmq::const_buffer(node.x25519.data(), 32));
   s->set(zmq::sockopt::curve_publickey, zmq::const_buffer(keys_.x25519.public_key().data(), 32));
   s->set(zmq::sockopt::curve_secretkey, zmq::const_buffer(keys_.x25519.secret().data(), 32));

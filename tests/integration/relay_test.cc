@@ -11,7 +11,9 @@
 #include <string>
 #include <thread>
 
+#include "client/transport.h"
 #include "onion/encoding.h"
+#include "onion/layer.h"
 #include "swarm/json.h"
 #include "swarm/rpc.h"
 #include "test_support.h"
@@ -125,6 +127,39 @@ TEST(Relay, AHungNextHopIsUnavailableBeforeTheRelayTimeout) {
     if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   EXPECT_TRUE(served) << "the relay never reached the node again";
+}
+
+// The same for a client's guard: a request waiting on a guard that hangs
+// ends with `unavailable` "lost the connection" (so the client takes a new
+// guard) rather than `timeout` after the whole request timeout.
+TEST(Relay, AClientLosesAHungGuardBeforeItsTimeout) {
+  crypto::init();
+  test::Devnet net(1, 1);
+  ASSERT_TRUE(net.ok()) << net.start_output();
+  const auto guard = net.nodes().at(0);
+  zmq::context_t ctx;
+  auto channel = client::Channel::open(ctx, guard);
+  ASSERT_TRUE(channel.ok()) << channel.status().to_string();
+  auto onion = [&] {
+    const std::vector<crypto::X25519PublicKey> hops = {guard.x25519};
+    auto built = onion::build(hops, as_bytes(R"({"method":"info","params":{}})"), test::now_ms());
+    EXPECT_TRUE(built.ok());
+    return built->blob;
+  };
+  auto up = channel->round_trip(onion(), 20'000);
+  ASSERT_TRUE(up.ok()) << up.status().to_string();
+
+  const pid_t pid = test::devnet_pid(net, 1);
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{pid};
+  auto hung = channel->round_trip(onion(), 60'000);
+  ASSERT_FALSE(hung.ok());
+  EXPECT_EQ(hung.status().code(), Code::kUnavailable) << hung.status().to_string();
+  EXPECT_NE(hung.status().message().find("lost the connection"), std::string::npos) << hung.status().to_string();
 }
 
 // An answer of more than 16 KiB waits for a relay's worker, so it counts

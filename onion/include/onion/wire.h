@@ -24,6 +24,15 @@ inline constexpr int64_t kMaxFrameSize = kMaxBodySize;
 // knows its guard did not answer (docs/PROTOCOL.md 12.2).
 inline constexpr uint64_t kDefaultRelayTimeoutMs = 10'000;
 
+// ZMTP 3.1 heartbeats on node-to-node links and on a client's connection to
+// its guard: a ping every kHeartbeatIntervalMs, and a connection from which
+// nothing at all came for kHeartbeatTimeoutMs after a ping is dropped. The
+// peer's ZeroMQ I/O thread answers, however busy the peer's own threads
+// are, so only a peer that hangs, or whose host vanished without closing
+// TCP, is dropped: within about 5 s, before the relay timeout.
+inline constexpr int kHeartbeatIntervalMs = 1'000;
+inline constexpr int kHeartbeatTimeoutMs = 4'000;
+
 enum class Type : uint8_t {
   kOnionRequest = 0x01,   // body: onion blob (onion/layer.h)
   kOnionResponse = 0x02,  // body: response blob
