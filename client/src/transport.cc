@@ -82,7 +82,7 @@ Result<Channel> Channel::open(zmq::context_t& context, const swarm::NodeDescript
     socket.set(zmq::sockopt::immediate, 1);
     socket.set(zmq::sockopt::maxmsgsize, wire::kMaxFrameSize);
     // A guard that hangs loses the connection (and the request waiting on
-    // it) within about 5 s, rather than the whole request timeout.
+    // it) within about 6 s, rather than the whole request timeout.
     socket.set(zmq::sockopt::heartbeat_ivl, wire::kHeartbeatIntervalMs);
     socket.set(zmq::sockopt::heartbeat_timeout, wire::kHeartbeatTimeoutMs);
     // The monitor is attached before connecting, so no event is missed.

@@ -29,8 +29,8 @@ inline constexpr uint64_t kDefaultRelayTimeoutMs = 10'000;
 // nothing at all came for kHeartbeatTimeoutMs after a ping is dropped. The
 // peer's ZeroMQ I/O thread answers, however busy the peer's own threads
 // are, so only a peer that hangs, or whose host vanished without closing
-// TCP, is dropped: within about 5 s, before the relay timeout.
-inline constexpr int kHeartbeatIntervalMs = 1'000;
+// TCP, is dropped: within about 6 s, before the relay timeout.
+inline constexpr int kHeartbeatIntervalMs = 2'000;
 inline constexpr int kHeartbeatTimeoutMs = 4'000;
 
 enum class Type : uint8_t {
