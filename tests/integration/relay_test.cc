@@ -76,6 +76,13 @@ TEST(Relay, NextHopThatIsDownIsUnavailableAtOnce) {
   }
 }
 
+// Lets a stopped (SIGSTOP) node run again when the test ends, however it
+// ends, so that the devnet can stop it.
+struct Resume {
+  pid_t pid;
+  ~Resume() { ::kill(pid, SIGCONT); }
+};
+
 // A next hop that hangs (SIGSTOP: its TCP connections stay open, nothing
 // answers) is found out by the link's heartbeats: the relay answers the
 // request it forwarded, and the next one, "next hop is unreachable" rather
@@ -103,10 +110,7 @@ TEST(Relay, AHungNextHopIsUnavailableBeforeTheRelayTimeout) {
   const pid_t pid = test::devnet_pid(net, 2);
   ASSERT_GT(pid, 0);
   ASSERT_EQ(::kill(pid, SIGSTOP), 0);
-  struct Resume {
-    pid_t pid;
-    ~Resume() { ::kill(pid, SIGCONT); }  // whatever happens, the devnet can stop it
-  } resume{pid};
+  const Resume resume{pid};
 
   for (int i = 0; i < 2; ++i) {  // the request the heartbeats catch, then one on the link down
     auto a = through();
@@ -152,10 +156,7 @@ TEST(Relay, AClientLosesAHungGuardBeforeItsTimeout) {
   const pid_t pid = test::devnet_pid(net, 1);
   ASSERT_GT(pid, 0);
   ASSERT_EQ(::kill(pid, SIGSTOP), 0);
-  struct Resume {
-    pid_t pid;
-    ~Resume() { ::kill(pid, SIGCONT); }
-  } resume{pid};
+  const Resume resume{pid};
   auto hung = channel->round_trip(onion(), 60'000);
   ASSERT_FALSE(hung.ok());
   EXPECT_EQ(hung.status().code(), Code::kUnavailable) << hung.status().to_string();
