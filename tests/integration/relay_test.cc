@@ -29,6 +29,18 @@ std::string describe(const test::RawClient::OnionAnswer& a) {
   return "hop error from hop " + std::to_string(a.hop) + ": " + j->dump();
 }
 
+// The first hop's own answer: hop error `unavailable` "next hop is unreachable".
+void expect_next_hop_unreachable(const Result<test::RawClient::OnionAnswer>& a) {
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  ASSERT_EQ(a->type, wire::Type::kOnionResponse);
+  ASSERT_EQ(a->kind, onion::ResponseKind::kHopError) << describe(*a);
+  EXPECT_EQ(a->hop, 0u);
+  auto j = swarm::parse_json(as_chars(a->body));
+  ASSERT_TRUE(j.ok());
+  EXPECT_EQ((*j)["code"], "unavailable") << describe(*a);
+  EXPECT_EQ((*j)["message"], "next hop is unreachable") << describe(*a);
+}
+
 TEST(Relay, NextHopThatIsDownIsUnavailableAtOnce) {
   crypto::init();
   test::Devnet net(3, 3);
@@ -56,15 +68,7 @@ TEST(Relay, NextHopThatIsDownIsUnavailableAtOnce) {
   // The link that was up, and a link node2 makes only now: both refuse.
   for (const auto* relay : {&first, &second}) {
     test::RawClient c(*relay);
-    auto a = c.send_onion({*relay, victim}, info);
-    ASSERT_TRUE(a.ok()) << a.status().to_string();
-    ASSERT_EQ(a->type, wire::Type::kOnionResponse);
-    ASSERT_EQ(a->kind, onion::ResponseKind::kHopError) << describe(*a);
-    EXPECT_EQ(a->hop, 0u);
-    auto j = swarm::parse_json(as_chars(a->body));
-    ASSERT_TRUE(j.ok());
-    EXPECT_EQ((*j)["code"], "unavailable") << describe(*a);
-    EXPECT_EQ((*j)["message"], "next hop is unreachable") << describe(*a);
+    ASSERT_NO_FATAL_FAILURE(expect_next_hop_unreachable(c.send_onion({*relay, victim}, info)));
   }
 
   // The relays still serve.
@@ -113,14 +117,8 @@ TEST(Relay, AHungNextHopIsUnavailableBeforeTheRelayTimeout) {
   const Resume resume{pid};
 
   for (int i = 0; i < 2; ++i) {  // the request the heartbeats catch, then one on the link down
-    auto a = through();
-    ASSERT_TRUE(a.ok()) << a.status().to_string();
-    ASSERT_EQ(a->kind, onion::ResponseKind::kHopError) << describe(*a);
-    EXPECT_EQ(a->hop, 0u);
-    auto j = swarm::parse_json(as_chars(a->body));
-    ASSERT_TRUE(j.ok());
-    EXPECT_EQ((*j)["code"], "unavailable") << i << ": " << describe(*a);
-    EXPECT_EQ((*j)["message"], "next hop is unreachable") << describe(*a);
+    SCOPED_TRACE(i == 0 ? "the request in flight" : "the next request");
+    ASSERT_NO_FATAL_FAILURE(expect_next_hop_unreachable(through()));
   }
 
   ASSERT_EQ(::kill(pid, SIGCONT), 0);
