@@ -11,8 +11,9 @@
 // environment open itself (read-only, no transaction) the whole time, so the
 // table survives each kill, and in every round a helper process is killed
 // with SIGKILL while it holds a read transaction (besides whatever readers
-// the node had open at its own kill). Only the node's mdb_reader_check at
-// open clears those slots; the node logs how many it cleared.
+// the node had open at its own kill); the test sees that slot before the
+// restart. Only the node's mdb_reader_check at open clears those slots; the
+// node logs how many it cleared.
 //
 // A kill -9 cannot show a missing fsync (the page cache survives); that the
 // environment has no no-sync flag and that no acknowledgement leaves before
@@ -220,6 +221,7 @@ TEST(Crash, KillNineDuringWritesLosesNothingAcknowledgedAndClearsStaleReaders) {
     for (auto& t : threads) t.join();
     ASSERT_TRUE(test::wait_gone(pid)) << "the killed node did not go away";
     ASSERT_TRUE(test::wait_gone(reader));
+    ASSERT_TRUE(holder.reader_pids().count(reader)) << "the killed reader process left no slot to clear";
 
     ours = pid = test::restart_devnet_node(net, 1);
     ASSERT_GT(pid, 0);
@@ -235,11 +237,16 @@ TEST(Crash, KillNineDuringWritesLosesNothingAcknowledgedAndClearsStaleReaders) {
       EXPECT_FALSE(dead.count(p)) << "a reader slot of killed process " << p << " survived the node's restart";
   }
 
-  // One log line per restart: each found at least the helper's stale slot.
+  // The node says what it cleared. Not on every restart: when the node was
+  // killed holding the reader table's mutex (it takes it to claim a slot),
+  // LMDB's own recovery of that robust mutex, inside mdb_reader_check, clears
+  // the dead slots without counting them. Every round's slot is gone either
+  // way (checked above); the log shows the node's own check at work.
   const std::string log = test::read_file(net.node_dir(1) + "/node.log");
   const auto [cleared_lines, cleared] = cleared_slots(log);
-  EXPECT_EQ(cleared_lines, size_t(kRounds)) << log;
-  EXPECT_GE(cleared, size_t(kRounds));
+  EXPECT_GT(cleared_lines, 0u) << log;
+  EXPECT_LE(cleared_lines, size_t(kRounds)) << log;
+  EXPECT_GE(cleared, cleared_lines);
 
   size_t total = 0;
   for (const auto& a : acked) total += a.size();
@@ -250,8 +257,8 @@ TEST(Crash, KillNineDuringWritesLosesNothingAcknowledgedAndClearsStaleReaders) {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count() /
       1000.0;
   std::cout << "[crash] " << kRounds << " kill -9 rounds, " << total << " stores acknowledged and all present, "
-            << cleared_lines << " restarts cleared " << cleared << " stale reader slots (one per round from the "
-            << "killed reader process, the rest the node's own), " << secs << " s\n";
+            << cleared_lines << " restarts cleared " << cleared << " stale reader slots (the killed reader process's and the node's own; "
+            << "the other restarts' slots went in LMDB's mutex recovery), " << secs << " s\n";
   EXPECT_GT(total, 0u);
 }
 
