@@ -145,21 +145,26 @@ void SyncThread::loop() {
       log_info("sync", "this node's swarm changed: catching up with its peers");
     }
     members_ = std::move(members);
-    if (handoff_due) handoff_due = !handoff(*swarms);
+    HandoffOutcome h;
+    if (handoff_due) {
+      h = handoff(*swarms);
+      handoff_due = !h.done;
+    }
     const RoundOutcome r = round();
     if (r.caught_up && handler_.catching_up()) {
       handler_.set_catching_up(false);
       log_info("sync", "caught up with its swarm peers");
     }
-    // A round cut short by max_messages_per_round, hand-overs still pending,
-    // or no peer reached yet: the next round comes soon, not after a whole
-    // interval.
-    wait = handoff_due || r.more || handler_.catching_up() ? std::min(options_.interval_ms, options_.handoff_retry_ms)
-                                                           : options_.interval_ms;
+    wait = next_round_wait_ms(options_, r.more || h.cut_short, handoff_due || handler_.catching_up());
   }
 }
 
-bool SyncThread::handoff(const std::vector<swarm::Swarm>& swarms) {
+uint64_t next_round_wait_ms(const SyncOptions& options, bool cut_short, bool retry) {
+  if (cut_short) return 0;
+  return retry ? std::min(options.interval_ms, options.handoff_retry_ms) : options.interval_ms;
+}
+
+SyncThread::HandoffOutcome SyncThread::handoff(const std::vector<swarm::Swarm>& swarms) {
   HandoffOptions o;
   o.max_messages = options_.max_messages_per_round;
   o.batch = options_.fetch_batch;
@@ -170,13 +175,16 @@ bool SyncThread::handoff(const std::vector<swarm::Swarm>& swarms) {
   });
   if (!r.ok()) {
     log_warn("sync", "hand-over failed: " + r.status().to_string());
-    return false;
+    return {};
   }
   NodeStats::inc(stats_.handed_over, r->moved);
   stats_.handoff_pending.store(r->pending, std::memory_order_relaxed);
   if (r->moved) log_info("sync", "handed over " + std::to_string(r->moved) + " messages to their new swarms");
-  // Done when nothing is left; a full pass (max_messages) may leave more behind.
-  return r->pending == 0 && r->moved < o.max_messages;
+  // Done when nothing is left; a full pass (max_messages) may leave more
+  // behind, and each message it moved has left this node, so passes that
+  // follow at once end when the backlog does.
+  const bool full = r->moved >= o.max_messages;
+  return {.done = r->pending == 0 && !full, .cut_short = full};
 }
 
 SyncThread::RoundOutcome SyncThread::round() {

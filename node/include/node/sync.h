@@ -5,13 +5,14 @@
 // (Storage::digest), compare with our own, list only the buckets that
 // differ (bounded pages of hashes), and fetch only the hashes we lack
 // (bounded batches), storing them as replicas. A round stops after
-// max_messages_per_round messages; the next round continues.
+// max_messages_per_round messages; the next round follows at once.
 //
 // Rebalancing: when the directory changes (a new snapshot), the thread wakes
 // up at once, hands over the messages of accounts this node no longer
 // serves (node/rebalance.h), then runs a catch-up round with its (new) swarm
 // peers. The hand-over also runs on the first round after start and is
-// retried every handoff_retry_ms while messages are pending.
+// retried every handoff_retry_ms while messages are pending; a pass that
+// stopped at max_messages_per_round is followed by the next one at once.
 //
 // Threading: SyncThread runs on its own thread and owns its own ZeroMQ
 // context and DEALER sockets (CURVE with the node's key, so the peer's ZAP
@@ -45,10 +46,19 @@ struct SyncOptions {
   size_t list_page = 1'000;               // hashes per list request (<= 1000)
   size_t fetch_batch = 100;               // hashes per fetch request (<= 100)
   uint64_t view_check_ms = 250;           // how often to look for a changed directory (swarms)
-  uint64_t handoff_retry_ms = 2'000;      // next round this soon while hand-overs are pending,
-                                          // after a round that hit max_messages_per_round, or
-                                          // while the node is still catching up (no peer answered)
+  uint64_t handoff_retry_ms = 2'000;      // next round this soon while hand-overs are pending
+                                          // (a peer could not take them) or while the node is
+                                          // still catching up (no peer answered)
 };
+
+// How long the sync thread waits before its next round. A round (or a
+// hand-over pass) that stopped at max_messages_per_round made progress and
+// left more behind: the next one starts at once. The peers see no more load
+// than from one longer round, since the thread asks one peer at a time and
+// waits for each answer. Hand-overs that a peer could not take, or a node
+// that no peer has answered yet, retry after handoff_retry_ms; otherwise
+// the next round is interval_ms away.
+uint64_t next_round_wait_ms(const SyncOptions& options, bool cut_short, bool retry);
 
 // Limits of the peer side (Server answers kSyncRequest).
 inline constexpr size_t kMaxSyncListPage = 1'000;
@@ -81,9 +91,13 @@ class SyncThread {
   };
   // One catch-up round with every other member of this node's swarm.
   RoundOutcome round();
+  struct HandoffOutcome {
+    bool done = false;       // nothing is left to hand over
+    bool cut_short = false;  // the pass stopped at max_messages_per_round
+  };
   // Hands over messages of accounts this node no longer serves
-  // (node/rebalance.h); true when nothing is left to hand over.
-  bool handoff(const std::vector<swarm::Swarm>& swarms);
+  // (node/rebalance.h).
+  HandoffOutcome handoff(const std::vector<swarm::Swarm>& swarms);
   Status sync_with(const swarm::NodeDescriptor& peer, size_t* fetched);
 
   const SyncOptions options_;

@@ -1,5 +1,6 @@
-// The peer side of catch-up (answer_sync_request) against a real LMDB store.
-// The requesting side runs against real node processes in
+// The peer side of catch-up (answer_sync_request) against a real LMDB store,
+// and when the requesting side's next round comes (next_round_wait_ms). The
+// requesting side runs against real node processes in
 // tests/integration/durability_test.cc.
 #include "node/sync.h"
 
@@ -74,6 +75,20 @@ TEST_F(SyncAnswer, MalformedRequestsAreRefused) {
   for (size_t i = 0; i <= kMaxSyncFetch; ++i) many.push_back(std::string(64, 'a'));
   EXPECT_EQ(ask({{"op", "fetch"}, {"hashes", many}}).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(ask({{"op", "fetch"}, {"hashes", {"nothex"}}}).status().code(), Code::kInvalidArgument);
+}
+
+// A backlog larger than one round (or one hand-over pass) is worked off
+// round after round without a pause; a pause only where nothing moved.
+TEST(SyncSchedule, ARoundCutShortIsFollowedAtOnce) {
+  SyncOptions o;
+  o.interval_ms = 60'000;
+  o.handoff_retry_ms = 2'000;
+  EXPECT_EQ(next_round_wait_ms(o, /*cut_short=*/true, /*retry=*/false), 0u);
+  EXPECT_EQ(next_round_wait_ms(o, /*cut_short=*/true, /*retry=*/true), 0u);
+  EXPECT_EQ(next_round_wait_ms(o, /*cut_short=*/false, /*retry=*/true), 2'000u);
+  EXPECT_EQ(next_round_wait_ms(o, /*cut_short=*/false, /*retry=*/false), 60'000u);
+  o.interval_ms = 500;  // a retry never waits longer than a whole interval
+  EXPECT_EQ(next_round_wait_ms(o, /*cut_short=*/false, /*retry=*/true), 500u);
 }
 
 }  // namespace
