@@ -315,15 +315,22 @@ TEST(Threads, EveryThreadOfARunningNodeHasItsName) {
   SingleNode node(dir / "n1", dir.path(), {"--workers", "3"});
   ASSERT_TRUE(node.ok()) << node.log();
   std::multiset<std::string> names;
+  std::string main_name;  // the task whose id is the pid
   const std::string tasks = "/proc/" + std::to_string(node.pid()) + "/task";
   for (const auto& task : std::filesystem::directory_iterator(tasks)) {
     std::string name = test::read_file(task.path() / "comm");
     while (!name.empty() && name.back() == '\n') name.pop_back();
     names.insert(name);
+    if (task.path().filename() == std::to_string(node.pid())) main_name = name;
   }
+  EXPECT_EQ(main_name, "onionswarm-node");
   const std::set<std::string> own = {"onionswarm-node", "worker-1", "worker-2", "worker-3", "committer",
                                      "gossip",          "sync",     "admin",    "zap"};
-  for (const auto& want : own) EXPECT_EQ(names.count(want), 1u) << want;
+  for (const auto& want : own) {
+    // Under ThreadSanitizer its runtime's own thread also bears the program's name.
+    const size_t extra = test::kThreadSanitizer && want == "onionswarm-node" ? 1 : 0;
+    EXPECT_EQ(names.count(want), 1u + extra) << want;
+  }
   for (const auto& name : names)
     EXPECT_TRUE(own.count(name) || name.rfind("ZMQbg/", 0) == 0) << "a thread without a name of its own: " << name;
   EXPECT_EQ(node.stop(), 0);
@@ -355,7 +362,8 @@ TEST(Signals, OnlyTheReactorTakesSignalsAndABurstLeavesTheNodeServing) {
     const size_t at = status.find("SigBlk:");
     ASSERT_NE(at, std::string::npos) << name;
     const uint64_t blocked = std::stoull(status.substr(at + 7), nullptr, 16);
-    if (name == "onionswarm-node") {
+    // The reactor is the main thread: the task whose id is the pid.
+    if (task.path().filename() == std::to_string(node.pid())) {
       EXPECT_EQ(blocked & kOurs, 0u) << "the reactor blocks a signal";
     } else {
       EXPECT_EQ(blocked & kOurs, kOurs) << "thread " << name << " can take a signal";

@@ -33,6 +33,22 @@
 
 namespace onionswarm::test {
 
+// True in a ThreadSanitizer build (scripts/sanitize --thread). The test
+// binaries and the node are built with the same flags, so this also says
+// how the node under test was built: TSan's runtime starts a background
+// thread of its own in every process, named after the program.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool kThreadSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+inline constexpr bool kThreadSanitizer = true;
+#else
+inline constexpr bool kThreadSanitizer = false;
+#endif
+#else
+inline constexpr bool kThreadSanitizer = false;
+#endif
+
 // A fresh directory under $TMPDIR (or /tmp), removed with its contents.
 class TempDir {
  public:
