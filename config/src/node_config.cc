@@ -25,7 +25,7 @@ constexpr size_t kMaxPathLength = 4096;
 
 // The settings table (header comment and docs/CONFIG.md). Defaults must
 // match NodeConfig's member initialisers (a unit test checks).
-constexpr std::array<NodeConfigKey, 21> kKeys = {{
+constexpr std::array<NodeConfigKey, 23> kKeys = {{
     {"data_dir", "string", "", "directory for keys, the LMDB store and admin.sock; created (mode 0700) if missing"},
     {"listen", "string", "\"tcp://127.0.0.1:4500\"",
      "tcp://HOST:PORT; HOST may be *, PORT 0..65535 or * (0 and *: the kernel picks a free port)"},
@@ -61,6 +61,11 @@ constexpr std::array<NodeConfigKey, 21> kKeys = {{
     {"replay_cache_entries", "integer", "1000000",
      "1000..100000000 onion-layer keys remembered against replays (at most 27 bytes each); when full, the oldest is "
      "forgotten and older layers are answered stale"},
+    {"replica_eager_members", "integer", "2",
+     "0..1024 other swarm members a new store is pushed to at once (at least one: the store is acknowledged once "
+     "one confirms); 0 = all of them. The others get it in one batch per member, replica_defer_ms later"},
+    {"replica_defer_ms", "integer", "500",
+     "0..60000 ms a new store waits for the batch that pushes it to the members not pushed to at once"},
 }};
 
 // Each check returns an empty string when the value is fine, else what is
@@ -127,6 +132,8 @@ constexpr Range kMaxInFlight{1, 1'000'000};
 constexpr Range kMaxQueued{1, 1'000'000};
 constexpr Range kMaxQueuedBytes{uint64_t(16) << 10, uint64_t(16) << 30};
 constexpr Range kReplayEntries{1'000, 100'000'000};
+constexpr Range kEagerMembers{0, 1'024};
+constexpr Range kDeferMs{0, 60'000};
 
 std::string range_problem(uint64_t v, Range r) {
   if (v < r.min || v > r.max) {
@@ -230,6 +237,8 @@ std::vector<ConfigProblem> parse_node_config_all(std::string_view json, NodeConf
   read_uint(doc, "max_queued_requests", c.max_queued_requests, kMaxQueued, problems);
   read_uint(doc, "max_queued_bytes", c.max_queued_bytes, kMaxQueuedBytes, problems);
   read_uint(doc, "replay_cache_entries", c.replay_cache_entries, kReplayEntries, problems);
+  read_uint(doc, "replica_eager_members", c.replica_eager_members, kEagerMembers, problems);
+  read_uint(doc, "replica_defer_ms", c.replica_defer_ms, kDeferMs, problems);
   return problems;
 }
 
@@ -282,7 +291,9 @@ std::vector<ConfigProblem> node_config_problems(const NodeConfig& c) {
                              UintCheck{"max_in_flight", c.max_in_flight, kMaxInFlight},
                              UintCheck{"max_queued_requests", c.max_queued_requests, kMaxQueued},
                              UintCheck{"max_queued_bytes", c.max_queued_bytes, kMaxQueuedBytes},
-                             UintCheck{"replay_cache_entries", c.replay_cache_entries, kReplayEntries}}) {
+                             UintCheck{"replay_cache_entries", c.replay_cache_entries, kReplayEntries},
+                             UintCheck{"replica_eager_members", c.replica_eager_members, kEagerMembers},
+                             UintCheck{"replica_defer_ms", c.replica_defer_ms, kDeferMs}}) {
     if (std::string p = range_problem(f.value, f.range); !p.empty()) problems.push_back({pointer_of(f.name), p});
   }
   // Without advertise the descriptor carries the bound endpoint: one that

@@ -308,7 +308,7 @@ void RequestHandler::handle(ByteView request, Done done) {
     if (wrong_swarm(d->account)) return;
     auto n = apply_delete(req, *d, now);
     if (!n.ok()) return done(rpc::error_response(n.status()));
-    if (on_delete_) on_delete_(d->account, Bytes(request.begin(), request.end()));
+    if (on_delete_) on_delete_(*d, Bytes(request.begin(), request.end()));
     return done(rpc::delete_response(*n));
   }
   if (std::holds_alternative<rpc::InfoRequest>(req)) {
@@ -448,6 +448,7 @@ void RequestHandler::accept_peer_delete(ByteView request, Done done) {
     return done(rpc::error_response(error(Code::kUnauthorized, "this node is not in the account's swarm")));
   auto n = apply_delete(*parsed, *d, clock_());
   if (!n.ok()) return done(rpc::error_response(n.status()));
+  if (on_delete_) on_delete_(*d, {});
   return done(rpc::delete_response(*n));
 }
 

@@ -354,6 +354,8 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
   opts.max_queued_requests = cfg.max_queued_requests;
   opts.max_queued_bytes = cfg.max_queued_bytes;
   opts.replay_cache_entries = cfg.replay_cache_entries;
+  opts.replica_eager_members = cfg.replica_eager_members;
+  opts.replica_defer_ms = cfg.replica_defer_ms;
   opts.handler.network_id = network->network_id;
   opts.handler.swarm_size = network->swarm_size;
   const std::string ed_hex = to_hex(keys->ed25519.public_key().view());

@@ -105,6 +105,7 @@ NodeSnapshot take_snapshot(Server& server, const std::string& network_id, uint64
   s.link_errors = load(st.link_errors);
   s.replicas_sent = load(st.replicas_sent);
   s.replica_batches_sent = load(st.replica_batches_sent);
+  s.replicas_deferred = load(st.replicas_deferred);
   s.replicas_received = load(st.replicas_received);
   s.replicas_refused = load(st.replicas_refused);
   s.in_flight = load(st.in_flight);
@@ -203,6 +204,7 @@ nlohmann::json status_json(const NodeSnapshot& s) {
       {"replication",
        {{"sent", s.replicas_sent},
         {"batches_sent", s.replica_batches_sent},
+        {"deferred", s.replicas_deferred},
         {"received", s.replicas_received},
         {"refused", s.replicas_refused},
         {"caught_up", s.caught_up},
@@ -267,6 +269,9 @@ std::string prometheus_text(const NodeSnapshot& s) {
   e.counter("replica_batches_sent_total",
             "Replica batch frames sent to swarm peers (replicas_sent_total / this = replicas per frame).",
             s.replica_batches_sent);
+  e.counter("replicas_deferred_total",
+            "Replicas queued for a swarm peer's deferred push (counted in replicas_sent_total once sent).",
+            s.replicas_deferred);
   e.counter("replicas_received_total", "Replicas received from swarm peers.", s.replicas_received);
   e.counter("replicas_refused_total", "Replicas refused (not a member of the account's swarm, invalid).",
             s.replicas_refused);

@@ -194,17 +194,20 @@ Server::Server(ServerOptions options, NodeKeys keys, std::shared_ptr<swarm::Dire
         o.body.reserve(kReplicaRecordHeader + m.data.size());
         append_replica_record(o.body, m);
         o.replicated = std::move(replicated);
+        o.hashes = {m.hash};
         mailbox_.post(std::move(o));
       });
-  handler_->set_on_delete([this](const swarm::AccountId& account, Bytes request) {
-    // Worker thread: push the client's signed delete to the other members,
-    // unacknowledged (a member that misses it keeps the message until it
-    // expires; docs/PROTOCOL.md, "Replicated deletes").
+  handler_->set_on_delete([this](const swarm::rpc::DeleteRequest& d, Bytes request) {
+    // Worker thread: the reactor drops the deleted messages from its
+    // deferred pushes and, for a client's delete, pushes the signed request
+    // to the other members, unacknowledged (a member that misses it keeps
+    // the message until it expires; docs/PROTOCOL.md, "Replicated deletes").
     Outgoing o;
     o.kind = Outgoing::kReplicate;
-    o.account = account;
+    o.account = d.account;
     o.header = {wire::kVersion, wire::Type::kReplicateDelete, 0};
     o.body = std::move(request);
+    o.hashes = d.hashes;
     mailbox_.post(std::move(o));
   });
 }
@@ -340,7 +343,13 @@ void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_
     // itself; so a socket is read until EAGAIN whenever its fd fires, after
     // anything was sent on it (mark_ready), when the last read stopped at
     // kMaxDrainPerPoll, and, as a safety net, on every tick (100 ms).
-    const int n = ::epoll_wait(epoll_fd_, events.data(), int(events.size()), ready_.empty() ? 100 : 0);
+    int timeout_ms = ready_.empty() ? 100 : 0;
+    if (timeout_ms > 0 && !deferred_.empty()) {  // a deferred push goes out when due, not a tick later
+      const uint64_t now = clock_();
+      for (const auto& [peer, d] : deferred_)
+        timeout_ms = int(std::min<uint64_t>(uint64_t(timeout_ms), d.due_ms - std::min(d.due_ms, now)));
+    }
+    const int n = ::epoll_wait(epoll_fd_, events.data(), int(events.size()), timeout_ms);
     if (n < 0 && errno != EINTR) {
       log_error("reactor", std::string("epoll_wait failed: ") + std::strerror(errno));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -370,6 +379,7 @@ void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_
     if (ready.count(kMailboxTag)) on_mailbox(mailbox_.drain());
     const uint64_t now = clock_();
     expire_pending(now);
+    flush_deferred(now);
     if (now - last_sweep >= options_.sweep_interval_ms && !sweeping_.exchange(true)) {
       last_sweep = now;
       work_.push([this] {
@@ -777,8 +787,13 @@ void Server::on_outgoing(Outgoing o) {
         return;
       }
       case Outgoing::kReplicate: {
-        // A delete (untracked; new stores go through replicate_batch): its
-        // answers find no entry in replications_ and are dropped.
+        // A delete (new stores go through replicate_batch). Its messages
+        // leave the deferred pushes first: a member must not get a store
+        // after its delete. A peer's delete (no body) is not pushed on; a
+        // client's is untracked: its answers find no entry in
+        // replications_ and are dropped.
+        forget_deferred(o.hashes);
+        if (o.body.empty()) return;
         auto swarms = handler_->swarms();
         if (swarms->empty()) return;
         const Bytes header = wire::encode_header({wire::kVersion, o.header.type, next_request_id_++});
@@ -796,21 +811,78 @@ std::pair<size_t, size_t> Server::push_to_members(const swarm::Swarm& swarm, Byt
   for (const auto& m : swarm.members) {
     if (m.x25519 == keys_.x25519.public_key()) continue;
     ++peers;
-    try {
-      Link& link = link_to(m);
-      // A member that cannot be reached now gets the message by catch-up
-      // (8.3) once it is back; it would not confirm in time.
-      if (link.down) continue;
-      std::array<zmq::const_buffer, 2> frames = {zmq::buffer(header.data(), header.size()),
-                                                 zmq::buffer(body.data(), body.size())};
-      if (zmq::send_multipart(*link.socket, frames, zmq::send_flags::dontwait)) ++sent;
-      else log_warn("replication", "link to a swarm peer is congested; replica not sent");
-      mark_ready(socket_tag(link.id));
-    } catch (const zmq::error_t& e) {
-      log_warn("replication", std::string("push to a swarm peer failed: ") + e.what());
-    }
+    if (push_to(m, header, body)) ++sent;
   }
   return {peers, sent};
+}
+
+bool Server::push_to(const swarm::NodeDescriptor& member, ByteView header, ByteView body) {
+  try {
+    Link& link = link_to(member);
+    // A member that cannot be reached now gets the message by catch-up
+    // (8.3) once it is back; it would not confirm in time.
+    if (link.down) return false;
+    std::array<zmq::const_buffer, 2> frames = {zmq::buffer(header.data(), header.size()),
+                                               zmq::buffer(body.data(), body.size())};
+    const bool sent = bool(zmq::send_multipart(*link.socket, frames, zmq::send_flags::dontwait));
+    if (!sent) log_warn("replication", "link to a swarm peer is congested; push not sent");
+    mark_ready(socket_tag(link.id));
+    return sent;
+  } catch (const zmq::error_t& e) {
+    log_warn("replication", std::string("push to a swarm peer failed: ") + e.what());
+    return false;
+  }
+}
+
+void Server::defer_record(const swarm::NodeDescriptor& member, const crypto::Hash& hash, const Bytes& record) {
+  DeferredPush& d = deferred_[member.x25519];
+  if (!d.records.empty() && (d.records.size() == kMaxReplicaBatch || 2 + d.bytes + record.size() > wire::kMaxBodySize))
+    send_deferred(d);
+  if (d.records.empty()) d.due_ms = clock_() + options_.replica_defer_ms;
+  d.member = member;  // its latest address
+  d.records.emplace_back(hash, record);
+  d.bytes += record.size();
+  NodeStats::inc(stats_.replicas_deferred);
+}
+
+void Server::flush_deferred(uint64_t now) {
+  for (auto it = deferred_.begin(); it != deferred_.end();) {
+    if (it->second.due_ms <= now) send_deferred(it->second);
+    // A member that left the directory leaves no entry behind.
+    it = it->second.records.empty() ? deferred_.erase(it) : std::next(it);
+  }
+}
+
+void Server::send_deferred(DeferredPush& d) {
+  if (d.records.empty()) return;
+  Bytes body;
+  body.reserve(2 + d.bytes);
+  put_u16(body, uint16_t(d.records.size()));
+  for (const auto& [hash, record] : d.records) append(body, record);
+  // Fresh request ids, as for an eager batch; nothing waits for the answer,
+  // so on_batch_answer finds no entry for it.
+  const uint64_t first = next_request_id_;
+  next_request_id_ += d.records.size();
+  const Bytes header = wire::encode_header({wire::kVersion, wire::Type::kReplicateBatch, first});
+  // Not sent (link down or congested): the member gets them by catch-up.
+  if (push_to(d.member, header, body)) {
+    NodeStats::inc(stats_.replicas_sent, d.records.size());
+    NodeStats::inc(stats_.replica_batches_sent);
+  }
+  d.records.clear();
+  d.bytes = 0;
+}
+
+void Server::forget_deferred(const std::vector<crypto::Hash>& hashes) {
+  if (hashes.empty()) return;
+  const std::set<crypto::Hash> gone(hashes.begin(), hashes.end());
+  for (auto& [peer, d] : deferred_) {
+    std::erase_if(d.records, [&](const auto& r) {
+      if (!gone.count(r.first)) return false;
+      d.bytes -= r.second.size();
+      return true;
+    });
+  }
 }
 
 void Server::on_mailbox(std::deque<Outgoing> items) {
@@ -847,7 +919,26 @@ void Server::replicate_batch(const swarm::Swarm& swarm, std::vector<Outgoing>& s
     const uint64_t first = next_request_id_;
     next_request_id_ += end - begin;
     const Bytes header = wire::encode_header({wire::kVersion, wire::Type::kReplicateBatch, first});
-    const auto [peers, sent] = push_to_members(swarm, header, body);
+    // Eager members: the first `eager` other members, from a start that
+    // rotates batch by batch, whose link takes the frame. The others get
+    // these records in their deferred push (DeferredPush).
+    std::vector<const swarm::NodeDescriptor*> others;
+    for (const auto& m : swarm.members)
+      if (m.x25519 != keys_.x25519.public_key()) others.push_back(&m);
+    const size_t peers = others.size();
+    const size_t eager = options_.replica_eager_members == 0
+                             ? peers
+                             : std::max(options_.replica_eager_members, options_.min_replica_acks);
+    size_t sent = 0;
+    const size_t start = peers ? eager_rotation_++ % peers : 0;
+    for (size_t j = 0; j < peers; ++j) {
+      const swarm::NodeDescriptor& m = *others[(start + j) % peers];
+      if (sent < eager && push_to(m, header, body)) {
+        ++sent;
+        continue;
+      }
+      for (size_t i = begin; i < end; ++i) defer_record(m, stores[i].hashes.front(), stores[i].body);
+    }
     NodeStats::inc(stats_.replicas_sent, sent * (end - begin));
     NodeStats::inc(stats_.replica_batches_sent, sent);
     const uint64_t deadline = clock_() + options_.replication_timeout_ms;

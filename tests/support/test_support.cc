@@ -21,6 +21,7 @@
 #include "config/network_file.h"
 #include "onion/encoding.h"
 #include "onion/layer.h"
+#include "swarm/swarms.h"
 
 extern char** environ;
 
@@ -135,10 +136,16 @@ CommandResult cli(const std::string& home, const std::vector<std::string>& args,
   return run_command(argv, stdin_data, std::chrono::seconds(90));
 }
 
-Devnet::Devnet(int nodes, int swarm_size) {
-  auto r = run_command({"/bin/bash", source_dir() + "/scripts/devnet", "start", "--nodes", std::to_string(nodes),
-                        "--dir", dir_.path() + "/net", "--swarm-size", std::to_string(swarm_size)},
-                       "", std::chrono::seconds(150),
+Devnet::Devnet(int nodes, int swarm_size, const std::string& node_config_json) {
+  std::vector<std::string> argv = {"/bin/bash", source_dir() + "/scripts/devnet", "start", "--nodes",
+                                   std::to_string(nodes), "--dir", dir_.path() + "/net", "--swarm-size",
+                                   std::to_string(swarm_size)};
+  if (!node_config_json.empty()) {
+    node_config_ = dir_.path() + "/node-config.json";
+    std::ofstream(node_config_) << node_config_json;
+    argv.insert(argv.end(), {"--node-config", node_config_});
+  }
+  auto r = run_command(argv, "", std::chrono::seconds(150),
                        {"ONIONSWARM_NODE_BIN=" + node_bin(), "ONIONSWARM_CLI_BIN=" + cli_bin()});
   start_output_ = r.out + r.err;
   ok_ = r.exit_code == 0;
@@ -286,6 +293,63 @@ Result<std::set<std::string>> retrieve_hashes(const TestAccount& a, const swarm:
   return error(Code::kInternal, "too many pages");
 }
 
+std::vector<swarm::NodeDescriptor> swarm_members(const Devnet& net, int swarm_size, const swarm::AccountId& account) {
+  const auto swarms = swarm::compute_swarms(net.nodes(), size_t(swarm_size));
+  return swarms.at(swarm::swarm_index_for(swarms, account)).members;
+}
+
+TestAccount account_with_members(const Devnet& net, int swarm_size, size_t min_members) {
+  TestAccount a;
+  for (int i = 0; i < 200 && swarm_members(net, swarm_size, a.id).size() < min_members; ++i) a = TestAccount();
+  return a;
+}
+
+swarm::rpc::StoreRequest random_store(const TestAccount& owner, size_t size) {
+  swarm::rpc::StoreRequest s;
+  s.account = owner.id;
+  s.timestamp_ms = now_ms();
+  s.data = crypto::random_bytes(size);
+  return s;
+}
+
+nlohmann::json store_at(const swarm::NodeDescriptor& node, const swarm::rpc::StoreRequest& s) {
+  RawClient c(node);
+  auto r = c.request({node}, swarm::rpc::Request(s));
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  if (!r.ok()) return nlohmann::json::object();
+  EXPECT_EQ((*r)["status"], "ok") << r->dump();
+  return *r;
+}
+
+swarm::rpc::Request signed_delete(const TestAccount& owner, const std::string& hash,
+                                  const crypto::Ed25519KeyPair& signer) {
+  swarm::rpc::DeleteRequest d;
+  d.account = owner.id;
+  d.timestamp_ms = now_ms();
+  auto h = from_hex(hash, crypto::kHashSize);
+  EXPECT_TRUE(h.ok()) << hash;
+  if (h.ok()) d.hashes = {*crypto::Hash::from(*h)};
+  swarm::rpc::Request req = d;
+  swarm::rpc::sign_request(req, signer);
+  return req;
+}
+
+std::vector<std::string> members_disagreeing(const TestAccount& a, const std::vector<swarm::NodeDescriptor>& members,
+                                             const std::string& hash, bool held) {
+  std::vector<std::string> wrong;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  do {
+    wrong.clear();
+    for (const auto& m : members) {
+      auto got = retrieve_hashes(a, m);
+      if (!got.ok() || (got->count(hash) > 0) != held) wrong.push_back(m.address);
+    }
+    if (wrong.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return wrong;
+}
+
 std::set<std::string> verified_texts(const std::vector<client::InboxEntry>& entries) {
   std::set<std::string> texts;
   for (const auto& e : entries) {
@@ -418,6 +482,9 @@ pid_t restart_devnet_node(const Devnet& net, int i, const std::vector<std::strin
   std::vector<std::string> argv = {node_bin(),      "run",           "--data-dir",
                                    net.node_dir(i), "--listen",      nodes[size_t(i) - 1].address,
                                    "--network",     net.network_file()};
+  // The devnet's own config, unless the test brings one.
+  if (!net.node_config().empty() && std::find(extra_args.begin(), extra_args.end(), "--config") == extra_args.end())
+    argv.insert(argv.end(), {"--config", net.node_config()});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   return start_node_on_old_port(argv, net.node_dir(i), log_path.empty() ? net.node_dir(i) + "/node.log" : log_path);
 }

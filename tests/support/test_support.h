@@ -84,11 +84,20 @@ CommandResult cli(const std::string& home, const std::vector<std::string>& args,
 
 std::string read_file(const std::string& path);
 
+// The node config a test devnet's nodes read unless a test says otherwise:
+// the defaults, except that a new store's deferred pushes (docs/PROTOCOL.md
+// 8.2) go out in the reactor pass that queued them. Tests that fetch at one
+// member right after storing at another then find the message there as
+// before deferral; tests/integration/replication_test.cc covers the default
+// window.
+inline constexpr const char* kTestNodeConfig = R"({"replica_defer_ms":0})";
+
 // A devnet of N real node processes, started by scripts/devnet and stopped
-// (by pid) on destruction.
+// (by pid) on destruction. node_config_json (may be empty: none) is written
+// to a file every node reads (--config).
 class Devnet {
  public:
-  Devnet(int nodes, int swarm_size = 5);
+  Devnet(int nodes, int swarm_size = 5, const std::string& node_config_json = kTestNodeConfig);
   ~Devnet();
   Devnet(const Devnet&) = delete;
   Devnet& operator=(const Devnet&) = delete;
@@ -99,23 +108,27 @@ class Devnet {
   const std::string& dir() const { return dir_.path(); }
   std::vector<swarm::NodeDescriptor> nodes() const;  // from the network file
   std::string node_dir(int i) const;                 // i in 1..N
+  const std::string& node_config() const { return node_config_; }  // its path, or empty
 
  private:
   TempDir dir_;
   bool ok_ = false;
   std::string start_output_;
   std::string network_file_;
+  std::string node_config_;
 };
 
 // A test suite whose tests share one devnet of kNodes nodes (swarm size
 // kSwarmSize), started before the suite's first test and stopped after its
-// last. Derived is the suite itself (CRTP), so every suite has its own.
+// last. Derived is the suite itself (CRTP), so every suite has its own; it
+// may hide node_config_json() to give its nodes another config.
 template <typename Derived, int kNodes, int kSwarmSize>
 class DevnetSuite : public ::testing::Test {
  protected:
+  static std::string node_config_json() { return kTestNodeConfig; }
   static void SetUpTestSuite() {
     crypto::init();
-    net_ = std::make_unique<Devnet>(kNodes, kSwarmSize);
+    net_ = std::make_unique<Devnet>(kNodes, kSwarmSize, Derived::node_config_json());
   }
   static void TearDownTestSuite() { net_.reset(); }
   void SetUp() override { ASSERT_TRUE(net_->ok()) << net_->start_output(); }
@@ -200,6 +213,25 @@ TestAccount schema1_fixture_account(uint8_t seed_byte);
 // said "catching_up".
 Result<std::set<std::string>> retrieve_hashes(const TestAccount& a, const swarm::NodeDescriptor& node,
                                               bool* catching_up = nullptr);
+
+// Replication between the members of one swarm, seen from outside.
+// The members of the account's swarm on net, as every node computes them.
+std::vector<swarm::NodeDescriptor> swarm_members(const Devnet& net, int swarm_size, const swarm::AccountId& account);
+// A fresh account whose swarm has at least min_members members (swarm
+// sizes vary around the target with the nodes' keys).
+TestAccount account_with_members(const Devnet& net, int swarm_size, size_t min_members);
+// A namespace-0 store of `size` random bytes for owner, stamped now.
+swarm::rpc::StoreRequest random_store(const TestAccount& owner, size_t size);
+// Sends s to node directly (a one-hop onion); its whole answer, after a
+// test failure unless it is ok.
+nlohmann::json store_at(const swarm::NodeDescriptor& node, const swarm::rpc::StoreRequest& s);
+// A delete of the hex hash from owner's inbox, signed by signer.
+swarm::rpc::Request signed_delete(const TestAccount& owner, const std::string& hash,
+                                  const crypto::Ed25519KeyPair& signer);
+// Polls (bounded: 30 s) until every member's holding of hash equals held;
+// the addresses of the members that still disagree at the deadline.
+std::vector<std::string> members_disagreeing(const TestAccount& a, const std::vector<swarm::NodeDescriptor>& members,
+                                             const std::string& hash, bool held);
 
 // What a test sets on its Client (ClientOptions' fields of the same names).
 struct ClientHooks {

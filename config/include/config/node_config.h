@@ -37,6 +37,9 @@
 // | max_queued_bytes  | integer | 67108864 (64 MiB)      | 16 KiB..16 GiB of requests (and relayed       |
 // |                   |         |                        | answers over 16 KiB) in progress              |
 // | replay_cache_entries | integer | 1000000             | 1000..100000000 layer keys kept vs. replays   |
+// | replica_eager_members | integer | 2                  | 0..1024 members a new store is pushed to at   |
+// |                   |         |                        | once; 0 = all (the rest: a deferred batch)    |
+// | replica_defer_ms  | integer | 500                    | 0..60000 ms until that deferred batch         |
 //
 // Relative paths (data_dir, network) are taken relative to the working
 // directory of the process, not to the config file.
@@ -93,6 +96,8 @@ struct NodeConfig {
   uint64_t max_queued_requests = 4096;
   uint64_t max_queued_bytes = uint64_t(64) << 20;
   uint64_t replay_cache_entries = 1'000'000;
+  uint64_t replica_eager_members = 2;
+  uint64_t replica_defer_ms = 500;
 };
 
 // One row of the settings table above.

@@ -67,11 +67,11 @@ class RequestHandler {
 
   void handle(ByteView request, Done done);
 
-  // Called on a worker thread after a client's signed delete was applied
-  // here, with the request bytes, to push it to the account's other swarm
-  // members (not for a delete a peer pushed). Must not block. Set before
-  // the node serves.
-  using OnDelete = std::function<void(const swarm::AccountId& account, Bytes request)>;
+  // Called on a worker thread after a signed delete was applied here: a
+  // client's, with the request bytes to push to the account's other swarm
+  // members, or one a peer pushed, with no bytes (it is not pushed on).
+  // Must not block. Set before the node serves.
+  using OnDelete = std::function<void(const swarm::rpc::DeleteRequest& d, Bytes request)>;
   void set_on_delete(OnDelete on_delete) { on_delete_ = std::move(on_delete); }
   // A client's signed delete pushed by another node (the link already
   // authenticated it as a known node): refused unless this node serves the

@@ -56,6 +56,7 @@ struct NodeSnapshot {
   uint64_t link_errors = 0;
   uint64_t replicas_sent = 0;
   uint64_t replica_batches_sent = 0;
+  uint64_t replicas_deferred = 0;
   uint64_t replicas_received = 0;
   uint64_t replicas_refused = 0;
   uint64_t in_flight = 0;

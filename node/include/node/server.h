@@ -60,6 +60,12 @@ struct ServerOptions {
   // Other swarm members that must confirm a new store before the client is
   // answered (fewer when the swarm has fewer other members).
   size_t min_replica_acks = 1;
+  // A new store goes at once to this many other members (at least
+  // min_replica_acks; 0: to all of them); the swarm's other members get it
+  // in one larger kReplicateBatch per member, at most replica_defer_ms later
+  // (docs/PROTOCOL.md 8.2, "Eager and deferred pushes").
+  size_t replica_eager_members = 2;
+  uint64_t replica_defer_ms = 500;
   size_t max_in_flight = 20'000;                 // relayed requests awaiting answers
   // Flood limits (docs/SECURITY.md, "Floods and limits"). Over a limit the
   // node answers busy at once instead of queueing.
@@ -151,6 +157,17 @@ class Server {
     // header.type and body as sent) it is pushed alone, untracked.
     swarm::AccountId account;
     RequestHandler::Replicated replicated;
+    // kReplicate: the new store's hash, or the hashes a delete removed (the
+    // delete's body is empty when a peer pushed it: only forget_deferred).
+    std::vector<crypto::Hash> hashes;
+  };
+  // New stores' replica records waiting for one swarm member's deferred
+  // kReplicateBatch (docs/PROTOCOL.md 8.2).
+  struct DeferredPush {
+    swarm::NodeDescriptor member;
+    std::vector<std::pair<crypto::Hash, Bytes>> records;
+    size_t bytes = 0;      // of records
+    uint64_t due_ms = 0;   // sent then (or when full)
   };
   // A new store waiting for swarm peers to confirm their replicas.
   struct PendingReplication {
@@ -199,6 +216,16 @@ class Server {
   // number of other members and how many it was sent to (links down or
   // congested are skipped).
   std::pair<size_t, size_t> push_to_members(const swarm::Swarm& swarm, ByteView header, ByteView body);
+  // Sends header+body on the link to member unless it is down or congested;
+  // true when queued.
+  bool push_to(const swarm::NodeDescriptor& member, ByteView header, ByteView body);
+  // Deferred pushes (DeferredPush): queue one record for member; send every
+  // queue due by now (all of them: now = UINT64_MAX); drop queued records of
+  // deleted messages, so that no member gets a store after its delete.
+  void defer_record(const swarm::NodeDescriptor& member, const crypto::Hash& hash, const Bytes& record);
+  void flush_deferred(uint64_t now);
+  void send_deferred(DeferredPush& d);
+  void forget_deferred(const std::vector<crypto::Hash>& hashes);
   void reply_error(const std::string& to, uint64_t request_id, const Status& st);
   void answer_hop_error(Pending p, const Status& st);
   void expire_pending(uint64_t now);
@@ -233,6 +260,8 @@ class Server {
   std::map<uint64_t, Pending> pending_;     // reactor thread only; ids grow with time
   std::map<uint64_t, PendingReplication> replications_;  // reactor thread only; ids grow with time
   uint64_t next_request_id_ = 1;            // reactor thread only
+  std::map<crypto::X25519PublicKey, DeferredPush> deferred_;  // reactor thread only
+  size_t eager_rotation_ = 0;               // reactor thread only: first member tried for the next batch
   uint64_t next_link_id_ = 1;               // reactor thread only; Link::id
   std::map<uint64_t, crypto::X25519PublicKey> link_ids_;  // reactor thread only: Link::id -> links_ key
   int epoll_fd_ = -1;                       // the sockets' ZMQ_FDs and the mailbox eventfd

@@ -59,6 +59,7 @@ struct NodeStats {
   std::atomic<uint64_t> relay_refused{0};       // unknown or unreachable next hop, busy, congested
   std::atomic<uint64_t> link_errors{0};         // malformed frames on the public socket
   std::atomic<uint64_t> replicas_sent{0};        // one per replica per peer
+  std::atomic<uint64_t> replicas_deferred{0};     // queued for a member's deferred push (sent later: replicas_sent)
   std::atomic<uint64_t> replica_batches_sent{0};  // kReplicateBatch frames: replicas_sent / this = replicas per frame
   std::atomic<uint64_t> replicas_received{0};
   std::atomic<uint64_t> replicas_refused{0};

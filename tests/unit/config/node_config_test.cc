@@ -116,6 +116,9 @@ TEST(NodeConfig, RejectsOutOfRange) {
   expect_invalid(R"({"max_queued_bytes":16383})", "/max_queued_bytes: out of range");
   expect_invalid(R"({"max_queued_bytes":17179869185})", "/max_queued_bytes: out of range");
   expect_invalid(R"({"replay_cache_entries":10})", "/replay_cache_entries: out of range");
+  expect_invalid(R"({"replica_eager_members":1025})", "/replica_eager_members: out of range");
+  expect_invalid(R"({"replica_defer_ms":60001})", "/replica_defer_ms: out of range");
+  expect_invalid(R"({"replica_defer_ms":-1})", "/replica_defer_ms");
   // Larger than uint64: nlohmann stores it as a float.
   expect_invalid(R"({"quota_bytes":184467440737095516160})", "/quota_bytes: expected an integer");
 }
@@ -374,8 +377,10 @@ TEST(NodeConfigKeys, TableDefaultsMatchTheStruct) {
   EXPECT_EQ(parsed->max_queued_requests, d.max_queued_requests);
   EXPECT_EQ(parsed->max_queued_bytes, d.max_queued_bytes);
   EXPECT_EQ(parsed->replay_cache_entries, d.replay_cache_entries);
+  EXPECT_EQ(parsed->replica_eager_members, d.replica_eager_members);
+  EXPECT_EQ(parsed->replica_defer_ms, d.replica_defer_ms);
   // Every key of the table is accepted by the parser, and only those.
-  EXPECT_EQ(node_config_keys().size(), 21u);
+  EXPECT_EQ(node_config_keys().size(), 23u);
 }
 
 }  // namespace

@@ -572,8 +572,8 @@ TEST_F(HandlerTest, DeleteSignedByStrangerIsUnauthorizedAndDeletesNothing) {
 // ---- replicated deletes -------------------------------------------------------
 
 TEST_F(HandlerTest, ClientDeleteIsHandedOnForTheOtherMembersOnlyWhenApplied) {
-  std::vector<std::pair<swarm::AccountId, Bytes>> pushed;
-  handler_->set_on_delete([&](const swarm::AccountId& a, Bytes request) { pushed.emplace_back(a, std::move(request)); });
+  std::vector<std::pair<rpc::DeleteRequest, Bytes>> pushed;
+  handler_->set_on_delete([&](const rpc::DeleteRequest& d, Bytes request) { pushed.emplace_back(d, std::move(request)); });
   ASSERT_TRUE(call(store_req("drop")).ok);
   const rpc::Request forged = signed_delete({"drop"}, stranger_);
   EXPECT_EQ(call(forged).code, Code::kUnauthorized);
@@ -581,13 +581,20 @@ TEST_F(HandlerTest, ClientDeleteIsHandedOnForTheOtherMembersOnlyWhenApplied) {
   const rpc::Request r = signed_delete({"drop"}, owner_);
   ASSERT_TRUE(call(r).ok);
   ASSERT_EQ(pushed.size(), 1u);
-  EXPECT_EQ(pushed[0].first, account_);
+  EXPECT_EQ(pushed[0].first.account, account_);
+  EXPECT_EQ(pushed[0].first.hashes, std::get<rpc::DeleteRequest>(r).hashes);
   EXPECT_EQ(pushed[0].second, rpc::serialize_request(r)) << "the signed request is pushed as the client sent it";
 }
 
 TEST_F(HandlerTest, PeerDeleteIsVerifiedAppliedWithATombstoneAndNotPushedOn) {
+  // Reported (the server drops the hashes from its deferred pushes) but
+  // without the request bytes: nothing to push on.
   bool pushed = false;
-  handler_->set_on_delete([&](const swarm::AccountId&, Bytes) { pushed = true; });
+  std::vector<crypto::Hash> reported;
+  handler_->set_on_delete([&](const rpc::DeleteRequest& d, Bytes request) {
+    pushed = pushed || !request.empty();
+    reported.insert(reported.end(), d.hashes.begin(), d.hashes.end());
+  });
   ASSERT_TRUE(call(store_req("keep")).ok);
   ASSERT_TRUE(call(store_req("drop")).ok);
   const rpc::Request forged = signed_delete({"drop"}, stranger_);
@@ -599,6 +606,7 @@ TEST_F(HandlerTest, PeerDeleteIsVerifiedAppliedWithATombstoneAndNotPushedOn) {
   ASSERT_TRUE(a.ok) << a.message;
   EXPECT_EQ(a.body["deleted"], 1);
   EXPECT_FALSE(pushed) << "a pushed delete must not be pushed on";
+  EXPECT_EQ(reported, std::get<rpc::DeleteRequest>(r).hashes);
   EXPECT_EQ(retrieve_all(kNow + 2), std::vector<std::string>{"keep"});
   // The tombstone: the same message arriving again is not stored.
   ASSERT_TRUE(call(store_req("drop")).ok);
