@@ -848,7 +848,7 @@ void Server::defer_record(const swarm::NodeDescriptor& member, const crypto::Has
 void Server::flush_deferred(uint64_t now) {
   for (auto it = deferred_.begin(); it != deferred_.end();) {
     if (it->second.due_ms <= now) send_deferred(it->second);
-    // A member that left the directory leaves no entry behind.
+    // Empty queues go: a member that left the swarm leaves nothing behind.
     it = it->second.records.empty() ? deferred_.erase(it) : std::next(it);
   }
 }
@@ -876,7 +876,8 @@ void Server::send_deferred(DeferredPush& d) {
 void Server::forget_deferred(const std::vector<crypto::Hash>& hashes) {
   if (hashes.empty()) return;
   const std::set<crypto::Hash> gone(hashes.begin(), hashes.end());
-  for (auto& [peer, d] : deferred_) {
+  for (auto& entry : deferred_) {
+    DeferredPush& d = entry.second;  // named: clang 14 lets no lambda capture a structured binding
     std::erase_if(d.records, [&](const auto& r) {
       if (!gone.count(r.first)) return false;
       d.bytes -= r.second.size();
