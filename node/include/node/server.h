@@ -220,8 +220,8 @@ class Server {
   // true when queued.
   bool push_to(const swarm::NodeDescriptor& member, ByteView header, ByteView body);
   // Deferred pushes (DeferredPush): queue one record for member; send every
-  // queue due by now (all of them: now = UINT64_MAX); drop queued records of
-  // deleted messages, so that no member gets a store after its delete.
+  // queue due by now; drop queued records of deleted messages, so that no
+  // member gets a store after its delete.
   void defer_record(const swarm::NodeDescriptor& member, const crypto::Hash& hash, const Bytes& record);
   void flush_deferred(uint64_t now);
   void send_deferred(DeferredPush& d);
