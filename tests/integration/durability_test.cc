@@ -128,10 +128,7 @@ TEST(Durability, RestartedNodeCatchesUpFromItsSwarmPeers) {
 // replication.catching_up of the node's `status --json`; nullopt when the
 // node does not answer.
 std::optional<bool> status_catching_up(const std::string& data_dir) {
-  auto r = test::run_command({test::node_bin(), "status", "--data-dir", data_dir, "--json"}, "",
-                             std::chrono::seconds(20));
-  if (r.exit_code != 0) return std::nullopt;
-  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  const auto j = test::node_status(data_dir);
   if (!j.is_object() || !j.contains("replication") || !j["replication"].contains("catching_up")) return std::nullopt;
   return j["replication"]["catching_up"].get<bool>();
 }

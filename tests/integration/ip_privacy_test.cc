@@ -114,10 +114,8 @@ Route parse_route(const std::vector<Node>& nodes, const std::string& text) {
 // Messages stored at a node, from its admin socket (a unix socket in its
 // data dir, reachable from outside the namespace); -1 if it did not answer.
 int64_t stored_messages(const Node& n) {
-  auto r = test::run_command({test::node_bin(), "status", "--data-dir", n.dir, "--json"}, "", std::chrono::seconds(20));
-  if (r.exit_code != 0) return -1;
-  auto j = nlohmann::json::parse(r.out, nullptr, false);
-  if (j.is_discarded() || !j.contains("messages") || !j["messages"].is_number_unsigned()) return -1;
+  const auto j = test::node_status(n.dir);
+  if (!j.is_object() || !j.contains("messages") || !j["messages"].is_number_unsigned()) return -1;
   return j["messages"].get<int64_t>();
 }
 

@@ -26,10 +26,7 @@ struct ReplicationCounters {
   uint64_t deferred = 0, sent = 0;
 };
 std::optional<ReplicationCounters> replication_counters(const std::string& data_dir) {
-  auto r = test::run_command({test::node_bin(), "status", "--data-dir", data_dir, "--json"}, "",
-                             std::chrono::seconds(20));
-  if (r.exit_code != 0) return std::nullopt;
-  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  const auto j = test::node_status(data_dir);
   if (!j.is_object() || !j.contains("replication")) return std::nullopt;
   return ReplicationCounters{j["replication"].value("deferred", uint64_t(0)), j["replication"].value("sent", uint64_t(0))};
 }

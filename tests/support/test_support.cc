@@ -159,6 +159,13 @@ Devnet::~Devnet() {
 
 std::string Devnet::node_dir(int i) const { return dir_.path() + "/net/node" + std::to_string(i); }
 
+nlohmann::json node_status(const std::string& data_dir) {
+  auto r = run_command({node_bin(), "status", "--data-dir", data_dir, "--json"}, "", std::chrono::seconds(20));
+  if (r.exit_code != 0) return nullptr;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  return j.is_object() ? j : nlohmann::json(nullptr);
+}
+
 std::vector<swarm::NodeDescriptor> Devnet::nodes() const {
   std::vector<swarm::NodeDescriptor> out;
   auto j = nlohmann::json::parse(read_file(network_file_), nullptr, false);

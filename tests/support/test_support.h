@@ -84,6 +84,10 @@ CommandResult cli(const std::string& home, const std::vector<std::string>& args,
 
 std::string read_file(const std::string& path);
 
+// `onionswarm-node status --data-dir DATA_DIR --json` (the node's admin
+// socket): the JSON object, or null when the node does not answer.
+nlohmann::json node_status(const std::string& data_dir);
+
 // The node config a test devnet's nodes read unless a test says otherwise:
 // the defaults, except that a new store's deferred pushes (docs/PROTOCOL.md
 // 8.2) go out in the reactor pass that queued them. Tests that fetch at one
