@@ -7,6 +7,7 @@
 //
 // Only this file parses flags; only config/ reads the config file.
 #include <malloc.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -42,38 +43,36 @@ using namespace onionswarm;
 std::atomic<bool> g_stop{false};
 std::atomic<bool> g_reload{false};
 
-extern "C" void on_signal(int sig) {
-  if (sig == SIGHUP)
-    g_reload = true;
-  else
-    g_stop = true;
-}
-
-void install_signals() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGHUP, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-  // Blocked until the reactor runs (unblock_signals), and so for good in
-  // every thread started before that (they inherit the mask): a signal
-  // there would interrupt a ZeroMQ call (EINTR, thrown by cppzmq) in a
-  // thread that does not expect it, and abort the node.
+// The signals the node acts on: SIGINT and SIGTERM stop it, SIGHUP reloads
+// the network file.
+sigset_t node_signals() {
   sigset_t set;
   sigemptyset(&set);
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+  return set;
+}
+
+// Blocked in every thread, before the first one starts (they inherit the
+// mask), and read by the reactor from a signalfd (take_signals). No thread
+// ever runs a handler, so no system call is interrupted: a ZeroMQ call
+// interrupted by one (EINTR, which cppzmq throws) aborted the node, seen in
+// CI in the sync thread and later in the reactor itself, when the devnet's
+// SIGHUP arrived during a send.
+void block_signals() {
+  std::signal(SIGPIPE, SIG_IGN);
+  const sigset_t set = node_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-// On the reactor thread only, right before it runs: the signals (pending
-// ones too) are delivered there, where epoll_wait's EINTR is expected.
-void unblock_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
-  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+// On the reactor, when the signalfd is readable: every pending signal.
+void take_signals(int fd) {
+  signalfd_siginfo si;
+  while (::read(fd, &si, sizeof si) == ssize_t(sizeof si)) {
+    if (si.ssi_signo == SIGHUP)
+      g_reload = true;
+    else
+      g_stop = true;
+  }
 }
 
 int fail(const std::string& msg) {
@@ -374,6 +373,13 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
   auto admin = node::AdminServer::start(std::move(ao), server);
   if (!admin.ok()) return fail(admin.status().message());
 
+  // Signals sent since block_signals are pending and read once the reactor runs.
+  const sigset_t signals = node_signals();
+  const int signal_fd = ::signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd < 0) return fail(std::string("signalfd: ") + std::strerror(errno));
+  if (auto st = server.watch_fd(signal_fd, [signal_fd] { take_signals(signal_fd); }); !st.ok())
+    return fail(st.message());
+
   // node.json last: whoever waits for it can also use the admin socket.
   nlohmann::json info = {{"address", advertised}, {"listen", server.endpoint()}, {"ed25519", ed_hex}, {"x25519", x_hex}, {"pid", ::getpid()}};
   if (auto st = node::write_file_atomic(cfg.data_dir + "/node.json", info.dump() + "\n"); !st.ok())
@@ -381,7 +387,6 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
   node::log_info("node", "started " ONIONSWARM_VERSION " on " + server.endpoint() + ", network " +
                              network->network_id + ", " + std::to_string(network->nodes.size()) + " seeds, advertising " + advertised);
 
-  unblock_signals();
   server.run(g_stop, [&] {
     if (!g_reload.exchange(false)) return;
     auto reloaded = config::load_network_file(cfg.network);
@@ -392,6 +397,7 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
     directory->replace_seeds(reloaded->nodes);
     node::log_info("node", "network file reloaded: " + std::to_string(reloaded->nodes.size()) + " seeds");
   });
+  ::close(signal_fd);
   node::log_info("node", "stopping: finishing in-flight commits");
   admin->reset();  // stop the admin thread before the server it reads goes away
   return 0;        // ~Server drains storage and closes LMDB
@@ -467,6 +473,6 @@ int main(int argc, char** argv) {
   if (auto problems = config::node_config_problems(*cfg); !problems.empty())
     return fail(problems.front().pointer.substr(1) + ": " + problem_text(problems.front()) +
                 " (onionswarm-node check-config lists every problem)");
-  install_signals();
+  block_signals();
   return run(*cfg, args.count("metrics") ? args["metrics"].as<std::string>() : "");
 }

@@ -41,8 +41,10 @@ constexpr size_t kInlineWrapMaxBytes = 16 * 1024;
 // Readiness tags (epoll_event::data) of the reactor's file descriptors.
 constexpr uint64_t kRouterTag = 0;
 constexpr uint64_t kMailboxTag = 1;
-constexpr uint64_t socket_tag(uint64_t link_id) { return 2 * link_id; }  // link ids start at 1
-constexpr uint64_t monitor_tag(uint64_t link_id) { return 2 * link_id + 1; }
+constexpr uint64_t kWatchedFdTag = 2;                                         // watch_fd's fd
+constexpr uint64_t socket_tag(uint64_t link_id) { return 2 * link_id + 2; }  // link ids start at 1
+constexpr uint64_t monitor_tag(uint64_t link_id) { return 2 * link_id + 3; }
+constexpr uint64_t link_of_tag(uint64_t tag) { return (tag - 2) / 2; }
 
 ByteView view(const zmq::message_t& m) { return {static_cast<const uint8_t*>(m.data()), m.size()}; }
 
@@ -332,6 +334,17 @@ void Server::unwatch(zmq::socket_t& s) {
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, s.get(zmq::sockopt::fd), &ev);
 }
 
+Status Server::watch_fd(int fd, std::function<void()> on_readable) {
+  if (on_fd_readable_) return error(Code::kInternal, "watch_fd: a fd is watched already");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWatchedFdTag;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+    return error(Code::kInternal, std::string("epoll: ") + std::strerror(errno));
+  on_fd_readable_ = std::move(on_readable);
+  return Status();
+}
+
 void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_tick) {
   uint64_t last_tick = clock_(), last_sweep = clock_();
   std::array<epoll_event, 64> events;
@@ -369,7 +382,7 @@ void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_
     // Per link, its answers (socket tag) before its events (monitor tag):
     // an answer that arrived before the link went down is used.
     for (auto it = ready.lower_bound(socket_tag(1)); it != ready.end(); ++it) {
-      auto id = link_ids_.find(*it / 2);
+      auto id = link_ids_.find(link_of_tag(*it));
       if (id == link_ids_.end()) continue;  // a link replaced since
       const crypto::X25519PublicKey peer = id->second;
       Link& link = links_.at(peer);
@@ -377,6 +390,7 @@ void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_
       if (more) mark_ready(*it);
     }
     if (ready.count(kMailboxTag)) on_mailbox(mailbox_.drain());
+    if (ready.count(kWatchedFdTag)) on_fd_readable_();
     const uint64_t now = clock_();
     expire_pending(now);
     flush_deferred(now);

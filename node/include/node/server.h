@@ -113,8 +113,13 @@ class Server {
   const std::string& endpoint() const { return endpoint_; }
 
   // Runs the reactor on the calling thread until stop is set. on_tick runs
-  // on the reactor thread about every 100 ms (for signal handling).
+  // on the reactor thread about every 100 ms (for the network file reload).
   void run(const std::atomic<bool>& stop, const std::function<void()>& on_tick = {});
+  // Calls on_readable on the reactor thread whenever fd is readable; it must
+  // read fd until it would block. One such fd: the node's signalfd, so that
+  // no thread takes a signal and no ZeroMQ call is interrupted (EINTR,
+  // which cppzmq throws). After start(), before run().
+  Status watch_fd(int fd, std::function<void()> on_readable);
 
   RequestHandler& handler() { return *handler_; }
   const NodeStats& stats() const { return stats_; }
@@ -265,6 +270,7 @@ class Server {
   uint64_t next_link_id_ = 1;               // reactor thread only; Link::id
   std::map<uint64_t, crypto::X25519PublicKey> link_ids_;  // reactor thread only: Link::id -> links_ key
   int epoll_fd_ = -1;                       // the sockets' ZMQ_FDs and the mailbox eventfd
+  std::function<void()> on_fd_readable_;     // watch_fd's callback
   std::set<uint64_t> ready_;                // reactor thread only: tags to read in the next pass
   std::string endpoint_;
 
