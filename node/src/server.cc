@@ -37,6 +37,9 @@ constexpr size_t kMaxDrainPerPoll = 1024;  // fairness between sockets
 // (to a worker and back through the mailbox) that moving it off the reactor
 // costs (bench/transport_tool). Larger answers still go to a worker.
 constexpr size_t kInlineWrapMaxBytes = 16 * 1024;
+// How long a stopping node waits, at most, for its last deferred replica
+// batches to leave (send_deferred_at_stop).
+constexpr int kStopLingerMs = 2000;
 
 // Readiness tags (epoll_event::data) of the reactor's file descriptors.
 constexpr uint64_t kRouterTag = 0;
@@ -421,6 +424,7 @@ void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_
       if (on_tick) on_tick();
     }
   }
+  send_deferred_at_stop();
 }
 
 void Server::reply_error(const std::string& to, uint64_t request_id, const Status& st) {
@@ -867,8 +871,8 @@ void Server::flush_deferred(uint64_t now) {
   }
 }
 
-void Server::send_deferred(DeferredPush& d) {
-  if (d.records.empty()) return;
+bool Server::send_deferred(DeferredPush& d) {
+  if (d.records.empty()) return false;
   Bytes body;
   body.reserve(2 + d.bytes);
   put_u16(body, uint16_t(d.records.size()));
@@ -879,12 +883,36 @@ void Server::send_deferred(DeferredPush& d) {
   next_request_id_ += d.records.size();
   const Bytes header = wire::encode_header({wire::kVersion, wire::Type::kReplicateBatch, first});
   // Not sent (link down or congested): the member gets them by catch-up.
-  if (push_to(d.member, header, body)) {
+  const bool sent = push_to(d.member, header, body);
+  if (sent) {
     NodeStats::inc(stats_.replicas_sent, d.records.size());
     NodeStats::inc(stats_.replica_batches_sent);
   }
   d.records.clear();
   d.bytes = 0;
+  return sent;
+}
+
+void Server::send_deferred_at_stop() {
+  size_t records = 0, members = 0;
+  for (auto& [peer, d] : deferred_) {
+    const size_t n = d.records.size();
+    if (!send_deferred(d)) continue;
+    records += n;
+    ++members;
+    // Links close with linger 0; this one keeps its queued batch until it
+    // is delivered or kStopLingerMs pass, while ~Server closes the rest.
+    if (auto link = links_.find(peer); link != links_.end()) {
+      try {
+        link->second.socket->set(zmq::sockopt::linger, kStopLingerMs);
+      } catch (const zmq::error_t&) {
+      }
+    }
+  }
+  deferred_.clear();
+  if (records)
+    log_info("replication", "stopping: sent " + std::to_string(records) + " deferred replicas to " +
+                                std::to_string(members) + " swarm members");
 }
 
 void Server::forget_deferred(const std::vector<crypto::Hash>& hashes) {

@@ -31,13 +31,20 @@ std::optional<ReplicationCounters> replication_counters(const std::string& data_
   return ReplicationCounters{j["replication"].value("deferred", uint64_t(0)), j["replication"].value("sent", uint64_t(0))};
 }
 
-// The devnet data dir of the node at member's address.
-std::string data_dir_of(const test::Devnet& net, const swarm::NodeDescriptor& member) {
+// The devnet index (1..N) of the node at member's address; 0, with a test
+// failure, when there is none.
+int index_of(const test::Devnet& net, const swarm::NodeDescriptor& member) {
   const auto nodes = net.nodes();
   for (size_t i = 0; i < nodes.size(); ++i)
-    if (nodes[i].address == member.address) return net.node_dir(int(i) + 1);
+    if (nodes[i].address == member.address) return int(i) + 1;
   ADD_FAILURE() << "no devnet node at " << member.address;
-  return "";
+  return 0;
+}
+
+// The devnet data dir of the node at member's address.
+std::string data_dir_of(const test::Devnet& net, const swarm::NodeDescriptor& member) {
+  const int i = index_of(net, member);
+  return i ? net.node_dir(i) : "";
 }
 
 // A window long enough that a test's stores and delete, a few milliseconds
@@ -169,6 +176,35 @@ TEST(Replication, EagerMembersZeroPushesToEveryMemberAtOnce) {
   EXPECT_EQ(after->sent - before->sent, 4u);
   // A 60 s window would keep a deferred member waiting past this bound.
   EXPECT_EQ(test::members_disagreeing(owner, m, hash, true), std::vector<std::string>{});
+}
+
+// A node that stops sends what it queued for deferred pushes first: with a
+// 60 s window, the two deferred members would otherwise wait for a catch-up
+// round (every 60 s), past this test's bound.
+TEST(Replication, AStoppingNodeSendsItsDeferredPushesFirst) {
+  crypto::init();
+  test::Devnet net(kNodes, kSwarmSize, R"({"replica_defer_ms":60000})");
+  ASSERT_TRUE(net.ok()) << net.start_output();
+  const test::TestAccount owner;
+  const auto m = test::swarm_members(net, kSwarmSize, owner.id);
+  ASSERT_EQ(m.size(), 5u);
+  const int dest = index_of(net, m[0]);
+  ASSERT_GT(dest, 0);
+  const auto before = replication_counters(net.node_dir(dest));
+  ASSERT_TRUE(before);
+  const std::string hash = test::store_at(m[0], test::random_store(owner, 500)).value("hash", "");
+  ASSERT_FALSE(hash.empty());
+  const auto after = replication_counters(net.node_dir(dest));
+  ASSERT_TRUE(after);
+  ASSERT_EQ(after->deferred - before->deferred, 2u);
+  EXPECT_EQ(after->sent - before->sent, 2u) << "only the eager pushes so far";
+
+  ASSERT_TRUE(test::stop_devnet_node(net, dest));
+  const std::string log = test::read_file(net.node_dir(dest) + "/node.log");
+  EXPECT_NE(log.find("stopping: sent 2 deferred replicas to 2 swarm members"), std::string::npos) << log;
+  const std::vector<swarm::NodeDescriptor> others(m.begin() + 1, m.end());
+  EXPECT_EQ(test::members_disagreeing(owner, others, hash, true), std::vector<std::string>{})
+      << "a member of the deferred batch never got the message";
 }
 
 }  // namespace

@@ -114,6 +114,7 @@ class Server {
 
   // Runs the reactor on the calling thread until stop is set. on_tick runs
   // on the reactor thread about every 100 ms (for the network file reload).
+  // On stop it sends the deferred replica batches still queued.
   void run(const std::atomic<bool>& stop, const std::function<void()>& on_tick = {});
   // Calls on_readable on the reactor thread whenever fd is readable; it must
   // read fd until it would block. One such fd: the node's signalfd, so that
@@ -226,10 +227,13 @@ class Server {
   bool push_to(const swarm::NodeDescriptor& member, ByteView header, ByteView body);
   // Deferred pushes (DeferredPush): queue one record for member; send every
   // queue due by now; drop queued records of deleted messages, so that no
-  // member gets a store after its delete.
+  // member gets a store after its delete. send_deferred: true when the
+  // batch was queued on the member's link. On stop, send_deferred_at_stop
+  // sends every queue and gives those links time to deliver it.
   void defer_record(const swarm::NodeDescriptor& member, const crypto::Hash& hash, const Bytes& record);
   void flush_deferred(uint64_t now);
-  void send_deferred(DeferredPush& d);
+  bool send_deferred(DeferredPush& d);
+  void send_deferred_at_stop();
   void forget_deferred(const std::vector<crypto::Hash>& hashes);
   void reply_error(const std::string& to, uint64_t request_id, const Status& st);
   void answer_hop_error(Pending p, const Status& st);
