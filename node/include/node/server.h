@@ -273,7 +273,7 @@ class Server {
   size_t eager_rotation_ = 0;               // reactor thread only: first member tried for the next batch
   uint64_t next_link_id_ = 1;               // reactor thread only; Link::id
   std::map<uint64_t, crypto::X25519PublicKey> link_ids_;  // reactor thread only: Link::id -> links_ key
-  int epoll_fd_ = -1;                       // the sockets' ZMQ_FDs and the mailbox eventfd
+  int epoll_fd_ = -1;                       // the sockets' ZMQ_FDs, the mailbox eventfd, watch_fd's fd
   std::function<void()> on_fd_readable_;     // watch_fd's callback
   std::set<uint64_t> ready_;                // reactor thread only: tags to read in the next pass
   std::string endpoint_;
