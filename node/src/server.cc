@@ -253,10 +253,7 @@ Status Server::start() {
     if (auto st = ready.get(); !st.ok()) return st;
 
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = kMailboxTag;
-    if (epoll_fd_ < 0 || ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, mailbox_.fd(), &ev) != 0)
+    if (epoll_fd_ < 0 || !epoll_add(mailbox_.fd(), kMailboxTag))
       return error(Code::kInternal, std::string("epoll: ") + std::strerror(errno));
     router_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::router);
     configure_common(*router_);
@@ -324,11 +321,15 @@ void Server::worker_loop() {
   }
 }
 
-void Server::watch(zmq::socket_t& s, uint64_t tag) {
+bool Server::epoll_add(int fd, uint64_t tag) {
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = tag;
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, s.get(zmq::sockopt::fd), &ev) != 0) throw zmq::error_t();
+  return ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+void Server::watch(zmq::socket_t& s, uint64_t tag) {
+  if (!epoll_add(s.get(zmq::sockopt::fd), tag)) throw zmq::error_t();
   mark_ready(tag);  // whatever it holds already
 }
 
@@ -339,10 +340,7 @@ void Server::unwatch(zmq::socket_t& s) {
 
 Status Server::watch_fd(int fd, std::function<void()> on_readable) {
   if (on_fd_readable_) return error(Code::kInternal, "watch_fd: a fd is watched already");
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = kWatchedFdTag;
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+  if (!epoll_add(fd, kWatchedFdTag))
     return error(Code::kInternal, std::string("epoll: ") + std::strerror(errno));
   on_fd_readable_ = std::move(on_readable);
   return Status();

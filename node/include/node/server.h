@@ -210,6 +210,9 @@ class Server {
   // forwarded on it is answered with a hop error unavailable at once.
   bool on_link_events(const crypto::X25519PublicKey& peer, Link& link);
   // The reactor's readiness set (see run()): what to read in the next pass.
+  // Adds fd to the epoll set (level-triggered, readable) under tag; false
+  // (errno set) when epoll refuses it.
+  bool epoll_add(int fd, uint64_t tag);
   void watch(zmq::socket_t& s, uint64_t tag);
   void unwatch(zmq::socket_t& s);
   void mark_ready(uint64_t tag) { ready_.insert(tag); }
