@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "onion/encoding.h"
+#include "onion/layer.h"
+#include "swarm/rpc.h"
 
 namespace onionswarm::client {
 namespace {
@@ -225,6 +227,29 @@ TEST_F(Envelope, GoldenVectors) {
     EXPECT_EQ(opened->timestamp_ms, ts);
     EXPECT_EQ(opened->sender.to_string(), v["sender_account"].get<std::string>());
     EXPECT_EQ(opened->sender_ed25519, sender->public_key());
+  }
+}
+
+// The onion's destination layer of a store as Client::send builds it (namespace
+// 0, default TTL, a current timestamp, no signature): a 1 KiB text (the size
+// of issue 6's benchmarks, a 1,433-byte sealed blob, about 2,100 bytes of
+// JSON with its base64) travels in the 4096 bucket, not the 8192 one; texts
+// of at most 1,020 bytes stay in 2048. The edges are in docs/PROTOCOL.md 5.4.
+TEST_F(Envelope, StoreOfAKibTextTravelsInThe4096Bucket) {
+  const std::vector<crypto::X25519PublicKey> hops{crypto::X25519KeyPair::generate().public_key()};
+  const uint64_t now_ms = 1'796'000'000'000;
+  const std::pair<size_t, size_t> cases[] = {{0, 2048},    {1020, 2048}, {1021, 4096},
+                                              {1024, 4096}, {2556, 4096}, {2557, 8192}};
+  for (auto [text_size, bucket] : cases) {
+    auto sealed = seal_message(alice_, bob_.public_key(), now_ms, std::string(text_size, 'x'));
+    ASSERT_TRUE(sealed.ok());
+    swarm::rpc::StoreRequest store;
+    store.account = swarm::AccountId::user(bob_.public_key());
+    store.timestamp_ms = now_ms;
+    store.data = *sealed;
+    auto built = onion::build(hops, swarm::rpc::serialize_request(store), now_ms);
+    ASSERT_TRUE(built.ok()) << text_size;
+    EXPECT_EQ(built->blob.size(), onion::kLayerHeaderOverhead + bucket) << text_size;
   }
 }
 

@@ -130,7 +130,8 @@ TEST(Layer, DestinationLayerPaddedToBucket) {
   struct Case {
     size_t payload, bucket;
   };
-  for (Case c : {Case{0, 512}, Case{499, 512}, Case{500, 2048}, Case{2035, 2048}, Case{2036, 8192},
+  for (Case c : {Case{0, 512}, Case{499, 512}, Case{500, 2048}, Case{2035, 2048}, Case{2036, 4096},
+                 Case{4083, 4096}, Case{4084, 8192},
                  Case{kMaxPayload, 131072}}) {
     Bytes payload = payload_of(c.payload);
     auto built = build(path.pks, payload, kTs);
