@@ -104,7 +104,7 @@ Result<BuiltOnion> build_with(std::span<const crypto::X25519PublicKey> hops, Byt
   for (size_t k = n; k-- > 0;) {
     Bytes plaintext;
     if (k == n - 1) {
-      const size_t padded = bucket_for(kDestinationHeader + payload.size());
+      const size_t padded = request_bucket_for(kDestinationHeader + payload.size());
       plaintext.reserve(padded);
       plaintext.push_back(static_cast<uint8_t>(LayerKind::kDestination));
       put_u64(plaintext, timestamp_ms);
@@ -168,7 +168,7 @@ Result<PeeledLayer> peel(const crypto::X25519KeyPair& hop, ByteView blob) {
       if (len > pt.size() - kDestinationHeader)
         return error(Code::kInvalidArgument, "payload length beyond layer");
       if (len > kMaxPayload) return error(Code::kInvalidArgument, "request payload too large");
-      if (pt.size() != bucket_for(kDestinationHeader + len))
+      if (!request_padding_ok(pt.size(), kDestinationHeader + len))
         return error(Code::kInvalidArgument, "destination layer not padded to its bucket");
       const ByteView padding = ByteView(pt).subspan(kDestinationHeader + len);
       if (!all_zero(padding)) return error(Code::kInvalidArgument, "non-zero padding");

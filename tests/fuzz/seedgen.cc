@@ -132,7 +132,7 @@ void onion_seeds(const fs::path& vectors) {
   onionswarm::put_u32(dest, 2);
   onionswarm::append(dest, onionswarm::as_bytes("{}"));
   put("onion_plaintext", "dest-unpadded", with_mode(0, dest));
-  dest.resize(onion::bucket_for(dest.size()), 0);
+  dest.resize(onion::request_bucket_for(dest.size()), 0);
   put("onion_plaintext", "dest-padded", with_mode(0, dest));
   dest.back() = 1;
   put("onion_plaintext", "dest-nonzero-padding", with_mode(0, dest));

@@ -6,17 +6,27 @@
 
 namespace onionswarm::onion {
 
-// Bucket sizes in bytes, ascending. The last is the largest body allowed:
-// an answer. A request's destination layer is at most kMaxRequestBucket, so
-// the largest bucket only ever carries answers: it is sized so that a full
-// default page of retrieved 1 KiB messages (100 envelopes of 1,433 bytes in
-// the binary retrieve answer, swarm/rpc.h) travels as one answer. 4096 is
-// there for the store of a 1 KiB text (about 2,100 bytes of JSON): without
-// it, such a store was padded to 8192, four times its size, at every hop.
-inline constexpr std::array<size_t, 7> kBuckets = {512, 2048, 4096, 8192, 32768, 131072, 163840};
-inline constexpr size_t kMaxRequestBucket = 131072;
+// Bucket sizes in bytes, ascending, for answers (final response bodies). The
+// last is the largest body allowed: it is sized so that a full default page
+// of retrieved 1 KiB messages (100 envelopes of 1,433 bytes in the binary
+// retrieve answer, swarm/rpc.h) travels as one answer. The first release
+// padded requests on this ladder too (up to kMaxRequestBucket).
+inline constexpr std::array<size_t, 6> kBuckets = {512, 2048, 8192, 32768, 131072, 163840};
+// Bucket sizes for requests (destination layers). 4096 is there for the
+// store of a 1 KiB text (about 2,100 bytes of JSON): on the answer ladder
+// such a store is padded to 8192, four times its size, at every hop.
+// Answers stay on kBuckets, so that clients of the first release, which
+// check an answer's padding against kBuckets, still read every answer.
+inline constexpr std::array<size_t, 6> kRequestBuckets = {512, 2048, 4096, 8192, 32768, 131072};
+inline constexpr size_t kMaxRequestBucket = kRequestBuckets.back();
 
-// The smallest bucket >= n, or 0 when n is larger than the largest bucket.
+// The smallest answer bucket >= n, or 0 when n is larger than the largest.
 size_t bucket_for(size_t n);
+// The smallest request bucket >= n, or 0 when n is larger than the largest.
+size_t request_bucket_for(size_t n);
+// Whether a destination layer of `padded` bytes is correctly padded for n
+// bytes of header and payload: padded == request_bucket_for(n), or, as the
+// first release padded requests, padded == bucket_for(n) <= kMaxRequestBucket.
+bool request_padding_ok(size_t padded, size_t n);
 
 }  // namespace onionswarm::onion

@@ -143,6 +143,31 @@ TEST(Layer, DestinationLayerPaddedToBucket) {
   }
 }
 
+// A client of the first release padded requests on the answer ladder (no
+// 4096 bucket): a destination still reads its 1 KiB store, padded to 8192.
+// Any other size is refused, as before.
+TEST(Layer, DestinationAcceptsTheFirstReleasesPaddingAndNoOther) {
+  auto hop = X25519KeyPair::generate();
+  const Bytes payload = payload_of(2100);
+  for (size_t padded : {size_t(4096), size_t(8192)}) {
+    auto layer = peel(hop, craft_layer(hop.public_key(), dest_plaintext(payload, padded, 2100)));
+    ASSERT_TRUE(layer.ok()) << padded << ": " << layer.status().to_string();
+    EXPECT_EQ(layer->payload, payload);
+  }
+  for (size_t padded : {size_t(2113), size_t(16384), size_t(32768)}) {
+    auto layer = peel(hop, craft_layer(hop.public_key(), dest_plaintext(payload, padded, 2100)));
+    EXPECT_EQ(layer.status().code(), Code::kInvalidArgument) << padded;
+  }
+  // 2035 bytes (2048 with the header) fit 2048 on both ladders: only 2048 is
+  // right for them.
+  const Bytes fits = payload_of(2035);
+  EXPECT_TRUE(peel(hop, craft_layer(hop.public_key(), dest_plaintext(fits, 2048, 2035))).ok());
+  for (size_t padded : {size_t(4096), size_t(8192)}) {
+    auto layer = peel(hop, craft_layer(hop.public_key(), dest_plaintext(fits, padded, 2035)));
+    EXPECT_EQ(layer.status().code(), Code::kInvalidArgument) << padded;
+  }
+}
+
 TEST(Layer, BuildRejectsBadPathOrPayload) {
   Path path = make_path(kMaxHops + 1);
   EXPECT_EQ(build({}, {}, kTs).status().code(), Code::kInvalidArgument);
@@ -500,6 +525,8 @@ TEST(Response, WrapWithNonceIsDeterministicAndPadsFinalOnly) {
   EXPECT_EQ(a.size(), 24 + 512 + 16);
   EXPECT_EQ(wrap_response_with_nonce(key, ResponseKind::kFinal, Bytes(507), nonce).size(), 24 + 512 + 16);
   EXPECT_EQ(wrap_response_with_nonce(key, ResponseKind::kFinal, Bytes(507 + 1), nonce).size(), 24 + 2048 + 16);
+  // Answers stay on the first release's ladder: 4096 is for requests only.
+  EXPECT_EQ(wrap_response_with_nonce(key, ResponseKind::kFinal, Bytes(2100), nonce).size(), 24 + 8192 + 16);
   EXPECT_EQ(wrap_response_with_nonce(key, ResponseKind::kForwarded, as_bytes("x"), nonce).size(), 24 + 6 + 16);
   EXPECT_EQ(wrap_response_with_nonce(key, ResponseKind::kHopError, as_bytes("x"), nonce).size(), 24 + 6 + 16);
 }

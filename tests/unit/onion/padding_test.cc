@@ -19,6 +19,35 @@ TEST(Padding, NextBucketJustAboveEachEdge) {
   }
 }
 
+TEST(Padding, RequestLadderIsTheAnswerLadderWith4096AndWithoutTheAnswerOnlyBucket) {
+  for (size_t i = 0; i + 1 < kRequestBuckets.size(); ++i) {
+    EXPECT_EQ(request_bucket_for(kRequestBuckets[i]), kRequestBuckets[i]);
+    EXPECT_EQ(request_bucket_for(kRequestBuckets[i] + 1), kRequestBuckets[i + 1]);
+  }
+  EXPECT_EQ(request_bucket_for(2049), 4096u);
+  EXPECT_EQ(bucket_for(2049), 8192u);
+  EXPECT_EQ(request_bucket_for(131072), 131072u);
+  EXPECT_EQ(request_bucket_for(131073), 0u);
+  for (size_t b : kRequestBuckets)
+    if (b != 4096) {
+      EXPECT_EQ(bucket_for(b), b) << b;
+    }
+}
+
+TEST(Padding, RequestPaddingOkOnEitherLadderOnly) {
+  EXPECT_TRUE(request_padding_ok(512, 13));
+  EXPECT_TRUE(request_padding_ok(4096, 2100));   // this release
+  EXPECT_TRUE(request_padding_ok(8192, 2100));   // the first release
+  EXPECT_FALSE(request_padding_ok(2048, 2100));  // too small
+  EXPECT_FALSE(request_padding_ok(32768, 2100));
+  EXPECT_FALSE(request_padding_ok(8192, 2048));  // 2048 on both ladders
+  EXPECT_FALSE(request_padding_ok(4096, 5000));
+  EXPECT_TRUE(request_padding_ok(8192, 5000));
+  EXPECT_TRUE(request_padding_ok(131072, 131072));
+  EXPECT_FALSE(request_padding_ok(163840, 131073));  // the answer-only bucket
+  EXPECT_FALSE(request_padding_ok(0, size_t(-1)));
+}
+
 TEST(Padding, LargestBucketIsLimit) {
   EXPECT_EQ(bucket_for(131072), 131072u);
   EXPECT_EQ(bucket_for(131073), 163840u);
