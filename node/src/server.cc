@@ -40,6 +40,11 @@ constexpr size_t kInlineWrapMaxBytes = 16 * 1024;
 // How long a stopping node waits, at most, for its last deferred replica
 // batches to leave (send_deferred_at_stop).
 constexpr int kStopLingerMs = 2000;
+// How long a stopping node goes on, at most, finishing the requests it took
+// before the stop (finish_in_flight): answers of next hops, commits, replica
+// confirmations. Well within the 10 s that scripts/devnet and systemd's
+// default give a node before SIGKILL.
+constexpr uint64_t kStopDrainMs = 3000;
 
 // Readiness tags (epoll_event::data) of the reactor's file descriptors.
 constexpr uint64_t kRouterTag = 0;
@@ -141,6 +146,11 @@ void Server::Mailbox::post(Outgoing o) {
   [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
 }
 
+bool Server::Mailbox::empty() {
+  std::lock_guard lock(mu_);
+  return items_.empty();
+}
+
 std::deque<Server::Outgoing> Server::Mailbox::drain() {
   uint64_t count;
   [[maybe_unused]] auto n = ::read(fd_, &count, sizeof count);
@@ -158,7 +168,9 @@ struct Server::Admission {
     server.queued_bytes_.fetch_add(bytes, std::memory_order_relaxed);
   }
   ~Admission() {
-    server.queued_requests_.fetch_sub(1, std::memory_order_relaxed);
+    // release: whoever sees the count drop (finish_in_flight) also sees the
+    // answer or forward this request posted to the mailbox before.
+    server.queued_requests_.fetch_sub(1, std::memory_order_release);
     server.queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
   }
   Admission(const Admission&) = delete;
@@ -342,6 +354,7 @@ Status Server::watch_fd(int fd, std::function<void()> on_readable) {
   if (on_fd_readable_) return error(Code::kInternal, "watch_fd: a fd is watched already");
   if (!epoll_add(fd, kWatchedFdTag))
     return error(Code::kInternal, std::string("epoll: ") + std::strerror(errno));
+  watched_fd_ = fd;
   on_fd_readable_ = std::move(on_readable);
   return Status();
 }
@@ -380,17 +393,7 @@ void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_
       }
       if (i == kMaxDrainPerPoll) mark_ready(kRouterTag);
     }
-    // Per link, its answers (socket tag) before its events (monitor tag):
-    // an answer that arrived before the link went down is used.
-    for (auto it = ready.lower_bound(socket_tag(1)); it != ready.end(); ++it) {
-      auto id = link_ids_.find(link_of_tag(*it));
-      if (id == link_ids_.end()) continue;  // a link replaced since
-      const crypto::X25519PublicKey peer = id->second;
-      Link& link = links_.at(peer);
-      const bool more = *it % 2 == 0 ? on_link_message(peer, *link.socket) : on_link_events(peer, link);
-      if (more) mark_ready(*it);
-    }
-    if (ready.count(kMailboxTag)) on_mailbox(mailbox_.drain());
+    serve_links_and_mailbox(ready);
     if (ready.count(kWatchedFdTag)) on_fd_readable_();
     const uint64_t now = clock_();
     expire_pending(now);
@@ -422,7 +425,74 @@ void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_
       if (on_tick) on_tick();
     }
   }
+  finish_in_flight();
   send_deferred_at_stop();
+}
+
+void Server::serve_links_and_mailbox(const std::set<uint64_t>& ready) {
+  // Per link, its answers (socket tag) before its events (monitor tag):
+  // an answer that arrived before the link went down is used.
+  for (auto it = ready.lower_bound(socket_tag(1)); it != ready.end(); ++it) {
+    auto id = link_ids_.find(link_of_tag(*it));
+    if (id == link_ids_.end()) continue;  // a link replaced since
+    const crypto::X25519PublicKey peer = id->second;
+    Link& link = links_.at(peer);
+    const bool more = *it % 2 == 0 ? on_link_message(peer, *link.socket) : on_link_events(peer, link);
+    if (more) mark_ready(*it);
+  }
+  if (ready.count(kMailboxTag)) on_mailbox(mailbox_.drain());
+}
+
+bool Server::in_flight_done() {
+  // The acquire pairs with ~Admission's release: a request that is no
+  // longer counted has posted its answer or forward, so the mailbox shows it.
+  return queued_requests_.load(std::memory_order_acquire) == 0 && mailbox_.empty() && pending_.empty() &&
+         replications_.empty();
+}
+
+void Server::finish_in_flight() {
+  // Nothing new is read: the public socket and the signal fd leave the
+  // epoll set (left in it, they would stay readable and spin this loop).
+  // What the node took before the stop is finished: queued peels and
+  // requests, commits, next hops' answers and swarm members' confirmations
+  // are passed on, for at most kStopDrainMs.
+  epoll_event ev{};
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, router_->get(zmq::sockopt::fd), &ev);
+  if (watched_fd_ >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, watched_fd_, &ev);
+  const uint64_t start = clock_();
+  const size_t requests = queued_requests_.load(std::memory_order_relaxed) + pending_.size();
+  if (requests) {
+    log_info("node", "stopping: finishing " + std::to_string(requests) +
+                         " request(s) taken before the stop (at most " + std::to_string(kStopDrainMs) + " ms)");
+  }
+  std::array<epoll_event, 64> events;
+  bool done = in_flight_done();
+  while (!done && clock_() - start < kStopDrainMs) {
+    const int n = ::epoll_wait(epoll_fd_, events.data(), int(events.size()), 10);
+    for (int i = 0; i < n; ++i) mark_ready(events[size_t(i)].data.u64);
+    // The run loop's tick marks every link (a ZMQ_FD can miss a message);
+    // here every pass does, the passes being at most 10 ms apart anyway.
+    for (const auto& [id, peer] : link_ids_) {
+      mark_ready(socket_tag(id));
+      mark_ready(monitor_tag(id));
+    }
+    mark_ready(kMailboxTag);
+    std::set<uint64_t> ready = std::exchange(ready_, {});
+    serve_links_and_mailbox(ready);
+    const uint64_t now = clock_();
+    expire_pending(now);
+    flush_deferred(now);
+    done = in_flight_done();
+  }
+  if (!requests && done) return;
+  const size_t left = queued_requests_.load(std::memory_order_relaxed) + pending_.size();
+  if (done) {
+    log_info("node", "stopping: finished the requests taken before the stop in " +
+                         std::to_string(clock_() - start) + " ms");
+  } else {
+    log_warn("node", "stopping: " + std::to_string(left) + " request(s) taken before the stop still unanswered after " +
+                         std::to_string(kStopDrainMs) + " ms; their clients will retry");
+  }
 }
 
 void Server::reply_error(const std::string& to, uint64_t request_id, const Status& st) {

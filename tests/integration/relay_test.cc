@@ -131,6 +131,61 @@ TEST(Relay, AHungNextHopIsUnavailableBeforeTheRelayTimeout) {
   EXPECT_TRUE(served) << "the relay never reached the node again";
 }
 
+// A relay told to stop (SIGTERM) while a request it forwarded waits for the
+// next hop reads no new request but passes that answer back before it
+// exits (Server::finish_in_flight, at most 3 s). The next hop hangs
+// (SIGSTOP) until the relay says it is finishing, then runs again.
+// Before, the relay left at once and the client got no answer at all.
+TEST(Relay, AStoppingRelayPassesBackTheAnswerItWasWaitingFor) {
+  crypto::init();
+  test::Devnet net(2, 2);
+  ASSERT_TRUE(net.ok()) << net.start_output();
+  const auto nodes = net.nodes();
+  ASSERT_EQ(nodes.size(), 2u);
+  const auto& relay = nodes[0];
+  const auto& next = nodes[1];
+  const ByteView info = as_bytes(R"({"method":"info","params":{}})");
+  {
+    test::RawClient c(relay);
+    auto a = c.send_onion({relay, next}, info);  // the link is up
+    ASSERT_TRUE(a.ok()) << a.status().to_string();
+    ASSERT_EQ(a->kind, onion::ResponseKind::kFinal) << describe(*a);
+  }
+  const pid_t relay_pid = test::devnet_pid(net, 1), next_pid = test::devnet_pid(net, 2);
+  ASSERT_GT(relay_pid, 0);
+  ASSERT_GT(next_pid, 0);
+
+  ASSERT_EQ(::kill(next_pid, SIGSTOP), 0);
+  const auto stopped_at = std::chrono::steady_clock::now();
+  const Resume resume{next_pid};
+  Result<test::RawClient::OnionAnswer> answer = error(Code::kInternal, "no answer yet");
+  std::thread client([&] {
+    test::RawClient c(relay);
+    answer = c.send_onion({relay, next}, info);
+  });
+  const std::string stopped = test::stop_while_waiting(net, 1, next_pid, "/relay/in_flight");
+  const auto hung_for = std::chrono::steady_clock::now() - stopped_at;
+  client.join();
+  ASSERT_EQ(stopped, "");
+  const std::string log_path = net.node_dir(1) + "/node.log";
+
+  ASSERT_TRUE(answer.ok()) << "the stopping relay sent no answer: " << answer.status().to_string();
+  ASSERT_EQ(answer->type, wire::Type::kOnionResponse);
+  // The link's heartbeats drop a peer only after 4 s without a sound
+  // (wire::kHeartbeatTimeoutMs); a longer hang (a very slow machine) may
+  // end the request with the relay's own `unavailable` instead, which is
+  // still an answer from the stopping relay.
+  if (hung_for < std::chrono::milliseconds(3500)) {
+    EXPECT_EQ(answer->kind, onion::ResponseKind::kFinal) << describe(*answer);
+  } else if (answer->kind != onion::ResponseKind::kFinal) {
+    ASSERT_NO_FATAL_FAILURE(expect_next_hop_unreachable(answer));
+  }
+  ASSERT_TRUE(test::wait_gone(relay_pid));
+  EXPECT_NE(test::read_file(log_path).find("stopping: finished the requests taken before the stop"),
+            std::string::npos)
+      << test::read_file(log_path);
+}
+
 // The same for a client's guard: a request waiting on a guard that hangs
 // ends with `unavailable` "lost the connection" (so the client takes a new
 // guard) rather than `timeout` after the whole request timeout.

@@ -566,6 +566,34 @@ bool wait_gone(pid_t pid, std::chrono::milliseconds timeout) {
   return false;
 }
 
+std::string stop_while_waiting(const Devnet& net, int i, pid_t hung, const std::string& waiting) {
+  struct Resume {
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{hung};
+  const pid_t pid = devnet_pid(net, i);
+  if (pid <= 0) return "no pid for node " + std::to_string(i);
+  const auto pointer = nlohmann::json::json_pointer(waiting);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  bool seen = false;
+  while (!seen && std::chrono::steady_clock::now() < deadline) {
+    const auto status = node_status(net.node_dir(i));
+    seen = status.is_object() && status.contains(pointer) && status[pointer].is_number_unsigned() &&
+           status[pointer].get<uint64_t>() >= 1;
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!seen) return "node " + std::to_string(i) + "'s status never showed " + waiting + " >= 1";
+  if (::kill(pid, SIGTERM) != 0) return "SIGTERM failed";
+  const std::string log_path = net.node_dir(i) + "/node.log";
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (read_file(log_path).find("stopping: finishing 1 request(s) taken before the stop") != std::string::npos)
+      return "";
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return "node " + std::to_string(i) + " never said it was finishing a request:\n" + read_file(log_path);
+}
+
 bool wait_answering(const swarm::NodeDescriptor& node, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {

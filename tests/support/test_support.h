@@ -296,6 +296,14 @@ struct RunningNode {
   // or timeout.
   int stop();
 };
+// A "stop while a request waits" step (Server::finish_in_flight): `hung`
+// is a node the test has stopped (SIGSTOP) so that a request node i of net
+// took waits for it. Waits (bounded) until node i's `status --json` shows
+// that request (the number at JSON pointer `waiting` is at least 1), sends
+// node i SIGTERM, waits until its log says it is finishing 1 request, then
+// lets `hung` run again (SIGCONT, also on failure). Empty when all went so;
+// else what did not.
+std::string stop_while_waiting(const Devnet& net, int i, pid_t hung, const std::string& waiting);
 // Waits (bounded) until node answers info; true when it did.
 bool wait_answering(const swarm::NodeDescriptor& node, std::chrono::milliseconds timeout = std::chrono::seconds(60));
 

@@ -114,7 +114,9 @@ class Server {
 
   // Runs the reactor on the calling thread until stop is set. on_tick runs
   // on the reactor thread about every 100 ms (for the network file reload).
-  // On stop it sends the deferred replica batches still queued.
+  // On stop it reads no new request, finishes those it took before (for at
+  // most 3 s: finish_in_flight), then sends the deferred replica batches
+  // still queued.
   void run(const std::atomic<bool>& stop, const std::function<void()>& on_tick = {});
   // Calls on_readable on the reactor thread whenever fd is readable; it must
   // read fd until it would block. One such fd: the node's signalfd, so that
@@ -190,6 +192,7 @@ class Server {
     Mailbox();
     ~Mailbox();
     void post(Outgoing o);  // any thread
+    bool empty();
     std::deque<Outgoing> drain();
     int fd() const { return fd_; }
 
@@ -216,6 +219,13 @@ class Server {
   void watch(zmq::socket_t& s, uint64_t tag);
   void unwatch(zmq::socket_t& s);
   void mark_ready(uint64_t tag) { ready_.insert(tag); }
+  // run()'s pass over the link sockets and the mailbox that `ready` names.
+  void serve_links_and_mailbox(const std::set<uint64_t>& ready);
+  // After the stop: reads no new request but finishes those taken before
+  // (peels, commits, next hops' answers, replica confirmations), for at
+  // most kStopDrainMs (server.cc). in_flight_done: nothing of them is left.
+  void finish_in_flight();
+  bool in_flight_done();
   void on_outgoing(Outgoing o);
   // Everything one mailbox drain returned: new stores' replicas go out as
   // one kReplicateBatch per swarm, the rest through on_outgoing.
@@ -278,6 +288,7 @@ class Server {
   std::map<uint64_t, crypto::X25519PublicKey> link_ids_;  // reactor thread only: Link::id -> links_ key
   int epoll_fd_ = -1;                       // the sockets' ZMQ_FDs, the mailbox eventfd, watch_fd's fd
   std::function<void()> on_fd_readable_;     // watch_fd's callback
+  int watched_fd_ = -1;                      // watch_fd's fd
   std::set<uint64_t> ready_;                // reactor thread only: tags to read in the next pass
   std::string endpoint_;
 
