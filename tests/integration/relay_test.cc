@@ -87,32 +87,43 @@ struct Resume {
   ~Resume() { ::kill(pid, SIGCONT); }
 };
 
+// Two nodes: node 1 relays to node 2 (the next hop), and the link between
+// them is up (an info through both was answered).
+class RelayToNext : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { crypto::init(); }
+  void SetUp() override {
+    ASSERT_TRUE(net_.ok()) << net_.start_output();
+    nodes_ = net_.nodes();
+    ASSERT_EQ(nodes_.size(), 2u);
+    relay_pid_ = test::devnet_pid(net_, 1);
+    next_pid_ = test::devnet_pid(net_, 2);
+    ASSERT_GT(relay_pid_, 0);
+    ASSERT_GT(next_pid_, 0);
+    auto a = through();
+    ASSERT_TRUE(a.ok()) << a.status().to_string();
+    ASSERT_EQ(a->kind, onion::ResponseKind::kFinal) << describe(*a);
+  }
+  const swarm::NodeDescriptor& relay() const { return nodes_.at(0); }
+  const swarm::NodeDescriptor& next() const { return nodes_.at(1); }
+  // An info through the relay to the next hop, from a fresh client.
+  Result<test::RawClient::OnionAnswer> through() {
+    test::RawClient c(relay());
+    return c.send_onion({relay(), next()}, as_bytes(R"({"method":"info","params":{}})"));
+  }
+
+  test::Devnet net_{2, 2};
+  std::vector<swarm::NodeDescriptor> nodes_;
+  pid_t relay_pid_ = -1, next_pid_ = -1;
+};
+
 // A next hop that hangs (SIGSTOP: its TCP connections stay open, nothing
 // answers) is found out by the link's heartbeats: the relay answers the
 // request it forwarded, and the next one, "next hop is unreachable" rather
 // than "timeout" after its 10 s relay timeout. Once the node runs again the
 // link comes back up.
-TEST(Relay, AHungNextHopIsUnavailableBeforeTheRelayTimeout) {
-  crypto::init();
-  test::Devnet net(2, 2);
-  ASSERT_TRUE(net.ok()) << net.start_output();
-  const auto nodes = net.nodes();
-  ASSERT_EQ(nodes.size(), 2u);
-  const auto& relay = nodes[0];
-  const auto& victim = nodes[1];
-  const ByteView info = as_bytes(R"({"method":"info","params":{}})");
-  auto through = [&] {
-    test::RawClient c(relay);
-    return c.send_onion({relay, victim}, info);
-  };
-  {
-    auto a = through();  // the link is up
-    ASSERT_TRUE(a.ok()) << a.status().to_string();
-    ASSERT_EQ(a->kind, onion::ResponseKind::kFinal) << describe(*a);
-  }
-
-  const pid_t pid = test::devnet_pid(net, 2);
-  ASSERT_GT(pid, 0);
+TEST_F(RelayToNext, AHungNextHopIsUnavailableBeforeTheRelayTimeout) {
+  const pid_t pid = next_pid_;
   ASSERT_EQ(::kill(pid, SIGSTOP), 0);
   const Resume resume{pid};
 
@@ -136,38 +147,17 @@ TEST(Relay, AHungNextHopIsUnavailableBeforeTheRelayTimeout) {
 // exits (Server::finish_in_flight, at most 3 s). The next hop hangs
 // (SIGSTOP) until the relay says it is finishing, then runs again.
 // Before, the relay left at once and the client got no answer at all.
-TEST(Relay, AStoppingRelayPassesBackTheAnswerItWasWaitingFor) {
-  crypto::init();
-  test::Devnet net(2, 2);
-  ASSERT_TRUE(net.ok()) << net.start_output();
-  const auto nodes = net.nodes();
-  ASSERT_EQ(nodes.size(), 2u);
-  const auto& relay = nodes[0];
-  const auto& next = nodes[1];
-  const ByteView info = as_bytes(R"({"method":"info","params":{}})");
-  {
-    test::RawClient c(relay);
-    auto a = c.send_onion({relay, next}, info);  // the link is up
-    ASSERT_TRUE(a.ok()) << a.status().to_string();
-    ASSERT_EQ(a->kind, onion::ResponseKind::kFinal) << describe(*a);
-  }
-  const pid_t relay_pid = test::devnet_pid(net, 1), next_pid = test::devnet_pid(net, 2);
-  ASSERT_GT(relay_pid, 0);
-  ASSERT_GT(next_pid, 0);
-
-  ASSERT_EQ(::kill(next_pid, SIGSTOP), 0);
+TEST_F(RelayToNext, AStoppingRelayPassesBackTheAnswerItWasWaitingFor) {
+  ASSERT_EQ(::kill(next_pid_, SIGSTOP), 0);
   const auto stopped_at = std::chrono::steady_clock::now();
-  const Resume resume{next_pid};
+  const Resume resume{next_pid_};
   Result<test::RawClient::OnionAnswer> answer = error(Code::kInternal, "no answer yet");
-  std::thread client([&] {
-    test::RawClient c(relay);
-    answer = c.send_onion({relay, next}, info);
-  });
-  const std::string stopped = test::stop_while_waiting(net, 1, next_pid, "/relay/in_flight");
+  std::thread client([&] { answer = through(); });
+  const std::string stopped = test::stop_while_waiting(net_, 1, next_pid_, "/relay/in_flight");
   const auto hung_for = std::chrono::steady_clock::now() - stopped_at;
   client.join();
   ASSERT_EQ(stopped, "");
-  const std::string log_path = net.node_dir(1) + "/node.log";
+  const std::string log_path = net_.node_dir(1) + "/node.log";
 
   ASSERT_TRUE(answer.ok()) << "the stopping relay sent no answer: " << answer.status().to_string();
   ASSERT_EQ(answer->type, wire::Type::kOnionResponse);
@@ -180,7 +170,7 @@ TEST(Relay, AStoppingRelayPassesBackTheAnswerItWasWaitingFor) {
   } else if (answer->kind != onion::ResponseKind::kFinal) {
     ASSERT_NO_FATAL_FAILURE(expect_next_hop_unreachable(answer));
   }
-  ASSERT_TRUE(test::wait_gone(relay_pid));
+  ASSERT_TRUE(test::wait_gone(relay_pid_));
   EXPECT_NE(test::read_file(log_path).find("stopping: finished the requests taken before the stop"),
             std::string::npos)
       << test::read_file(log_path);
