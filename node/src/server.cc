@@ -42,8 +42,8 @@ constexpr size_t kInlineWrapMaxBytes = 16 * 1024;
 constexpr int kStopLingerMs = 2000;
 // How long a stopping node goes on, at most, finishing the requests it took
 // before the stop (finish_in_flight): answers of next hops, commits, replica
-// confirmations. Well within the 10 s that scripts/devnet and systemd's
-// default give a node before SIGKILL.
+// confirmations. Well within the 10 s that scripts/devnet gives a node
+// before SIGKILL (the packaged systemd unit: TimeoutStopSec=60s).
 constexpr uint64_t kStopDrainMs = 3000;
 
 // Readiness tags (epoll_event::data) of the reactor's file descriptors.
