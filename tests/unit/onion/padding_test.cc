@@ -1,6 +1,12 @@
 #include "onion/padding.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <string>
+#include <vector>
 
 namespace onionswarm::onion {
 namespace {
@@ -63,6 +69,34 @@ TEST(Padding, RequestBucketIsOneOfTheBuckets) {
 
 TEST(Padding, BucketsAscending) {
   for (size_t i = 1; i < kBuckets.size(); ++i) EXPECT_LT(kBuckets[i - 1], kBuckets[i]);
+}
+
+// tests/vectors/padding.json pins both ladders and, for sizes at every
+// edge, the request and answer buckets and every request padding a
+// destination accepts (docs/PROTOCOL.md 5.4, section 13).
+TEST(Padding, VectorsPinBothLaddersAndTheAcceptedRequestPaddings) {
+  const std::string path = std::string(ONIONSWARM_VECTORS_DIR) + "/padding.json";
+  std::ifstream in(path);
+  ASSERT_TRUE(in.good()) << path;
+  const auto doc = nlohmann::json::parse(in);
+  const auto requests = doc.at("request_buckets").get<std::vector<size_t>>();
+  const auto answers = doc.at("answer_buckets").get<std::vector<size_t>>();
+  EXPECT_EQ(requests, std::vector<size_t>(kRequestBuckets.begin(), kRequestBuckets.end()));
+  EXPECT_EQ(answers, std::vector<size_t>(kBuckets.begin(), kBuckets.end()));
+  ASSERT_GE(doc.at("cases").size(), 10u);
+  for (const auto& c : doc.at("cases")) {
+    const size_t n = c.at("n").get<size_t>();
+    EXPECT_EQ(request_bucket_for(n), c.at("request_bucket").get<size_t>()) << n;
+    EXPECT_EQ(bucket_for(n), c.at("answer_bucket").get<size_t>()) << n;
+    const auto accepted = c.at("request_paddings_accepted").get<std::vector<size_t>>();
+    std::vector<size_t> sizes = requests;
+    sizes.insert(sizes.end(), answers.begin(), answers.end());
+    sizes.insert(sizes.end(), {n, n + 1, 100});
+    for (size_t padded : sizes) {
+      const bool listed = std::find(accepted.begin(), accepted.end(), padded) != accepted.end();
+      EXPECT_EQ(request_padding_ok(padded, n), listed) << "n " << n << ", padded " << padded;
+    }
+  }
 }
 
 }  // namespace
