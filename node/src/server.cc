@@ -460,7 +460,8 @@ void Server::finish_in_flight() {
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, router_->get(zmq::sockopt::fd), &ev);
   if (watched_fd_ >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, watched_fd_, &ev);
   const uint64_t start = clock_();
-  const size_t requests = queued_requests_.load(std::memory_order_relaxed) + pending_.size();
+  auto open_requests = [this] { return queued_requests_.load(std::memory_order_relaxed) + pending_.size(); };
+  const size_t requests = open_requests();
   if (requests) {
     log_info("node", "stopping: finishing " + std::to_string(requests) +
                          " request(s) taken before the stop (at most " + std::to_string(kStopDrainMs) + " ms)");
@@ -485,12 +486,11 @@ void Server::finish_in_flight() {
     done = in_flight_done();
   }
   if (!requests && done) return;
-  const size_t left = queued_requests_.load(std::memory_order_relaxed) + pending_.size();
   if (done) {
     log_info("node", "stopping: finished the requests taken before the stop in " +
                          std::to_string(clock_() - start) + " ms");
   } else {
-    log_warn("node", "stopping: " + std::to_string(left) + " request(s) taken before the stop still unanswered after " +
+    log_warn("node", "stopping: " + std::to_string(open_requests()) + " request(s) taken before the stop still unanswered after " +
                          std::to_string(kStopDrainMs) + " ms; their clients will retry");
   }
 }
