@@ -71,6 +71,7 @@
 #include "client/envelope.h"
 #include "client/identity.h"
 #include "config/network_file.h"
+#include "onion/heap.h"
 #include "swarm/rpc.h"
 
 namespace {
@@ -410,6 +411,7 @@ FetchFigures run_fetch(Shared& sh, const std::string& home, uint64_t expected) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  heap::keep_frame_buffers();  // as the CLI does (cli/main.cc)
   const Args args = parse_args(argc, argv);
 
   auto net = config::load_network_file(args.network);

@@ -58,6 +58,7 @@
 #include "client/groups.h"
 #include "client/identity.h"
 #include "config/network_file.h"
+#include "onion/heap.h"
 #include "swarm/group.h"
 #include "swarm/rpc.h"
 
@@ -176,6 +177,7 @@ Result<swarm::group::ControlEntry> head_entry(client::Client& cl, client::Groups
 }  // namespace
 
 int main(int argc, char** argv) {
+  heap::keep_frame_buffers();  // as the CLI does (cli/main.cc)
   const Args args = parse_args(argc, argv);
   crypto::init();
 

@@ -38,6 +38,7 @@
 #include "client/mnemonic.h"
 #include "config/network_file.h"
 #include "onion/encoding.h"
+#include "onion/heap.h"
 #include "swarm/account.h"
 
 namespace {
@@ -765,6 +766,9 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Answers of up to 160 KiB are reused from the heap instead of faulted in
+  // afresh at each layer (onion/heap.h); with glibc's defaults otherwise.
+  onionswarm::heap::keep_frame_buffers();
   try {
     return run(argc, argv);
   } catch (const UsageError& e) {

@@ -34,6 +34,7 @@
 #include "node/storage.h"
 #include "onion/crypto.h"
 #include "onion/encoding.h"
+#include "onion/heap.h"
 #include "swarm/descriptor.h"
 
 namespace {
@@ -288,6 +289,9 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
   // free memory stranded in many heaps. A few arenas serve our handful of
   // threads and keep the footprint close to what is really in use.
   ::mallopt(M_ARENA_MAX, 4);
+  // Frames are reused from the heap instead of faulted in afresh (onion/heap.h).
+  if (!heap::keep_frame_buffers())
+    node::log_warn("node", "glibc refused the heap settings for frames; running with its defaults");
 
   auto network = config::load_network_file(cfg.network);
   if (!network.ok()) return fail(network.status().message());  // names the file
