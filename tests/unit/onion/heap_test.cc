@@ -41,7 +41,7 @@ long thread_minor_faults() {
 // kRounds times. Returns the minor page faults of every round after the
 // first: memory that was reused costs none, memory handed back to the
 // kernel and taken again faults once per page.
-long faults_after_the_first_round() {
+[[maybe_unused]] long faults_after_the_first_round() {
   long faults = -1;
   std::thread worker([&faults] {
     long after_first = 0;
