@@ -2,10 +2,12 @@
 // process CPU time and a temporary directory. Header-only; bench code only.
 #pragma once
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -148,6 +150,18 @@ struct TempDir {
     if (path.empty()) return;
     std::error_code ec;
     std::filesystem::remove_all(path, ec);
+  }
+
+  // A fresh directory TOOL.XXXXXX under the system's temporary directory;
+  // false, with the reason on stderr, if none could be made.
+  bool make(const Tool& tool) {
+    std::string templ = (std::filesystem::temp_directory_path() / (std::string(tool.name) + ".XXXXXX")).string();
+    if (!::mkdtemp(templ.data())) {
+      std::fprintf(stderr, "%s: mkdtemp: %s\n", tool.name, std::strerror(errno));
+      return false;
+    }
+    path = templ;
+    return true;
   }
 };
 

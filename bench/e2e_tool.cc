@@ -55,7 +55,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -67,6 +66,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench_common.h"
+#include "devnet.h"
 #include "client/client.h"
 #include "client/envelope.h"
 #include "client/identity.h"
@@ -76,7 +76,6 @@
 
 namespace {
 
-namespace fs = std::filesystem;
 using namespace onionswarm;
 using namespace onionswarm::bench;  // Clock, Summary, summarize, to_json, TempDir, ...
 
@@ -183,15 +182,7 @@ struct Shared {
 };
 
 client::ClientOptions make_options(const Shared& sh, const std::string& home) {
-  client::ClientOptions o;
-  o.home = home;
-  o.nodes = sh.net->nodes;
-  o.network_id = sh.net->network_id;
-  o.swarm_size = sh.net->swarm_size;
-  o.timeout_ms = sh.args->timeout_ms;
-  const Clock::time_point deadline = sh.deadline;
-  o.cancelled = [deadline] { return Clock::now() >= deadline; };
-  return o;
+  return devnet_client_options(*sh.net, home, sh.args->timeout_ms, sh.deadline);
 }
 
 void add_error(Shared& sh, const std::string& what) {
@@ -414,33 +405,10 @@ int main(int argc, char** argv) {
   heap::keep_frame_buffers();  // as the CLI does (cli/main.cc)
   const Args args = parse_args(argc, argv);
 
-  auto net = config::load_network_file(args.network);
-  if (!net.ok()) {
-    std::fprintf(stderr, "e2e_tool: %s\n", net.status().message().c_str());
-    return 1;
-  }
-  if (net->nodes.size() < 4) {
-    std::fprintf(stderr, "e2e_tool: the network needs at least 4 nodes (3 relays + destination)\n");
-    return 1;
-  }
-  for (const auto& n : net->nodes) {
-    if (!is_loopback(n.address)) {
-      std::fprintf(stderr, "e2e_tool: refusing non-loopback node address %s\n", n.address.c_str());
-      return 1;
-    }
-  }
-
+  const auto net = load_devnet_network(kTool, args.network);
+  if (!net) return 1;
   TempDir tmp;
-  {
-    std::string templ = (fs::temp_directory_path() / "e2e_tool.XXXXXX").string();
-    std::vector<char> buf(templ.begin(), templ.end());
-    buf.push_back('\0');
-    if (!::mkdtemp(buf.data())) {
-      std::perror("e2e_tool: mkdtemp");
-      return 1;
-    }
-    tmp.path = buf.data();
-  }
+  if (!tmp.make(kTool)) return 1;
 
   Shared sh;
   sh.args = &args;
