@@ -19,6 +19,7 @@
 #include "node/thread_name.h"
 #include "onion/encoding.h"
 #include "onion/layer.h"
+#include "swarm/group.h"
 #include "swarm/json.h"
 #include "swarm/rpc.h"
 
@@ -212,6 +213,7 @@ Server::Server(ServerOptions options, NodeKeys keys, std::shared_ptr<swarm::Dire
         append_replica_record(o.body, m);
         o.replicated = std::move(replicated);
         o.hashes = {m.hash};
+        o.to_every_member = m.account.is_group() && m.ns == swarm::group::kControlNamespace;
         mailbox_.post(std::move(o));
       });
   handler_->set_on_delete([this](const swarm::rpc::DeleteRequest& d, Bytes request) {
@@ -1000,10 +1002,10 @@ void Server::on_mailbox(std::deque<Outgoing> items) {
   // New stores' replicas: one frame (and one answer) per swarm member for
   // all that this drain holds, instead of one per replica.
   auto swarms = handler_->swarms();
-  std::map<size_t, std::vector<Outgoing>> batches;
+  std::map<std::pair<size_t, bool>, std::vector<Outgoing>> batches;  // by swarm and to_every_member
   for (auto& o : items) {
     if (o.kind == Outgoing::kReplicate && o.replicated && !swarms->empty())
-      batches[swarm::swarm_index_for(*swarms, o.account)].push_back(std::move(o));
+      batches[{swarm::swarm_index_for(*swarms, o.account), o.to_every_member}].push_back(std::move(o));
     else if (o.kind == Outgoing::kReplicate && o.replicated) {
       PendingReplication alone;  // no swarms known: nobody to wait for
       alone.replicated = std::move(o.replicated);
@@ -1012,10 +1014,10 @@ void Server::on_mailbox(std::deque<Outgoing> items) {
     } else
       on_outgoing(std::move(o));
   }
-  for (auto& [index, stores] : batches) replicate_batch((*swarms)[index], stores);
+  for (auto& [key, stores] : batches) replicate_batch((*swarms)[key.first], stores, key.second);
 }
 
-void Server::replicate_batch(const swarm::Swarm& swarm, std::vector<Outgoing>& stores) {
+void Server::replicate_batch(const swarm::Swarm& swarm, std::vector<Outgoing>& stores, bool to_every_member) {
   for (size_t begin = 0; begin < stores.size();) {
     // As many records as fit in one frame.
     size_t end = begin, bytes = 2;
@@ -1030,14 +1032,15 @@ void Server::replicate_batch(const swarm::Swarm& swarm, std::vector<Outgoing>& s
     const uint64_t first = next_request_id_;
     next_request_id_ += end - begin;
     const Bytes header = wire::encode_header({wire::kVersion, wire::Type::kReplicateBatch, first});
-    // Eager members: the first `eager` other members, from a start that
-    // rotates batch by batch, whose link takes the frame. The others get
-    // these records in their deferred push (DeferredPush).
+    // Eager members: the first `eager` other members (all of them for
+    // to_every_member), from a start that rotates batch by batch, whose link
+    // takes the frame. The others get these records in their deferred push
+    // (DeferredPush).
     std::vector<const swarm::NodeDescriptor*> others;
     for (const auto& m : swarm.members)
       if (m.x25519 != keys_.x25519.public_key()) others.push_back(&m);
     const size_t peers = others.size();
-    const size_t eager = options_.replica_eager_members == 0
+    const size_t eager = options_.replica_eager_members == 0 || to_every_member
                              ? peers
                              : std::max(options_.replica_eager_members, options_.min_replica_acks);
     size_t sent = 0;

@@ -168,6 +168,10 @@ class Server {
     // kReplicate: the new store's hash, or the hashes a delete removed (the
     // delete's body is empty when a peer pushed it: only forget_deferred).
     std::vector<crypto::Hash> hashes;
+    // kReplicate of a new store: pushed to every other member at once, none
+    // deferred (a group's control entry: every member checks the group's
+    // credentials against its control log).
+    bool to_every_member = false;
   };
   // New stores' replica records waiting for one swarm member's deferred
   // kReplicateBatch (docs/PROTOCOL.md 8.2).
@@ -230,7 +234,7 @@ class Server {
   // Everything one mailbox drain returned: new stores' replicas go out as
   // one kReplicateBatch per swarm, the rest through on_outgoing.
   void on_mailbox(std::deque<Outgoing> items);
-  void replicate_batch(const swarm::Swarm& swarm, std::vector<Outgoing>& stores);
+  void replicate_batch(const swarm::Swarm& swarm, std::vector<Outgoing>& stores, bool to_every_member);
   // Sends one message to every member of swarm but this node. Returns the
   // number of other members and how many it was sent to (links down or
   // congested are skipped).
