@@ -24,12 +24,13 @@ std::string record_key(const swarm::AccountId& g) { return "group/" + g.to_strin
 std::string invite_key(const swarm::AccountId& g) { return "group-invite/" + g.to_string(); }
 
 // Sends and polls of a group go to a random member of its swarm, and once
-// more to the pinned member (Client::request) when that one refuses the
-// credential: it may not hold the control entry behind the credential yet,
-// since a new store reaches two of the five members at once and the others
-// in a deferred batch (PROTOCOL.md 8.2), while the pinned member took every
-// entry of the group while it was up. Spread so, the polls of a large group
-// do not all count against one node's account_rate.
+// more to the pinned member (Client::request), the group's sequencer, when
+// that one refuses the credential: the sequencer pushes each control entry
+// to every member at once (PROTOCOL.md 15.3), but a member may not hold the
+// newest yet (the push still on its way, or missed while that member was
+// down), while the sequencer took every entry while it was up. Spread so,
+// the polls of a large group do not all count against one node's
+// account_rate.
 template <typename Send>
 auto at_any_member(Send&& send) {
   auto result = send(/*pinned=*/false);
