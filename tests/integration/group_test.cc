@@ -633,7 +633,7 @@ TEST_F(Group, HundredMembersAllReceiveAndTheHundredAndFirstIsRefused) {
 }
 
 // A new store reaches two of its swarm's five members at once and the others
-// in a deferred batch (docs/PROTOCOL.md 8.2), here 5 s later. A group's
+// in a deferred batch (docs/PROTOCOL.md 8.2), here 10 s later. A group's
 // control entries are the exception: every member checks a member's
 // credential against the control log it holds, so they go to every member
 // at once, and a removed member's credential is refused, and a new one
@@ -644,7 +644,7 @@ TEST_F(Group, HundredMembersAllReceiveAndTheHundredAndFirstIsRefused) {
 // and the next poll gets them (the cursor looks two minutes back).
 class GroupWithLaggingMembers : public test::DevnetSuite<GroupWithLaggingMembers, 6, 5> {
  public:
-  static std::string node_config_json() { return R"({"replica_defer_ms":5000})"; }
+  static std::string node_config_json() { return R"({"replica_defer_ms":10000})"; }
 
  protected:
   std::unique_ptr<client::Client> open(const std::string& home) { return test::open_client(net_->network_file(), home); }
@@ -672,11 +672,11 @@ TEST_F(GroupWithLaggingMembers, EveryMemberTakesAControlChangeAtOnce) {
   const swarm::AccountId gid = *created;
   // The invitation is a 1:1 message: the invitee's path may leave it only
   // the two members the batch has not reached yet to ask, so an invitee may
-  // have to look again until the batch is out (bounded: 20 s).
+  // have to look again until the batch is out (bounded: 30 s).
   for (int i = 1; i < kMembers; ++i) {
     client::Groups g(*clients[size_t(i)]);
     Status accepted = error(Code::kNotFound, "not tried");
-    for (int attempt = 0; attempt < 200 && accepted.code() == Code::kNotFound; ++attempt) {
+    for (int attempt = 0; attempt < 300 && accepted.code() == Code::kNotFound; ++attempt) {
       if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       ASSERT_TRUE(g.fetch_direct().ok());
       accepted = g.accept(gid);
@@ -685,7 +685,7 @@ TEST_F(GroupWithLaggingMembers, EveryMemberTakesAControlChangeAtOnce) {
   }
 
   // Every member sends, then polls until it has every message of the round
-  // (bounded: 200 polls, 100 ms apart); no send or poll may fail.
+  // (bounded: 300 polls, 100 ms apart); no send or poll may fail.
   auto round = [&](const std::string& label, const std::vector<int>& members) {
     std::set<std::string> sent;
     for (int i : members) {
@@ -696,7 +696,7 @@ TEST_F(GroupWithLaggingMembers, EveryMemberTakesAControlChangeAtOnce) {
     }
     for (int i : members) {
       std::set<std::string> texts;
-      for (int poll = 0; poll < 200 && texts != sent; ++poll) {
+      for (int poll = 0; poll < 300 && texts != sent; ++poll) {
         if (poll > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
         auto got = client::Groups(*clients[size_t(i)]).fetch();
         ASSERT_TRUE(got.ok()) << label << ", member " << i << " polling: " << got.status().to_string();
@@ -711,7 +711,7 @@ TEST_F(GroupWithLaggingMembers, EveryMemberTakesAControlChangeAtOnce) {
   // A removal starts a new key generation. Right after it, each of the five
   // members refuses the removed member's credential and takes the admin's
   // new one, asked directly (a one-hop onion). The deferred batch would
-  // reach two of them only 5 s later; 2 s allows for a slow commit.
+  // reach two of them only 10 s later; 5 s allows for a slow commit.
   auto removed_cred = client::Groups(*clients[3]).credential(gid);
   ASSERT_TRUE(removed_cred.ok());
   ASSERT_TRUE(client::Groups(*clients[0]).remove(gid, {ids[3]}).ok());
@@ -723,8 +723,8 @@ TEST_F(GroupWithLaggingMembers, EveryMemberTakesAControlChangeAtOnce) {
   for (const auto& m : members) {
     test::RawClient raw(m);
     std::string store_answer, retrieve_answer;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    for (int attempt = 0; attempt < 20; ++attempt) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (int attempt = 0; attempt < 50; ++attempt) {
       if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       swarm::rpc::StoreRequest st;
       st.account = gid;
