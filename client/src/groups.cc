@@ -23,18 +23,23 @@ constexpr size_t kMaxLocalJson = 4 << 20;
 std::string record_key(const swarm::AccountId& g) { return "group/" + g.to_string(); }
 std::string invite_key(const swarm::AccountId& g) { return "group-invite/" + g.to_string(); }
 
-// Sends and polls of a group go to a random member of its swarm, and once
-// more to the pinned member (Client::request), the group's sequencer, when
-// that one refuses the credential: the sequencer pushes each control entry
-// to every member at once (PROTOCOL.md 15.3), but a member may not hold the
-// newest yet (the push still on its way, or missed while that member was
-// down), while the sequencer took every entry while it was up. Spread so,
-// the polls of a large group do not all count against one node's
-// account_rate.
-template <typename Send>
-auto at_any_member(Send&& send) {
+// Sends and polls of a group go to a random member of its swarm, so that
+// the requests of a large group do not all count against one node's
+// account_rate. When that member refuses the credential, either it does
+// not hold the newest control entry yet (the sequencer pushes each entry to
+// every member at once, PROTOCOL.md 15.3, but the push may still be on its
+// way, or was missed while that member was down) or this client does not
+// (it read the log at a member that lacked it): resync reads the log at the
+// sequencer, which took every entry while it was up, and send(pinned) goes
+// once more, to the sequencer (Client::request's pinned member), with the
+// credential that read gave.
+template <typename Send, typename Resync>
+auto at_any_member(Send&& send, Resync&& resync) {
   auto result = send(/*pinned=*/false);
-  if (!result.ok() && result.status().code() == Code::kUnauthorized) result = send(/*pinned=*/true);
+  if (!result.ok() && result.status().code() == Code::kUnauthorized) {
+    if (Status s = resync(); !s.ok()) return decltype(result)(std::move(s));
+    result = send(/*pinned=*/true);
+  }
   return result;
 }
 
@@ -240,7 +245,38 @@ Status Groups::forget(const swarm::AccountId& g) {
 
 // ---- control log ----------------------------------------------------------
 
-Status Groups::sync_control(Record& r, bool keep) {
+namespace {
+// The canonical chain of the group's control log as one member holds it
+// (pinned: the sequencer); kNotFound when it holds none.
+Result<std::vector<sg::ControlEntry>> read_chain(Client& client, const swarm::AccountId& g,
+                                                 const crypto::Ed25519KeyPair& signer, bool pinned) {
+  const crypto::Ed25519PublicKey pk = group_pk(g);
+  std::vector<sg::ControlEntry> entries;
+  RetrieveCursor cursor;
+  // Bounded: at most kMaxControlEntries entries.
+  while (entries.size() < sg::kMaxControlEntries) {
+    swarm::rpc::RetrieveRequest req;
+    req.account = g;
+    req.ns = sg::kControlNamespace;
+    req.after_timestamp_ms = cursor.timestamp_ms;
+    req.after_hash = cursor.hash;
+    req.limit = swarm::rpc::kMaxRetrieveLimit;
+    auto answer = client.retrieve(g, std::move(req), signer, pinned);
+    if (!answer.ok()) return answer.status();
+    for (const auto& m : answer->messages) {
+      cursor = RetrieveCursor{m.timestamp_ms, m.hash};
+      auto e = sg::parse_control(m.data, pk);
+      if (e.ok()) entries.push_back(std::move(*e));
+    }
+    if (!answer->more || answer->messages.empty()) break;
+  }
+  auto chain = sg::canonical_chain(std::move(entries));
+  if (chain.empty()) return error(Code::kNotFound, "the group has no control log");
+  return chain;
+}
+}  // namespace
+
+Status Groups::sync_control(Record& r, bool keep, ReadAt at) {
   const crypto::Ed25519PublicKey pk = group_pk(r.id);
   std::optional<crypto::Ed25519KeyPair> signer;
   if (r.group_seed) {
@@ -254,27 +290,19 @@ Status Groups::sync_control(Record& r, bool keep) {
   } else {
     return error(Code::kUnauthorized, "no credential for this group");
   }
-  std::vector<sg::ControlEntry> entries;
-  RetrieveCursor cursor;
-  // Bounded: at most kMaxControlEntries entries.
-  while (entries.size() < sg::kMaxControlEntries) {
-    swarm::rpc::RetrieveRequest req;
-    req.account = r.id;
-    req.ns = sg::kControlNamespace;
-    req.after_timestamp_ms = cursor.timestamp_ms;
-    req.after_hash = cursor.hash;
-    req.limit = swarm::rpc::kMaxRetrieveLimit;
-    auto answer = client_.retrieve(r.id, std::move(req), *signer, /*pinned=*/true);
-    if (!answer.ok()) return answer.status();
-    for (const auto& m : answer->messages) {
-      cursor = RetrieveCursor{m.timestamp_ms, m.hash};
-      auto e = sg::parse_control(m.data, pk);
-      if (e.ok()) entries.push_back(std::move(*e));
-    }
-    if (!answer->more || answer->messages.empty()) break;
-  }
-  const auto chain = sg::canonical_chain(std::move(entries));
-  if (chain.empty()) return error(Code::kNotFound, "the group has no control log");
+  const bool any_member = at == ReadAt::kAnyMember;
+  auto read = read_chain(client_, r.id, *signer, /*pinned=*/!any_member);
+  // A member other than the sequencer may not hold the newest entries yet:
+  // it refuses the newest credential, has no log yet, or its log lacks the
+  // head this client knew. The sequencer's log is never behind this way,
+  // and this client's record never goes back to an older head because of
+  // such a member.
+  if (any_member && (read.ok() ? r.has_head && !sg::chain_holds(*read, r.head_seq, r.head_hash)
+                               : read.status().code() == Code::kUnauthorized ||
+                                     read.status().code() == Code::kNotFound))
+    read = read_chain(client_, r.id, *signer, /*pinned=*/true);
+  if (!read.ok()) return read.status();
+  const std::vector<sg::ControlEntry>& chain = *read;
   const auto& me = client_.identity();
   std::optional<group::GroupState> last;
   const sg::ControlEntry* last_entry = nullptr;
@@ -315,6 +343,12 @@ Status Groups::sync_control(Record& r, bool keep) {
   r.admins = last->admins;
   r.generation = last_entry->generation;
   return keep ? save(r) : Status();
+}
+
+Status Groups::resync(Record& r, bool keep) {
+  if (Status s = sync_control(r, keep, ReadAt::kSequencer); !s.ok()) return s;
+  if (r.removed) return error(Code::kUnauthorized, "this account is no longer in the group's roster");
+  return {};
 }
 
 Status Groups::store_control(Record& r, const crypto::Ed25519KeyPair& group_key, uint64_t seq,
@@ -378,7 +412,7 @@ Result<swarm::AccountId> Groups::create(const std::string& name, const std::vect
   r.auth[0] = st.auth_seed.clone();
   r.group_seed = crypto::SecretBytes(group_key.seed());
   if (Status s = store_control(r, group_key, 0, crypto::Hash{}, 0, st, r.keys[0], {}); !s.ok()) return s;
-  if (Status s = sync_control(r); !s.ok()) return s;
+  if (Status s = sync_control(r, /*keep=*/true, ReadAt::kSequencer); !s.ok()) return s;
   for (const auto& i : invitees)
     if (i != me)
       if (Status s = send_invite(r, i); !s.ok()) return s;
@@ -467,12 +501,13 @@ Status Groups::drop_invite(const swarm::AccountId& g) {
 Status Groups::accept(const swarm::AccountId& g) {
   auto r = invited_record(g);
   if (!r.ok()) return r.status();
-  if (Status s = sync_control(*r); !s.ok()) return error(s.code(), "cannot read the group: " + s.message());
+  if (Status s = sync_control(*r, /*keep=*/true, ReadAt::kSequencer); !s.ok())
+    return error(s.code(), "cannot read the group: " + s.message());
   if (r->removed) {
     (void)forget(g);
     return error(Code::kUnauthorized, "this account is no longer in the group's roster");
   }
-  if (Status s = store_group_message(*r, group::Kind::kJoin, "", nullptr); !s.ok()) return s;
+  if (Status s = store_group_message(*r, group::Kind::kJoin, "", nullptr, /*keep=*/true); !s.ok()) return s;
   r->joined.insert(client_.identity().account_id());
   if (Status s = save(*r); !s.ok()) return s;
   return drop_invite(g);  // the invitation is used up
@@ -488,31 +523,43 @@ Status Groups::decline(const swarm::AccountId& g, Status* notice) {
   Status told = r.status();
   auto mine = load(g);
   const bool member = mine.ok() && !mine->removed;
-  if (told.ok() && !member) told = sync_control(*r, /*keep=*/false);
-  if (told.ok() && !member && !r->removed) told = store_group_message(*r, group::Kind::kLeave, "", nullptr);
+  if (told.ok() && !member) told = sync_control(*r, /*keep=*/false, ReadAt::kSequencer);
+  if (told.ok() && !member && !r->removed)
+    told = store_group_message(*r, group::Kind::kLeave, "", nullptr, /*keep=*/false);
   if (notice) *notice = told;
   return drop_invite(g);  // whether or not the group was told
 }
 
 // ---- messages ---------------------------------------------------------------
 
-Status Groups::store_group_message(const Record& r, group::Kind kind, std::string_view text, SendResult* out) {
+// Whatever a member stores (a message, a join or leave notice) follows a
+// read of the log at the sequencer, not at a random member: one that has not
+// taken a removal yet would have the client seal it with the key of the
+// generation before, which the removed member holds, and would take it.
+Status Groups::store_group_message(Record& r, group::Kind kind, std::string_view text, SendResult* out, bool keep) {
   if (r.removed) return error(Code::kUnauthorized, "this account is not a member of the group");
-  auto key = r.keys.find(r.generation);
-  auto seed = r.auth.find(r.generation);
-  if (key == r.keys.end() || seed == r.auth.end()) return error(Code::kUnauthorized, "no key for the group's current generation");
-  auto auth = group::member_auth_key(seed->second);
-  if (!auth.ok()) return auth.status();
-  auto blob = group::seal_group_message(group_pk(r.id), r.generation, key->second, client_.identity().ed25519(), kind,
-                                        client_.network_now(), text);
-  if (!blob.ok()) return blob.status();
-  if (blob->size() > swarm::rpc::kMaxDataBytes) return error(Code::kInvalidArgument, "message too large");
-  const crypto::Hash hash = crypto::hash(*blob);
-  swarm::rpc::StoreRequest req;
-  req.account = r.id;
-  req.ns = sg::kMessagesNamespace;
-  req.data = std::move(*blob);
-  auto j = at_any_member([&](bool pinned) { return client_.request(r.id, req, *auth, pinned); });
+  crypto::Hash hash;
+  // Sealed with the key, and signed with the credential, of r's generation
+  // when sent: the resync after a refusal may have moved it on.
+  auto store = [&](bool pinned) -> Result<nlohmann::json> {
+    auto key = r.keys.find(r.generation);
+    auto seed = r.auth.find(r.generation);
+    if (key == r.keys.end() || seed == r.auth.end())
+      return error(Code::kUnauthorized, "no key for the group's current generation");
+    auto auth = group::member_auth_key(seed->second);
+    if (!auth.ok()) return auth.status();
+    auto blob = group::seal_group_message(group_pk(r.id), r.generation, key->second, client_.identity().ed25519(),
+                                          kind, client_.network_now(), text);
+    if (!blob.ok()) return blob.status();
+    if (blob->size() > swarm::rpc::kMaxDataBytes) return error(Code::kInvalidArgument, "message too large");
+    hash = crypto::hash(*blob);
+    swarm::rpc::StoreRequest req;
+    req.account = r.id;
+    req.ns = sg::kMessagesNamespace;
+    req.data = std::move(*blob);
+    return client_.request(r.id, std::move(req), *auth, pinned);
+  };
+  auto j = at_any_member(store, [&] { return resync(r, keep); });
   if (!j.ok()) return j.status();
   auto answer = swarm::rpc::parse_store_answer(*j);
   if (!answer.ok()) return answer.status();
@@ -528,9 +575,9 @@ Status Groups::store_group_message(const Record& r, group::Kind kind, std::strin
 Result<SendResult> Groups::send(const swarm::AccountId& g, std::string_view text) {
   auto r = load(g);
   if (!r.ok()) return r.status();
-  if (Status s = sync_control(*r); !s.ok()) return s;
+  if (Status s = sync_control(*r, /*keep=*/true, ReadAt::kSequencer); !s.ok()) return s;
   SendResult out;
-  if (Status s = store_group_message(*r, group::Kind::kText, text, &out); !s.ok()) return s;
+  if (Status s = store_group_message(*r, group::Kind::kText, text, &out, /*keep=*/true); !s.ok()) return s;
   return out;
 }
 
@@ -548,16 +595,11 @@ Result<std::vector<InboxEntry>> Groups::fetch() {
     if (!id.ok()) continue;
     auto r = load(*id);
     if (!r.ok()) continue;
-    if (Status s = sync_control(*r); !s.ok()) {
+    if (Status s = sync_control(*r, /*keep=*/true, ReadAt::kAnyMember); !s.ok()) {
       stopped = s;
       break;
     }
     if (r->removed) continue;
-    auto auth = group::member_auth_key(r->auth[r->generation]);
-    if (!auth.ok()) {
-      stopped = auth.status();
-      break;
-    }
     const std::string gid = id->to_string();
     auto stored = client_.store().cursor(gid, sg::kMessagesNamespace);
     if (!stored.ok()) {
@@ -569,6 +611,22 @@ Result<std::vector<InboxEntry>> Groups::fetch() {
     uint64_t node_now = 0;
     bool catching_up = false;  // a page kept came from a node still catching up
     std::vector<swarm::AccountId> leavers;
+    // The log was read at a random member, which may not have taken the
+    // newest entries: a message of a newer generation, or from a sender
+    // this client does not know in its generation (just added), makes it
+    // read the log again at the sequencer, once per group and fetch, before
+    // it drops the message as not meant for it. True when that read ended
+    // with this account in the roster.
+    bool refreshed = false;
+    auto refresh = [&] {
+      if (refreshed) return false;
+      refreshed = true;
+      if (Status s = sync_control(*r, /*keep=*/true, ReadAt::kSequencer); !s.ok()) {
+        stopped = s;
+        return false;
+      }
+      return !r->removed;
+    };
     for (int n = 0; n < kMaxFetchPages; ++n) {
       swarm::rpc::RetrieveRequest req;
       req.account = *id;
@@ -576,9 +634,22 @@ Result<std::vector<InboxEntry>> Groups::fetch() {
       req.after_timestamp_ms = page.timestamp_ms;
       req.after_hash = page.hash;
       req.limit = swarm::rpc::kDefaultRetrieveLimit;
-      auto answer = at_any_member([&](bool pinned) { return client_.retrieve(*id, req, *auth, pinned); });
+      // Signed with the credential of r's generation when sent: the resync
+      // after a refusal may have moved it on.
+      auto answer = at_any_member(
+          [&](bool pinned) -> Result<swarm::rpc::RetrieveAnswer> {
+            auto auth = group::member_auth_key(r->auth[r->generation]);
+            if (!auth.ok()) return auth.status();
+            return client_.retrieve(*id, req, *auth, pinned);
+          },
+          [&] {
+            refreshed = true;
+            return resync(*r, /*keep=*/true);
+          });
       if (!answer.ok()) {
-        stopped = answer.status();
+        // Out of the roster, as the sequencer's log says: as when the first
+        // read of the log finds so, the group is skipped, not an error.
+        if (!r->removed) stopped = answer.status();
         break;
       }
       std::optional<uint64_t> page_last_seen;
@@ -597,13 +668,18 @@ Result<std::vector<InboxEntry>> Groups::fetch() {
         if (*seen) continue;
         auto gen = group::message_generation(item.data);
         auto key = gen.ok() ? r->keys.find(*gen) : r->keys.end();
+        if (key == r->keys.end() && gen.ok() && *gen > r->generation && refresh()) key = r->keys.find(*gen);
+        if (!stopped.ok()) break;
         if (key == r->keys.end()) {
           other.push_back(hash);
           continue;
         }
         auto m = group::open_group_message(group_pk(*id), key->second, item.data);
         // Only messages signed by a member of that generation are accepted.
-        if (!m.ok() || !r->members_by_gen[m->generation].count(m->sender)) {
+        auto known = [&] { return r->members_by_gen[m->generation].count(m->sender) > 0; };
+        if (m.ok() && !known()) (void)refresh();
+        if (!stopped.ok()) break;
+        if (!m.ok() || !known()) {
           other.push_back(hash);
           continue;
         }
@@ -684,7 +760,7 @@ Result<GroupInfo> Groups::info(const swarm::AccountId& g, bool sync) {
   auto r = load(g);
   if (!r.ok()) return r.status();
   if (sync)
-    if (Status s = sync_control(*r); !s.ok()) return s;
+    if (Status s = sync_control(*r, /*keep=*/true, ReadAt::kAnyMember); !s.ok()) return s;
   return r->info();
 }
 
@@ -735,7 +811,7 @@ Status Groups::change(const swarm::AccountId& g,
       std::uniform_int_distribution<int> jitter(50, 150 * std::min(attempt, 4));
       std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
     }
-    if (Status s = sync_control(r); !s.ok()) return s;
+    if (Status s = sync_control(r, /*keep=*/true, ReadAt::kSequencer); !s.ok()) return s;
     if (r.removed) return error(Code::kUnauthorized, "this account is no longer in the group's roster");
     if (members_before && attempt == 0) *members_before = r.members;
     group::GroupState next = r.state();
@@ -774,7 +850,7 @@ Status Groups::change(const swarm::AccountId& g,
     if (rotate) {
       r.keys[generation] = key.clone();
     }
-    return sync_control(r);
+    return sync_control(r, /*keep=*/true, ReadAt::kSequencer);
   }
   return last;
 }
@@ -889,13 +965,13 @@ Status Groups::rename(const swarm::AccountId& g, const std::string& name) {
 Status Groups::leave(const swarm::AccountId& g) {
   auto r = load(g);
   if (!r.ok()) return r.status();
-  if (Status s = sync_control(*r); !s.ok()) return s;
+  if (Status s = sync_control(*r, /*keep=*/true, ReadAt::kSequencer); !s.ok()) return s;
   // Already out of the roster (an admin too): only the local state is left.
   if (!r->removed) {
     if (r->group_seed) {
       Status s = remove(g, {client_.identity().account_id()});
       if (!s.ok() && s.code() != Code::kNotFound) return s;
-    } else if (Status s = store_group_message(*r, group::Kind::kLeave, "", nullptr); !s.ok()) {
+    } else if (Status s = store_group_message(*r, group::Kind::kLeave, "", nullptr, /*keep=*/true); !s.ok()) {
       return s;
     }
   }

@@ -94,4 +94,9 @@ std::vector<ControlEntry> canonical_chain(std::vector<ControlEntry> entries) {
   return chain;
 }
 
+bool chain_holds(const std::vector<ControlEntry>& chain, uint64_t seq, const crypto::Hash& hash) {
+  // The chain starts at seq 0 and each entry's seq is one more.
+  return seq < chain.size() && chain[seq].seq == seq && chain[seq].hash == hash;
+}
+
 }  // namespace onionswarm::swarm::group

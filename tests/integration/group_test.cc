@@ -2,13 +2,17 @@
 // exchange through the CLI, removal (the removed member can neither decrypt
 // new messages nor use the swarm), non-members and non-admins refused,
 // concurrent admins converge, the storing node never sees the poster, a
-// 100-member group, and offline catch-up.
+// 100-member group, offline catch-up, and a group's polls spread over its
+// swarm.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "client/client.h"
@@ -630,6 +634,77 @@ TEST_F(Group, HundredMembersAllReceiveAndTheHundredAndFirstIsRefused) {
   auto cli_add = cli(admin, {"group", "add", gid.to_string(), trim(cli(homes_ / "h100", {"id"}).out)});
   EXPECT_EQ(cli_add.exit_code, 1);
   EXPECT_NE(cli_add.err.find("at most 100"), std::string::npos) << cli_add.err;
+}
+
+// Every poll reads the group's control log as well as its messages. Both
+// reads go to a random member of the group's swarm, not the log's to the
+// sequencer: 100 members polling once a second would exceed one node's
+// account_rate (50 per second per account and method). Counted at each
+// member by its status: with the log read at the sequencer, it served at
+// least half of the group's reads.
+TEST_F(Group, PollsOfAGroupSpreadOverItsSwarm) {
+  const std::string ha = homes_ / "spread-a", hb = homes_ / "spread-b";
+  make_home(ha);
+  const auto b = *swarm::AccountId::parse(make_home(hb));
+  auto ca = open(ha), cb = open(hb);
+  ASSERT_TRUE(ca && cb);
+  // A group whose swarm has four or five members: a path (three of the other
+  // nodes) then leaves every member to ask. Bounded: 20 groups.
+  std::optional<swarm::AccountId> gid;
+  std::vector<swarm::NodeDescriptor> members;
+  const size_t nodes = net_->nodes().size();
+  for (int i = 0; i < 20 && !gid; ++i) {
+    auto created = client::Groups(*ca).create("spread", {b});
+    ASSERT_TRUE(created.ok()) << created.status().to_string();
+    members = test::swarm_members(*net_, 4, *created);
+    if (members.size() >= 4 && nodes - members.size() >= 3) gid = *created;
+  }
+  ASSERT_TRUE(gid) << "no group of 20 had a swarm of four or five";
+  client::Groups gb(*cb);
+  ASSERT_TRUE(gb.fetch_direct().ok());
+  Status accepted = gb.accept(*gid);
+  ASSERT_TRUE(accepted.ok()) << accepted.to_string();
+  ASSERT_TRUE(client::Groups(*ca).send(*gid, "spread").ok());
+
+  // Retrieves each member answered (served or refused), by address.
+  auto retrieves = [&] {
+    std::map<std::string, uint64_t> out;
+    for (int i = 1; i <= int(nodes); ++i) {
+      auto st = test::node_status(net_->node_dir(i));
+      if (!st.is_object()) continue;
+      const auto& r = st["requests"]["retrieve"];
+      out[st["node"]["address"].get<std::string>()] = r["served"].get<uint64_t>() + r["refused"].get<uint64_t>();
+    }
+    return out;
+  };
+  const auto before = retrieves();
+  constexpr int kPolls = 100;
+  std::set<std::string> texts;
+  for (int i = 0; i < kPolls; ++i) {
+    auto got = gb.fetch();
+    ASSERT_TRUE(got.ok()) << "poll " << i << ": " << got.status().to_string();
+    for (const auto& e : *got) texts.insert(e.text);
+  }
+  EXPECT_EQ(texts, std::set<std::string>{"spread"});
+  const auto after = retrieves();
+  const auto sequencer = std::min_element(members.begin(), members.end(),
+                                          [](const auto& x, const auto& y) { return x.x25519 < y.x25519; });
+  uint64_t total = 0, at_sequencer = 0;
+  std::string counts;
+  for (const auto& m : members) {
+    ASSERT_TRUE(before.count(m.address) && after.count(m.address)) << m.address << " did not answer status";
+    const uint64_t n = after.at(m.address) - before.at(m.address);
+    total += n;
+    if (m.address == sequencer->address) at_sequencer = n;
+    counts += " " + m.address + (m.address == sequencer->address ? " (sequencer)" : "") + ": " + std::to_string(n);
+  }
+  // Each poll reads the log and the messages, one page each.
+  EXPECT_GE(total, uint64_t(2 * kPolls)) << counts;
+  // Spread over the members off the client's path (at least three of the
+  // four or five), the sequencer's share is a third at most, and half is
+  // five standard deviations away. Read at the sequencer, the log alone
+  // is half.
+  EXPECT_LT(2 * at_sequencer, total) << counts;
 }
 
 // A new store reaches two of its swarm's five members at once and the others

@@ -110,8 +110,19 @@ class Groups {
   struct Record;
   Result<Record> load(const swarm::AccountId& group) const;
   Status save(const Record& r);
+  // Where a read of the group's control log goes. kAnyMember: a random
+  // member of the group's swarm, so that the reads of a large group spread
+  // over its swarm; the sequencer instead when that member refuses the
+  // credential, has no log, or lacks the head this client knew (it has not
+  // taken the newest entries yet): polls and `info`. kSequencer: before
+  // anything is stored (a change must extend the sequencer's head; a
+  // message must be sealed with the newest key, PROTOCOL.md 15.3).
+  enum class ReadAt { kAnyMember, kSequencer };
   // Reads the group's control log into r; keep: save r afterwards.
-  Status sync_control(Record& r, bool keep = true);
+  Status sync_control(Record& r, bool keep, ReadAt at);
+  // After a member refused r's credential: reads the log at the sequencer
+  // (keep: save r); kUnauthorized when r's account is out of the roster.
+  Status resync(Record& r, bool keep);
   // The state an invitation gives (no network); kNotFound without one.
   Result<Record> invited_record(const swarm::AccountId& group) const;
   Status drop_invite(const swarm::AccountId& group);
@@ -123,7 +134,8 @@ class Groups {
                        uint64_t generation, const group::GroupState& state, const crypto::SecretBytes& key,
                        ByteView keys);
   Status send_invite(const Record& r, const swarm::AccountId& to);
-  Status store_group_message(const Record& r, group::Kind kind, std::string_view text, SendResult* out);
+  // keep: save r when a refused credential made it read the log again.
+  Status store_group_message(Record& r, group::Kind kind, std::string_view text, SendResult* out, bool keep);
   Status forget(const swarm::AccountId& group);
 
   Client& client_;

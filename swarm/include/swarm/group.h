@@ -69,4 +69,9 @@ Result<ControlEntry> parse_control(ByteView blob, const crypto::Ed25519PublicKey
 // The canonical chain (see above), genesis first. Entries are given in any order.
 std::vector<ControlEntry> canonical_chain(std::vector<ControlEntry> entries);
 
+// Whether a canonical chain holds the entry `hash` at `seq`. A log read from
+// a swarm member that lacks an entry the reader already knew (the member
+// has not taken it yet) does not: the reader then asks the sequencer.
+bool chain_holds(const std::vector<ControlEntry>& chain, uint64_t seq, const crypto::Hash& hash);
+
 }  // namespace onionswarm::swarm::group

@@ -82,5 +82,29 @@ TEST(GroupControl, CanonicalChainIsTheSameInAnyOrderAndPicksTheSmallestHashAtAFo
   EXPECT_TRUE(canonical_chain({a1, c2}).empty());  // no genesis, no chain
 }
 
+TEST(GroupControl, AChainHoldsAHeadOnlyWhenItHasThatEntryAtThatSeq) {
+  auto g = key(1);
+  auto e0 = make(g, 0, {}, 0, "genesis");
+  auto a1 = make(g, 1, e0.hash, 0, "admin a");
+  auto b1 = make(g, 1, e0.hash, 0, "admin b");
+  const auto& win = a1.hash < b1.hash ? a1 : b1;
+  const auto& lose = a1.hash < b1.hash ? b1 : a1;
+  auto c2 = make(g, 2, win.hash, 1, "on the winner");
+  const auto full = canonical_chain({e0, a1, b1, c2});
+  ASSERT_EQ(full.size(), 3u);
+  EXPECT_TRUE(chain_holds(full, 0, e0.hash));
+  EXPECT_TRUE(chain_holds(full, 1, win.hash));
+  EXPECT_TRUE(chain_holds(full, 2, c2.hash));
+  EXPECT_FALSE(chain_holds(full, 1, lose.hash));  // the losing side of the fork
+  EXPECT_FALSE(chain_holds(full, 2, win.hash));   // a known entry at another seq
+  EXPECT_FALSE(chain_holds(full, 3, c2.hash));    // beyond the head
+  // A member that has not taken c2 yet: behind a reader that knew c2, not
+  // behind one that knew only the winner.
+  const auto behind = canonical_chain({e0, a1, b1});
+  EXPECT_FALSE(chain_holds(behind, 2, c2.hash));
+  EXPECT_TRUE(chain_holds(behind, 1, win.hash));
+  EXPECT_FALSE(chain_holds({}, 0, e0.hash));
+}
+
 }  // namespace
 }  // namespace onionswarm::swarm::group
