@@ -2,7 +2,7 @@
 //
 //   group_tool --network FILE [--members N=100] [--concurrency C=10]
 //              [--size BYTES=200] [--max-seconds S=900] [--timeout-ms T=15000]
-//              [--json]
+//              [--poll-seconds P=0] [--poll-interval-ms I=1000] [--json]
 //
 // Creates a temporary directory (mkdtemp, removed at the end) with N client
 // homes. Home 0 creates a group with the other N-1 as invitees; each
@@ -22,6 +22,14 @@
 //     the message. A member whose poll does not return the message polls
 //     again (as above; the first poll is the one timed); one that never
 //     gets it counts as missing (the tool then exits 1).
+//   - steady polling (only with --poll-seconds P > 0): for P seconds every
+//     member polls once every I ms (member i first at i*I/N ms), C threads
+//     sharing the members; a thread that falls behind polls late, never
+//     twice at once. Reported: polls made and per second, poll latency
+//     (p50/p99/max), and the failed polls by error (`busy`: a node's
+//     account_rate refused it). Every poll reads the control log and the
+//     messages (PROTOCOL.md 15.3), so N members polling once a second make
+//     2N retrieves a second on the group's account.
 //   - bytes stored per group message: the stored blob of that message, as a
 //     member's raw retrieve returns it (exactly what the node keeps as the
 //     value; the node's keys and indexes per message are in
@@ -74,7 +82,8 @@ using namespace onionswarm::bench;  // Clock, Summary, summarize, to_json, TempD
 
 const char* kUsage =
     "usage: group_tool --network FILE [--members N=100] [--concurrency C=10] [--size BYTES=200]\n"
-    "                  [--max-seconds S=900] [--timeout-ms T=15000] [--json]\n";
+    "                  [--max-seconds S=900] [--timeout-ms T=15000] [--poll-seconds P=0]\n"
+    "                  [--poll-interval-ms I=1000] [--json]\n";
 const bench::Tool kTool{"group_tool", kUsage};
 
 struct Args {
@@ -84,6 +93,8 @@ struct Args {
   size_t size = 200;
   uint64_t max_seconds = 900;
   uint64_t timeout_ms = 15000;
+  uint64_t poll_seconds = 0;
+  uint64_t poll_interval_ms = 1000;
   bool json = false;
 };
 
@@ -107,6 +118,10 @@ Args parse_args(int argc, char** argv) {
           a.max_seconds = bench::parse_u64(kTool, opt, val, 1, 86400);
         } else if (opt == "--timeout-ms") {
           a.timeout_ms = bench::parse_u64(kTool, opt, val, 100, 600000);
+        } else if (opt == "--poll-seconds") {
+          a.poll_seconds = bench::parse_u64(kTool, opt, val, 0, 3600);
+        } else if (opt == "--poll-interval-ms") {
+          a.poll_interval_ms = bench::parse_u64(kTool, opt, val, 10, 600000);
         } else {
           bench::usage_error(kTool, "unknown option " + opt);
         }
@@ -198,6 +213,53 @@ Result<swarm::group::ControlEntry> head_entry(client::Client& cl, client::Groups
   if (chain.empty()) return error(Code::kNotFound, "no control log");
   *blob_size = sizes[chain.back().hash];
   return chain.back();
+}
+
+struct SteadyPolling {
+  size_t polls = 0;
+  double seconds = 0;
+  Summary latency;
+  std::map<std::string, size_t> errors;  // failed polls, by error
+};
+
+// Every member polls every --poll-interval-ms for --poll-seconds (see the
+// top); member i is polled only by thread i % C.
+SteadyPolling steady_polling(const Env& env, const std::vector<std::unique_ptr<client::Client>>& clients) {
+  const size_t n = clients.size();
+  const size_t threads_n = std::min(env.args->concurrency, n);
+  const uint64_t interval_us = env.args->poll_interval_ms * 1000;
+  const auto start = Clock::now();
+  const auto end = std::min(start + std::chrono::seconds(env.args->poll_seconds), env.deadline);
+  std::mutex mu;
+  std::vector<double> latencies;
+  SteadyPolling out;
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < threads_n; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<double> mine;
+      std::map<std::string, size_t> errors;
+      // Bounded by the end time: every round starts interval_us later.
+      for (uint64_t round = 0; Clock::now() < end; ++round) {
+        for (size_t i = t; i < n; i += threads_n) {
+          const auto due = start + std::chrono::microseconds(round * interval_us + interval_us * i / n);
+          if (due >= end) break;
+          std::this_thread::sleep_until(due);
+          const auto p0 = Clock::now();
+          auto fetched = client::Groups(*clients[i]).fetch();
+          mine.push_back(ms_since(p0));
+          if (!fetched.ok()) ++errors[fetched.status().to_string()];
+        }
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      latencies.insert(latencies.end(), mine.begin(), mine.end());
+      for (const auto& [e, count] : errors) out.errors[e] += count;
+    });
+  }
+  for (auto& t : threads) t.join();
+  out.seconds = ms_since(start) / 1000.0;
+  out.polls = latencies.size();
+  out.latency = summarize(latencies);
+  return out;
 }
 
 int run(const Args& args) {
@@ -320,6 +382,9 @@ int run(const Args& args) {
     if (!poll_errors[i].empty()) ++errors[poll_errors[i]];
   }
 
+  std::optional<SteadyPolling> steady;
+  if (args.poll_seconds > 0) steady = steady_polling(env, clients);
+
   // The message as stored (as a member's node has it).
   size_t stored_bytes = 0, stored_retries = 0;
   {
@@ -391,6 +456,14 @@ int run(const Args& args) {
     j["remaining_members"] = remaining;
     j["keys_message_bytes"] = keys_bytes;
     j["control_entry_bytes"] = entry_bytes;
+    if (steady) {
+      j["steady_polling"] = {{"interval_ms", args.poll_interval_ms},
+                             {"seconds", steady->seconds},
+                             {"polls", steady->polls},
+                             {"polls_per_second", double(steady->polls) / steady->seconds},
+                             {"latency", to_json(steady->latency)},
+                             {"errors", steady->errors}};
+    }
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("closed group of %zu members (%zu nodes, swarm size %zu, 3 relays + destination)\n", n,
@@ -407,8 +480,17 @@ int run(const Args& args) {
     std::printf("stored per group message: %zu bytes (blob as the node keeps it)\n", stored_bytes);
     std::printf("remove one member: %.1f ms; keys message for %zu members: %zu bytes (control entry %zu bytes)\n",
                 remove_ms, remaining, keys_bytes, entry_bytes);
+    if (steady) {
+      std::printf("steady polling, every member every %llu ms for %.1f s: %zu polls (%.1f/s), p50 %.1f p99 %.1f "
+                  "max %.1f ms\n",
+                  static_cast<unsigned long long>(args.poll_interval_ms), steady->seconds, steady->polls,
+                  double(steady->polls) / steady->seconds, steady->latency.p50, steady->latency.p99,
+                  steady->latency.max);
+      for (const auto& [e, count] : steady->errors) std::printf("steady poll error x%zu: %s\n", count, e.c_str());
+    }
   }
-  return missing == 0 && errors.empty() && stored_bytes > 0 ? 0 : 1;
+  const bool steady_ok = !steady || steady->errors.empty();
+  return missing == 0 && errors.empty() && stored_bytes > 0 && steady_ok ? 0 : 1;
 }
 }  // namespace
 

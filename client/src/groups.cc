@@ -101,6 +101,7 @@ struct Groups::Record {
   bool has_head = false;
   uint64_t head_seq = 0;
   crypto::Hash head_hash;
+  uint64_t head_stored_ms = 0;  // the head's timestamp as stored; 0: unknown (read the whole log)
   std::map<uint64_t, std::set<swarm::AccountId>> members_by_gen;
   std::set<swarm::AccountId> joined;
   bool removed = false;
@@ -168,6 +169,7 @@ Result<Groups::Record> Groups::load(const swarm::AccountId& g) const {
     auto hh = from_hex((*j)["head_hash"].get<std::string>(), crypto::kHashSize);
     if (!hh.ok() || hh->size() != crypto::kHashSize) return error(Code::kIo, "corrupt local group state");
     r.head_hash = *crypto::Hash::from(*hh);
+    r.head_stored_ms = j->value("head_stored_ms", uint64_t(0));  // absent in records of older clients
     for (auto it = (*j)["members_by_gen"].begin(); it != (*j)["members_by_gen"].end(); ++it) {
       auto ids = ids_of(it.value());
       if (!ids.ok()) return ids.status();
@@ -191,6 +193,7 @@ Status Groups::save(const Record& r) {
             {"has_head", r.has_head},
             {"head_seq", r.head_seq},
             {"head_hash", to_hex(r.head_hash.view())},
+            {"head_stored_ms", r.head_stored_ms},
             {"removed", r.removed}};
   json keys = json::object(), auth = json::object(), by_gen = json::object();
   for (const auto& [g, k] : r.keys) keys[std::to_string(g)] = to_hex(k.view());
@@ -246,15 +249,20 @@ Status Groups::forget(const swarm::AccountId& g) {
 // ---- control log ----------------------------------------------------------
 
 namespace {
-// The canonical chain of the group's control log as one member holds it
-// (pinned: the sequencer); kNotFound when it holds none.
-Result<std::vector<sg::ControlEntry>> read_chain(Client& client, const swarm::AccountId& g,
-                                                 const crypto::Ed25519KeyPair& signer, bool pinned) {
-  const crypto::Ed25519PublicKey pk = group_pk(g);
+// The group's control log as one member holds it (pinned: the sequencer):
+// its entries stored after after_ms (0: all) and when each was stored.
+struct LogRead {
   std::vector<sg::ControlEntry> entries;
-  RetrieveCursor cursor;
+  std::map<crypto::Hash, uint64_t> stored_ms;
+};
+
+Result<LogRead> read_log(Client& client, const swarm::AccountId& g, const crypto::Ed25519KeyPair& signer, bool pinned,
+                         uint64_t after_ms) {
+  const crypto::Ed25519PublicKey pk = group_pk(g);
+  LogRead out;
+  RetrieveCursor cursor{after_ms, crypto::Hash{}};
   // Bounded: at most kMaxControlEntries entries.
-  while (entries.size() < sg::kMaxControlEntries) {
+  while (out.entries.size() < sg::kMaxControlEntries) {
     swarm::rpc::RetrieveRequest req;
     req.account = g;
     req.ns = sg::kControlNamespace;
@@ -266,18 +274,30 @@ Result<std::vector<sg::ControlEntry>> read_chain(Client& client, const swarm::Ac
     for (const auto& m : answer->messages) {
       cursor = RetrieveCursor{m.timestamp_ms, m.hash};
       auto e = sg::parse_control(m.data, pk);
-      if (e.ok()) entries.push_back(std::move(*e));
+      if (!e.ok()) continue;
+      out.stored_ms[e->hash] = m.timestamp_ms;
+      out.entries.push_back(std::move(*e));
     }
     if (!answer->more || answer->messages.empty()) break;
   }
-  auto chain = sg::canonical_chain(std::move(entries));
+  return out;
+}
+
+// The canonical chain of the whole log as one member holds it; kNotFound
+// when it holds none.
+Result<std::vector<sg::ControlEntry>> read_chain(Client& client, const swarm::AccountId& g,
+                                                 const crypto::Ed25519KeyPair& signer, bool pinned,
+                                                 std::map<crypto::Hash, uint64_t>* stored_ms) {
+  auto log = read_log(client, g, signer, pinned, 0);
+  if (!log.ok()) return log.status();
+  *stored_ms = std::move(log->stored_ms);
+  auto chain = sg::canonical_chain(std::move(log->entries));
   if (chain.empty()) return error(Code::kNotFound, "the group has no control log");
   return chain;
 }
 }  // namespace
 
 Status Groups::sync_control(Record& r, bool keep, ReadAt at) {
-  const crypto::Ed25519PublicKey pk = group_pk(r.id);
   std::optional<crypto::Ed25519KeyPair> signer;
   if (r.group_seed) {
     auto kp = crypto::Ed25519KeyPair::from_seed(r.group_seed->view());
@@ -290,8 +310,37 @@ Status Groups::sync_control(Record& r, bool keep, ReadAt at) {
   } else {
     return error(Code::kUnauthorized, "no credential for this group");
   }
+  std::map<crypto::Hash, uint64_t> stored_ms;
   const bool any_member = at == ReadAt::kAnyMember;
-  auto read = read_chain(client_, r.id, *signer, /*pinned=*/!any_member);
+  if (any_member && r.has_head && r.head_stored_ms > 0 && !r.removed) {
+    // A poll: only the entries stored since shortly before the head this
+    // client knew, and the head again, from which they continue. An entry's
+    // timestamp is its admin's clock, within kMaxClockSkewMs of the node
+    // that took it, and it is stored only after the entry before it: so it
+    // is at most twice that before its predecessor's, plus how far apart
+    // two nodes' clocks are when the sequencer changes. An entry the window
+    // misses all the same is not lost for good: the entry after it is off
+    // the chain this client can extend, which makes it read the whole log,
+    // and so does a message of a newer generation or from an unknown sender.
+    const uint64_t after = r.head_stored_ms > log_lookback_ms_ ? r.head_stored_ms - log_lookback_ms_ : 0;
+    auto window = read_log(client_, r.id, *signer, /*pinned=*/false, after);
+    if (window.ok()) {
+      auto next = sg::extend_chain(window->entries, r.head_seq, r.head_hash);
+      if (next.ok()) {
+        std::vector<sg::ControlEntry> chain;
+        for (auto& e : window->entries)
+          if (e.hash == r.head_hash) chain.push_back(std::move(e));
+        for (auto& e : *next) chain.push_back(std::move(e));
+        return take_chain(r, chain, window->stored_ms[chain.back().hash], /*from_genesis=*/false, keep);
+      }
+    }
+    // The member refused, lacks the head (has not taken it yet), or holds a
+    // fork: the whole log, at the sequencer.
+    auto chain = read_chain(client_, r.id, *signer, /*pinned=*/true, &stored_ms);
+    if (!chain.ok()) return chain.status();
+    return take_chain(r, *chain, stored_ms[chain->back().hash], /*from_genesis=*/true, keep);
+  }
+  auto read = read_chain(client_, r.id, *signer, /*pinned=*/!any_member, &stored_ms);
   // A member other than the sequencer may not hold the newest entries yet:
   // it refuses the newest credential, has no log yet, or its log lacks the
   // head this client knew. The sequencer's log is never behind this way,
@@ -300,13 +349,18 @@ Status Groups::sync_control(Record& r, bool keep, ReadAt at) {
   if (any_member && (read.ok() ? r.has_head && !sg::chain_holds(*read, r.head_seq, r.head_hash)
                                : read.status().code() == Code::kUnauthorized ||
                                      read.status().code() == Code::kNotFound))
-    read = read_chain(client_, r.id, *signer, /*pinned=*/true);
+    read = read_chain(client_, r.id, *signer, /*pinned=*/true, &stored_ms);
   if (!read.ok()) return read.status();
-  const std::vector<sg::ControlEntry>& chain = *read;
+  return take_chain(r, *read, stored_ms[read->back().hash], /*from_genesis=*/true, keep);
+}
+
+Status Groups::take_chain(Record& r, const std::vector<swarm::group::ControlEntry>& chain, uint64_t head_stored_ms,
+                          bool from_genesis, bool keep) {
+  const crypto::Ed25519PublicKey pk = group_pk(r.id);
   const auto& me = client_.identity();
   std::optional<group::GroupState> last;
   const sg::ControlEntry* last_entry = nullptr;
-  r.members_by_gen.clear();
+  if (from_genesis) r.members_by_gen.clear();
   for (const auto& e : chain) {
     auto body = group::split_body(e.body);
     if (!body.ok()) break;
@@ -330,6 +384,7 @@ Status Groups::sync_control(Record& r, bool keep, ReadAt at) {
   r.has_head = true;
   r.head_seq = chain.back().seq;
   r.head_hash = chain.back().hash;
+  r.head_stored_ms = head_stored_ms;
   if (!last || last_entry->hash != chain.back().hash || !last->is_member(me.account_id())) {
     r.removed = true;
     if (last) {

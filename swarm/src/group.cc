@@ -99,4 +99,47 @@ bool chain_holds(const std::vector<ControlEntry>& chain, uint64_t seq, const cry
   return seq < chain.size() && chain[seq].seq == seq && chain[seq].hash == hash;
 }
 
+Result<std::vector<ControlEntry>> extend_chain(std::vector<ControlEntry> window, uint64_t head_seq,
+                                               const crypto::Hash& head_hash) {
+  std::sort(window.begin(), window.end(), [](const ControlEntry& a, const ControlEntry& b) { return a.hash < b.hash; });
+  window.erase(std::unique(window.begin(), window.end(),
+                           [](const ControlEntry& a, const ControlEntry& b) { return a.hash == b.hash; }),
+               window.end());
+  std::map<crypto::Hash, size_t> by_hash;
+  std::multimap<crypto::Hash, size_t> children;
+  for (size_t i = 0; i < window.size(); ++i) {
+    by_hash.emplace(window[i].hash, i);
+    children.emplace(window[i].prev, i);
+  }
+  auto head = by_hash.find(head_hash);
+  if (head == by_hash.end() || window[head->second].seq != head_seq)
+    return error(Code::kNotFound, "the log read lacks the known head");
+  std::vector<bool> placed(window.size(), false);
+  // The head's ancestors in the window. Bounded: seq strictly decreases.
+  for (size_t i = head->second; !placed[i];) {
+    placed[i] = true;
+    auto parent = by_hash.find(window[i].prev);
+    if (window[i].seq == 0 || parent == by_hash.end() || window[parent->second].seq + 1 != window[i].seq) break;
+    i = parent->second;
+  }
+  // The extension, by the canonical rule. Bounded: each step places an entry.
+  std::vector<ControlEntry> out;
+  for (size_t cur = head->second;;) {
+    std::optional<size_t> next;
+    auto [lo, hi] = children.equal_range(window[cur].hash);
+    for (auto it = lo; it != hi; ++it) {
+      const ControlEntry& c = window[it->second];
+      if (placed[it->second] || c.seq != window[cur].seq + 1 || c.generation < window[cur].generation) continue;
+      if (!next || c.hash < window[*next].hash) next = it->second;
+    }
+    if (!next) break;
+    placed[*next] = true;
+    out.push_back(window[*next]);
+    cur = *next;
+  }
+  for (size_t i = 0; i < window.size(); ++i)
+    if (!placed[i]) return error(Code::kConflict, "the log read holds an entry off the known chain");
+  return out;
+}
+
 }  // namespace onionswarm::swarm::group

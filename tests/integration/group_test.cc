@@ -707,6 +707,80 @@ TEST_F(Group, PollsOfAGroupSpreadOverItsSwarm) {
   EXPECT_LT(2 * at_sequencer, total) << counts;
 }
 
+// A poll reads only the control entries stored since shortly before the
+// head the client knew, not the whole log. A roster of 100 makes each entry
+// about 7 KB, and 26 entries fill more than one retrieve page, so a poll
+// that read the whole log would make at least three retrieves (two log
+// pages and the messages); one that reads from the head on makes two. The
+// look-back before the head is 0 here: all the entries are minutes newer
+// than the default's five.
+TEST_F(Group, APollReadsOnlyTheLogFromTheHeadItKnew) {
+  const std::string admin = homes_ / "window-admin";
+  make_home(admin);
+  std::vector<swarm::AccountId> ids;
+  for (int i = 1; i < 100; ++i)
+    ids.push_back(*swarm::AccountId::parse(make_home(homes_ / ("window-" + std::to_string(i)))));
+  auto ca = open(admin);
+  ASSERT_TRUE(ca);
+  client::Groups ga(*ca, /*log_lookback_ms=*/0);
+  auto created = ga.create("window", ids);
+  ASSERT_TRUE(created.ok()) << created.status().to_string();
+  const swarm::AccountId gid = *created;
+  constexpr int kRenames = 25;
+  for (int i = 0; i < kRenames; ++i) {
+    Status s = ga.rename(gid, "window " + std::to_string(i));
+    ASSERT_TRUE(s.ok()) << s.to_string();
+  }
+  const auto members = test::swarm_members(*net_, 4, gid);
+  auto retrieves = [&] {
+    uint64_t n = 0;
+    for (int i = 1; i <= int(net_->nodes().size()); ++i) {
+      auto st = test::node_status(net_->node_dir(i));
+      if (!st.is_object()) continue;
+      const std::string address = st["node"]["address"].get<std::string>();
+      if (std::none_of(members.begin(), members.end(), [&](const auto& m) { return m.address == address; })) continue;
+      n += st["requests"]["retrieve"]["served"].get<uint64_t>() + st["requests"]["retrieve"]["refused"].get<uint64_t>();
+    }
+    return n;
+  };
+  // The first poll after the changes takes the newest head.
+  ASSERT_TRUE(ga.fetch().ok());
+  const uint64_t before = retrieves();
+  constexpr int kPolls = 10;
+  for (int i = 0; i < kPolls; ++i) {
+    auto got = ga.fetch();
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+  }
+  const uint64_t polled = retrieves() - before;
+  EXPECT_GE(polled, uint64_t(2 * kPolls));
+  EXPECT_LT(polled, uint64_t(3 * kPolls)) << "a poll read the whole log";
+  // A member who knew the head takes what follows it from the window: a
+  // rename and a removal (a new generation), and then reads a message of
+  // that generation. Five polls, two retrieves each (the window and the
+  // messages); reading the whole log would make three each.
+  auto cb = open(homes_ / "window-1");
+  ASSERT_TRUE(cb);
+  client::Groups gb(*cb, /*log_lookback_ms=*/0);
+  ASSERT_TRUE(gb.fetch_direct().ok());
+  Status accepted = gb.accept(gid);
+  ASSERT_TRUE(accepted.ok()) << accepted.to_string();
+  ASSERT_TRUE(gb.fetch().ok());
+  ASSERT_TRUE(ga.rename(gid, "renamed").ok());
+  ASSERT_TRUE(ga.remove(gid, {ids[1]}).ok());
+  ASSERT_TRUE(ga.send(gid, "after the head").ok());
+  const uint64_t before_member = retrieves();
+  auto got = gb.fetch();
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ(test::verified_texts(*got), std::set<std::string>{"after the head"});
+  for (int i = 1; i < 5; ++i) ASSERT_TRUE(gb.fetch().ok());
+  EXPECT_LT(retrieves() - before_member, 15u) << "the member read the whole log";
+  auto info = gb.info(gid, /*sync=*/false);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->name, "renamed");
+  EXPECT_EQ(info->generation, 1u);
+  EXPECT_EQ(info->members.size(), 99u);
+}
+
 // A new store reaches two of its swarm's five members at once and the others
 // in a deferred batch (docs/PROTOCOL.md 8.2), here 10 s later. A group's
 // control entries are the exception: every member checks a member's

@@ -32,6 +32,9 @@
 namespace onionswarm::client {
 
 inline constexpr int kMaxGroupChangeAttempts = 8;
+// A poll reads the group's control log from this long before the stored
+// timestamp of the head it knew, not the whole log (PROTOCOL.md 15.3).
+inline constexpr uint64_t kDefaultLogLookbackMs = 5 * 60 * 1000;
 
 struct GroupInfo {
   swarm::AccountId id;
@@ -55,7 +58,10 @@ struct PendingInvite {
 
 class Groups {
  public:
-  explicit Groups(Client& client) : client_(client) {}
+  // log_lookback_ms: see kDefaultLogLookbackMs (tests set 0 to see that a
+  // poll reads only from the head on).
+  explicit Groups(Client& client, uint64_t log_lookback_ms = kDefaultLogLookbackMs)
+      : client_(client), log_lookback_ms_(log_lookback_ms) {}
 
   // Creates the group (this account its first admin) and invites invitees.
   // kInvalidArgument before anything is sent when the roster would exceed
@@ -118,8 +124,14 @@ class Groups {
   // anything is stored (a change must extend the sequencer's head; a
   // message must be sealed with the newest key, PROTOCOL.md 15.3).
   enum class ReadAt { kAnyMember, kSequencer };
-  // Reads the group's control log into r; keep: save r afterwards.
+  // Reads the group's control log into r; keep: save r afterwards. A poll
+  // (kAnyMember) of a group whose head this client knows reads only the
+  // entries stored since shortly before that head.
   Status sync_control(Record& r, bool keep, ReadAt at);
+  // Takes chain's states into r: the whole canonical chain (from_genesis),
+  // or r's head and what follows it.
+  Status take_chain(Record& r, const std::vector<swarm::group::ControlEntry>& chain, uint64_t head_stored_ms,
+                    bool from_genesis, bool keep);
   // After a member refused r's credential: reads the log at the sequencer
   // (keep: save r); kUnauthorized when r's account is out of the roster.
   Status resync(Record& r, bool keep);
@@ -139,6 +151,7 @@ class Groups {
   Status forget(const swarm::AccountId& group);
 
   Client& client_;
+  uint64_t log_lookback_ms_;
 };
 
 }  // namespace onionswarm::client

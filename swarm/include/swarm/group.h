@@ -74,4 +74,13 @@ std::vector<ControlEntry> canonical_chain(std::vector<ControlEntry> entries);
 // has not taken it yet) does not: the reader then asks the sequencer.
 bool chain_holds(const std::vector<ControlEntry>& chain, uint64_t seq, const crypto::Hash& hash);
 
+// The entries that follow a known head on the canonical chain, from a
+// window of the log (its entries stored since shortly before the head):
+// from the head, repeatedly the child the canonical rule picks. kNotFound
+// when the window lacks the head; kConflict when it holds an entry that is
+// neither an ancestor of the head nor on that extension (a fork, which only
+// the whole log can settle). Empty when nothing follows the head.
+Result<std::vector<ControlEntry>> extend_chain(std::vector<ControlEntry> window, uint64_t head_seq,
+                                               const crypto::Hash& head_hash);
+
 }  // namespace onionswarm::swarm::group

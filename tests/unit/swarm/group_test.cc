@@ -106,5 +106,42 @@ TEST(GroupControl, AChainHoldsAHeadOnlyWhenItHasThatEntryAtThatSeq) {
   EXPECT_FALSE(chain_holds({}, 0, e0.hash));
 }
 
+TEST(GroupControl, ExtendingAKnownHeadTakesWhatFollowsItAndRefusesAFork) {
+  auto g = key(1);
+  auto e0 = make(g, 0, {}, 0, "genesis");
+  auto a1 = make(g, 1, e0.hash, 0, "admin a");
+  auto b1 = make(g, 1, e0.hash, 0, "admin b");
+  const auto& win = a1.hash < b1.hash ? a1 : b1;
+  const auto& lose = a1.hash < b1.hash ? b1 : a1;
+  auto c2 = make(g, 2, win.hash, 1, "on the winner");
+  auto d3 = make(g, 3, c2.hash, 1, "next");
+  auto hashes = [](const Result<std::vector<ControlEntry>>& r) {
+    std::vector<crypto::Hash> out;
+    if (r.ok())
+      for (const auto& e : *r) out.push_back(e.hash);
+    return out;
+  };
+  // A window that starts after genesis, in any order, with a duplicate.
+  auto ext = extend_chain({d3, c2, win, c2}, 1, win.hash);
+  ASSERT_TRUE(ext.ok()) << ext.status().to_string();
+  EXPECT_EQ(hashes(ext), (std::vector<crypto::Hash>{c2.hash, d3.hash}));
+  // The same as the canonical chain of the whole log past the head.
+  const auto full = canonical_chain({e0, win, c2, d3});
+  EXPECT_EQ(hashes(ext), (std::vector<crypto::Hash>{full[2].hash, full[3].hash}));
+  // Nothing after the head; the head's ancestors are fine.
+  auto none = extend_chain({e0, win, c2, d3}, 3, d3.hash);
+  ASSERT_TRUE(none.ok()) << none.status().to_string();
+  EXPECT_TRUE(none->empty());
+  // A window without the head (a member that has not taken it), or with it
+  // at another seq.
+  EXPECT_EQ(extend_chain({e0, win}, 2, c2.hash).status().code(), Code::kNotFound);
+  EXPECT_EQ(extend_chain({e0, win, c2}, 1, c2.hash).status().code(), Code::kNotFound);
+  // The losing side of a fork behind the head, or two children ahead of it:
+  // only the whole log settles which chain is canonical.
+  EXPECT_EQ(extend_chain({e0, a1, b1, c2}, 2, c2.hash).status().code(), Code::kConflict);
+  EXPECT_EQ(extend_chain({e0, a1, b1}, 0, e0.hash).status().code(), Code::kConflict);
+  EXPECT_EQ(extend_chain({lose, win, c2}, 1, win.hash).status().code(), Code::kConflict);
+}
+
 }  // namespace
 }  // namespace onionswarm::swarm::group
