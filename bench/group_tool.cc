@@ -2,7 +2,8 @@
 //
 //   group_tool --network FILE [--members N=100] [--concurrency C=10]
 //              [--size BYTES=200] [--max-seconds S=900] [--timeout-ms T=15000]
-//              [--poll-seconds P=0] [--poll-interval-ms I=1000] [--json]
+//              [--poll-seconds P=0] [--poll-interval-ms I=1000] [--renames R=0]
+//              [--settle-seconds W=0] [--json]
 //
 // Creates a temporary directory (mkdtemp, removed at the end) with N client
 // homes. Home 0 creates a group with the other N-1 as invitees; each
@@ -22,8 +23,13 @@
 //     the message. A member whose poll does not return the message polls
 //     again (as above; the first poll is the one timed); one that never
 //     gets it counts as missing (the tool then exits 1).
-//   - steady polling (only with --poll-seconds P > 0): for P seconds every
-//     member polls once every I ms (member i first at i*I/N ms), C threads
+//   - steady polling (only with --poll-seconds P > 0; last, after the
+//     removal below; with R > 0, after R renames by home 0 that make the
+//     control log R entries longer, W seconds' wait, one more rename, and
+//     every member's untimed poll that takes them: with W over 300 the R
+//     renames are older than a poll's look-back before that last one,
+//     PROTOCOL.md 15.3): for P seconds every remaining member polls once
+//     every I ms (member i first at i*I/N ms), C threads
 //     sharing the members; a thread that falls behind polls late, never
 //     twice at once. Reported: polls made and per second, poll latency
 //     (p50/p99/max), and the failed polls by error (`busy`: a node's
@@ -83,7 +89,7 @@ using namespace onionswarm::bench;  // Clock, Summary, summarize, to_json, TempD
 const char* kUsage =
     "usage: group_tool --network FILE [--members N=100] [--concurrency C=10] [--size BYTES=200]\n"
     "                  [--max-seconds S=900] [--timeout-ms T=15000] [--poll-seconds P=0]\n"
-    "                  [--poll-interval-ms I=1000] [--json]\n";
+    "                  [--poll-interval-ms I=1000] [--renames R=0] [--settle-seconds W=0] [--json]\n";
 const bench::Tool kTool{"group_tool", kUsage};
 
 struct Args {
@@ -95,6 +101,8 @@ struct Args {
   uint64_t timeout_ms = 15000;
   uint64_t poll_seconds = 0;
   uint64_t poll_interval_ms = 1000;
+  uint64_t renames = 0;
+  uint64_t settle_seconds = 0;
   bool json = false;
 };
 
@@ -122,6 +130,10 @@ Args parse_args(int argc, char** argv) {
           a.poll_seconds = bench::parse_u64(kTool, opt, val, 0, 3600);
         } else if (opt == "--poll-interval-ms") {
           a.poll_interval_ms = bench::parse_u64(kTool, opt, val, 10, 600000);
+        } else if (opt == "--renames") {
+          a.renames = bench::parse_u64(kTool, opt, val, 0, 1000);
+        } else if (opt == "--settle-seconds") {
+          a.settle_seconds = bench::parse_u64(kTool, opt, val, 0, 3600);
         } else {
           bench::usage_error(kTool, "unknown option " + opt);
         }
@@ -382,9 +394,6 @@ int run(const Args& args) {
     if (!poll_errors[i].empty()) ++errors[poll_errors[i]];
   }
 
-  std::optional<SteadyPolling> steady;
-  if (args.poll_seconds > 0) steady = steady_polling(env, clients);
-
   // The message as stored (as a member's node has it).
   size_t stored_bytes = 0, stored_retries = 0;
   {
@@ -431,6 +440,36 @@ int run(const Args& args) {
   }
   const double remove_ms = ms_since(r0);
 
+  // Last, as it may drain the nodes' account_rate buckets: the members that
+  // remain after the removal.
+  std::optional<SteadyPolling> steady;
+  if (args.poll_seconds > 0) {
+    clients.pop_back();  // the removed member (ids[n - 1])
+    client::Groups groups(*clients[0]);
+    // Bounded: at most 1000 (--renames).
+    for (uint64_t i = 0; i < args.renames; ++i)
+      if (Status s = groups.rename(gid, "bench " + std::to_string(i)); !s.ok()) fail("rename", s);
+    if (args.renames > 0) {
+      const auto settle_end = std::min(Clock::now() + std::chrono::seconds(args.settle_seconds), env.deadline);
+      std::this_thread::sleep_until(settle_end);
+      if (Status s = groups.rename(gid, "bench head"); !s.ok()) fail("rename", s);
+    }
+    // Every member takes the renames untimed: the steady polls find none. A
+    // poll refused as busy (an account_rate bucket drained by these polls)
+    // is repeated, as a member would, 200 ms later (at most 100 times).
+    for (auto& cl : clients) {
+      client::Groups g(*cl);
+      auto warm = g.fetch();
+      for (int i = 0; i < 100 && !warm.ok() && warm.status().code() == Code::kBusy && Clock::now() < env.deadline;
+           ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        warm = g.fetch();
+      }
+      if (!warm.ok()) fail("poll after the renames", warm.status());
+    }
+    steady = steady_polling(env, clients);
+  }
+
   const Summary accept = summarize(accept_ms);
   const Summary poll = summarize(poll_ms);
   if (args.json) {
@@ -458,6 +497,8 @@ int run(const Args& args) {
     j["control_entry_bytes"] = entry_bytes;
     if (steady) {
       j["steady_polling"] = {{"interval_ms", args.poll_interval_ms},
+                             {"renames", args.renames},
+                             {"settle_seconds", args.settle_seconds},
                              {"seconds", steady->seconds},
                              {"polls", steady->polls},
                              {"polls_per_second", double(steady->polls) / steady->seconds},
@@ -481,9 +522,10 @@ int run(const Args& args) {
     std::printf("remove one member: %.1f ms; keys message for %zu members: %zu bytes (control entry %zu bytes)\n",
                 remove_ms, remaining, keys_bytes, entry_bytes);
     if (steady) {
-      std::printf("steady polling, every member every %llu ms for %.1f s: %zu polls (%.1f/s), p50 %.1f p99 %.1f "
-                  "max %.1f ms\n",
-                  static_cast<unsigned long long>(args.poll_interval_ms), steady->seconds, steady->polls,
+      std::printf("steady polling (control log %llu entries longer), every member every %llu ms for %.1f s: "
+                  "%zu polls (%.1f/s), p50 %.1f p99 %.1f max %.1f ms\n",
+                  static_cast<unsigned long long>(args.renames), static_cast<unsigned long long>(args.poll_interval_ms),
+                  steady->seconds, steady->polls,
                   double(steady->polls) / steady->seconds, steady->latency.p50, steady->latency.p99,
                   steady->latency.max);
       for (const auto& [e, count] : steady->errors) std::printf("steady poll error x%zu: %s\n", count, e.c_str());

@@ -328,8 +328,9 @@ Status Groups::sync_control(Record& r, bool keep, ReadAt at) {
       auto next = sg::extend_chain(window->entries, r.head_seq, r.head_hash);
       if (next.ok()) {
         std::vector<sg::ControlEntry> chain;
-        for (auto& e : window->entries)
-          if (e.hash == r.head_hash) chain.push_back(std::move(e));
+        auto head = std::find_if(window->entries.begin(), window->entries.end(),
+                                 [&](const sg::ControlEntry& e) { return e.hash == r.head_hash; });
+        chain.push_back(std::move(*head));  // extend_chain found it
         for (auto& e : *next) chain.push_back(std::move(e));
         return take_chain(r, chain, window->stored_ms[chain.back().hash], /*from_genesis=*/false, keep);
       }

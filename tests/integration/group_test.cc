@@ -781,6 +781,88 @@ TEST_F(Group, APollReadsOnlyTheLogFromTheHeadItKnew) {
   EXPECT_EQ(info->members.size(), 99u);
 }
 
+// An entry a poll's window misses is not lost for good. An admin whose
+// clock runs 50 s ahead stores entries stamped 50 s late; a member's poll
+// (look-back 0 here) reads from the head's stamp on, so it misses an
+// entry the admin then stores from a right clock. The member still shows a
+// message of the generation a missed removal started (its old credential
+// is refused: the poll reads the log at the sequencer and retrieves there
+// once more) and one from a member a missed addition added (an unknown
+// sender: the poll reads the log at the sequencer before it would drop the
+// message as not meant for it).
+TEST_F(Group, APollThatMissedAnEntryReadsTheLogAtTheSequencer) {
+  const std::string ha = homes_ / "miss-a", hb = homes_ / "miss-b", hc = homes_ / "miss-c", hd = homes_ / "miss-d";
+  make_home(ha);
+  const auto b = *swarm::AccountId::parse(make_home(hb));
+  const auto c = *swarm::AccountId::parse(make_home(hc));
+  const auto d = *swarm::AccountId::parse(make_home(hd));
+  test::ClientHooks ahead_clock;
+  ahead_clock.clock_skew_ms = 50'000;  // the nodes take stamps up to 60 s off
+  swarm::AccountId gid;
+  {
+    auto ahead = test::open_client(net_->network_file(), ha, ahead_clock);
+    ASSERT_TRUE(ahead);
+    auto created = client::Groups(*ahead).create("missed", {b, c});
+    ASSERT_TRUE(created.ok()) << created.status().to_string();
+    gid = *created;
+  }
+  auto cb = open(hb);
+  ASSERT_TRUE(cb);
+  client::Groups gb(*cb, /*log_lookback_ms=*/0);
+  ASSERT_TRUE(gb.fetch_direct().ok());
+  Status accepted = gb.accept(gid);
+  ASSERT_TRUE(accepted.ok()) << accepted.to_string();
+  ASSERT_TRUE(gb.fetch().ok());
+
+  // A removal (a new generation) stamped before the head b knows, then a
+  // message of that generation.
+  {
+    auto ca = open(ha);
+    ASSERT_TRUE(ca);
+    client::Groups ga(*ca);
+    ASSERT_TRUE(ga.remove(gid, {c}).ok());
+    ASSERT_TRUE(ga.send(gid, "after the removal").ok());
+  }
+  auto before = gb.info(gid, /*sync=*/false);
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ(before->generation, 0u);
+  auto got = gb.fetch();
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ(test::verified_texts(*got), std::set<std::string>{"after the removal"});
+  auto after = gb.info(gid, /*sync=*/false);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->generation, 1u);
+
+  // A rename stamped late again (b takes it as head), then an addition
+  // stamped before it, and a message from the added member.
+  {
+    auto ahead = test::open_client(net_->network_file(), ha, ahead_clock);
+    ASSERT_TRUE(ahead);
+    ASSERT_TRUE(client::Groups(*ahead).rename(gid, "late").ok());
+  }
+  ASSERT_TRUE(gb.fetch().ok());
+  {
+    auto ca = open(ha);
+    ASSERT_TRUE(ca);
+    ASSERT_TRUE(client::Groups(*ca).add(gid, {d}).ok());
+  }
+  {
+    auto cd = open(hd);
+    ASSERT_TRUE(cd);
+    client::Groups gd(*cd);
+    ASSERT_TRUE(gd.fetch_direct().ok());
+    Status joined = gd.accept(gid);
+    ASSERT_TRUE(joined.ok()) << joined.to_string();
+    ASSERT_TRUE(gd.send(gid, "from the added member").ok());
+  }
+  got = gb.fetch();
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ(test::verified_texts(*got), std::set<std::string>{"from the added member"});
+  auto added = gb.info(gid, /*sync=*/false);
+  ASSERT_TRUE(added.ok());
+  EXPECT_TRUE(std::find(added->members.begin(), added->members.end(), d) != added->members.end());
+}
+
 // A new store reaches two of its swarm's five members at once and the others
 // in a deferred batch (docs/PROTOCOL.md 8.2), here 10 s later. A group's
 // control entries are the exception: every member checks a member's

@@ -383,6 +383,7 @@ std::unique_ptr<client::Client> open_client(const std::string& network_file, con
   if (hooks.timeout_ms) o.timeout_ms = hooks.timeout_ms;
   o.cancelled = std::move(hooks.cancelled);
   o.progress = std::move(hooks.progress);
+  o.clock_skew_ms = hooks.clock_skew_ms;
   auto c = client::Client::open(std::move(o));
   EXPECT_TRUE(c.ok()) << c.status().to_string();
   return c.ok() ? std::move(*c) : nullptr;

@@ -242,6 +242,7 @@ struct ClientHooks {
   uint64_t timeout_ms = 0;  // 0: ClientOptions' default
   std::function<bool()> cancelled;
   std::function<void(std::string_view)> progress;
+  int64_t clock_skew_ms = 0;
 };
 // A Client on home for the network in network_file; a home without an
 // identity gets a new one first. nullptr, with a test failure, when it

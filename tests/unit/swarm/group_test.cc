@@ -143,5 +143,45 @@ TEST(GroupControl, ExtendingAKnownHeadTakesWhatFollowsItAndRefusesAFork) {
   EXPECT_EQ(extend_chain({lose, win, c2}, 1, win.hash).status().code(), Code::kConflict);
 }
 
+// On random logs: extending any entry of the canonical chain through the
+// whole log gives the rest of that chain when the log is one path, and
+// kConflict when it forks; a window that starts after the head lacks it.
+TEST(GroupControl, ExtendingAgreesWithTheCanonicalChainOnRandomLogs) {
+  auto g = key(1);
+  std::mt19937 rng(11);
+  int paths = 0, forks = 0;
+  for (int round = 0; round < 200; ++round) {
+    std::vector<ControlEntry> log = {make(g, 0, {}, 0, "genesis " + std::to_string(round))};
+    const size_t n = 1 + rng() % 8;
+    const bool one_path = rng() % 2 == 0;
+    for (size_t i = 1; i < n; ++i) {
+      const ControlEntry& parent = one_path ? log.back() : log[rng() % log.size()];
+      log.push_back(make(g, parent.seq + 1, parent.hash, parent.generation + rng() % 2, "entry " + std::to_string(i)));
+    }
+    const auto chain = canonical_chain(log);
+    const bool is_path = chain.size() == log.size();
+    (is_path ? paths : forks)++;
+    for (size_t k = 0; k < chain.size(); ++k) {
+      std::vector<ControlEntry> shuffled = log;
+      std::shuffle(shuffled.begin(), shuffled.end(), rng);
+      auto ext = extend_chain(shuffled, chain[k].seq, chain[k].hash);
+      if (!is_path) {
+        EXPECT_EQ(ext.status().code(), Code::kConflict) << "round " << round << ", head " << k;
+        continue;
+      }
+      ASSERT_TRUE(ext.ok()) << ext.status().to_string();
+      ASSERT_EQ(ext->size(), chain.size() - k - 1);
+      for (size_t i = 0; i < ext->size(); ++i) EXPECT_EQ((*ext)[i].hash, chain[k + 1 + i].hash);
+      // A window from the head's parent on holds it; one from its child on does not.
+      const std::vector<ControlEntry> from_parent(chain.begin() + long(k == 0 ? 0 : k - 1), chain.end());
+      EXPECT_TRUE(extend_chain(from_parent, chain[k].seq, chain[k].hash).ok());
+      const std::vector<ControlEntry> from_child(chain.begin() + long(k + 1), chain.end());
+      EXPECT_EQ(extend_chain(from_child, chain[k].seq, chain[k].hash).status().code(), Code::kNotFound);
+    }
+  }
+  EXPECT_GT(paths, 50);  // both kinds were tried
+  EXPECT_GT(forks, 30);
+}
+
 }  // namespace
 }  // namespace onionswarm::swarm::group
