@@ -54,6 +54,13 @@ class Group : public test::DevnetSuite<Group, 8, 4> {
     return id->account_id().to_string();
   }
 
+  // Groups::fetch_direct + accept through the library.
+  static void accept(client::Groups& g, const swarm::AccountId& gid) {
+    ASSERT_TRUE(g.fetch_direct().ok());
+    Status accepted = g.accept(gid);
+    ASSERT_TRUE(accepted.ok()) << accepted.to_string();
+  }
+
   // group invites + accept through the CLI.
   void accept(const std::string& home, const std::string& gid) {
     auto inv = cli(home, {"group", "invites"});
@@ -661,9 +668,7 @@ TEST_F(Group, PollsOfAGroupSpreadOverItsSwarm) {
   }
   ASSERT_TRUE(gid) << "no group of 20 had a swarm of four or five";
   client::Groups gb(*cb);
-  ASSERT_TRUE(gb.fetch_direct().ok());
-  Status accepted = gb.accept(*gid);
-  ASSERT_TRUE(accepted.ok()) << accepted.to_string();
+  accept(gb, *gid);
   ASSERT_TRUE(client::Groups(*ca).send(*gid, "spread").ok());
 
   // Retrieves each member answered (served or refused), by address.
@@ -761,9 +766,7 @@ TEST_F(Group, APollReadsOnlyTheLogFromTheHeadItKnew) {
   auto cb = open(homes_ / "window-1");
   ASSERT_TRUE(cb);
   client::Groups gb(*cb, /*log_lookback_ms=*/0);
-  ASSERT_TRUE(gb.fetch_direct().ok());
-  Status accepted = gb.accept(gid);
-  ASSERT_TRUE(accepted.ok()) << accepted.to_string();
+  accept(gb, gid);
   ASSERT_TRUE(gb.fetch().ok());
   ASSERT_TRUE(ga.rename(gid, "renamed").ok());
   ASSERT_TRUE(ga.remove(gid, {ids[1]}).ok());
@@ -809,9 +812,7 @@ TEST_F(Group, APollThatMissedAnEntryReadsTheLogAtTheSequencer) {
   auto cb = open(hb);
   ASSERT_TRUE(cb);
   client::Groups gb(*cb, /*log_lookback_ms=*/0);
-  ASSERT_TRUE(gb.fetch_direct().ok());
-  Status accepted = gb.accept(gid);
-  ASSERT_TRUE(accepted.ok()) << accepted.to_string();
+  accept(gb, gid);
   ASSERT_TRUE(gb.fetch().ok());
 
   // A removal (a new generation) stamped before the head b knows, then a
@@ -850,9 +851,7 @@ TEST_F(Group, APollThatMissedAnEntryReadsTheLogAtTheSequencer) {
     auto cd = open(hd);
     ASSERT_TRUE(cd);
     client::Groups gd(*cd);
-    ASSERT_TRUE(gd.fetch_direct().ok());
-    Status joined = gd.accept(gid);
-    ASSERT_TRUE(joined.ok()) << joined.to_string();
+    accept(gd, gid);
     ASSERT_TRUE(gd.send(gid, "from the added member").ok());
   }
   got = gb.fetch();

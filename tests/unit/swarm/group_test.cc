@@ -26,6 +26,18 @@ ControlEntry make(const crypto::Ed25519KeyPair& g, uint64_t seq, const crypto::H
   return e;
 }
 
+// A log with a fork: genesis, two entries at seq 1 (`win` has the smaller
+// hash, so the canonical chain takes it), and c2 on the winner.
+struct ForkedLog {
+  crypto::Ed25519KeyPair g = key(1);
+  ControlEntry e0 = make(g, 0, {}, 0, "genesis");
+  ControlEntry a1 = make(g, 1, e0.hash, 0, "admin a");
+  ControlEntry b1 = make(g, 1, e0.hash, 0, "admin b");
+  ControlEntry win = a1.hash < b1.hash ? a1 : b1;
+  ControlEntry lose = a1.hash < b1.hash ? b1 : a1;
+  ControlEntry c2 = make(g, 2, win.hash, 1, "on the winner");
+};
+
 TEST(GroupControl, RoundTripsAndChecksTheSignature) {
   auto g = key(1);
   Bytes blob;
@@ -60,13 +72,9 @@ TEST(GroupControl, MalformedEntriesAreInvalidArgument) {
 }
 
 TEST(GroupControl, CanonicalChainIsTheSameInAnyOrderAndPicksTheSmallestHashAtAFork) {
-  auto g = key(1);
-  auto e0 = make(g, 0, {}, 0, "genesis");
-  auto a1 = make(g, 1, e0.hash, 0, "admin a");
-  auto b1 = make(g, 1, e0.hash, 0, "admin b");
-  const auto& win = a1.hash < b1.hash ? a1 : b1;
-  auto c2 = make(g, 2, win.hash, 1, "on the winner");
-  auto lose2 = make(g, 2, (a1.hash < b1.hash ? b1 : a1).hash, 1, "on the loser");
+  const ForkedLog l;
+  const auto& [g, e0, a1, b1, win, lose, c2] = l;
+  auto lose2 = make(g, 2, lose.hash, 1, "on the loser");
   auto bad_gen = make(g, 3, c2.hash, 0, "generation goes back");
   auto skip = make(g, 4, c2.hash, 1, "skips a seq");
   std::vector<ControlEntry> all = {e0, a1, b1, c2, lose2, bad_gen, skip};
@@ -83,13 +91,8 @@ TEST(GroupControl, CanonicalChainIsTheSameInAnyOrderAndPicksTheSmallestHashAtAFo
 }
 
 TEST(GroupControl, AChainHoldsAHeadOnlyWhenItHasThatEntryAtThatSeq) {
-  auto g = key(1);
-  auto e0 = make(g, 0, {}, 0, "genesis");
-  auto a1 = make(g, 1, e0.hash, 0, "admin a");
-  auto b1 = make(g, 1, e0.hash, 0, "admin b");
-  const auto& win = a1.hash < b1.hash ? a1 : b1;
-  const auto& lose = a1.hash < b1.hash ? b1 : a1;
-  auto c2 = make(g, 2, win.hash, 1, "on the winner");
+  const ForkedLog l;
+  const auto& [g, e0, a1, b1, win, lose, c2] = l;
   const auto full = canonical_chain({e0, a1, b1, c2});
   ASSERT_EQ(full.size(), 3u);
   EXPECT_TRUE(chain_holds(full, 0, e0.hash));
@@ -107,13 +110,8 @@ TEST(GroupControl, AChainHoldsAHeadOnlyWhenItHasThatEntryAtThatSeq) {
 }
 
 TEST(GroupControl, ExtendingAKnownHeadTakesWhatFollowsItAndRefusesAFork) {
-  auto g = key(1);
-  auto e0 = make(g, 0, {}, 0, "genesis");
-  auto a1 = make(g, 1, e0.hash, 0, "admin a");
-  auto b1 = make(g, 1, e0.hash, 0, "admin b");
-  const auto& win = a1.hash < b1.hash ? a1 : b1;
-  const auto& lose = a1.hash < b1.hash ? b1 : a1;
-  auto c2 = make(g, 2, win.hash, 1, "on the winner");
+  const ForkedLog l;
+  const auto& [g, e0, a1, b1, win, lose, c2] = l;
   auto d3 = make(g, 3, c2.hash, 1, "next");
   auto hashes = [](const Result<std::vector<ControlEntry>>& r) {
     std::vector<crypto::Hash> out;
