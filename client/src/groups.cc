@@ -261,8 +261,9 @@ Result<LogRead> read_log(Client& client, const swarm::AccountId& g, const crypto
   const crypto::Ed25519PublicKey pk = group_pk(g);
   LogRead out;
   RetrieveCursor cursor{after_ms, crypto::Hash{}};
-  // Bounded: at most kMaxControlEntries entries.
-  while (out.entries.size() < sg::kMaxControlEntries) {
+  // Bounded: at most kMaxControlEntries items read, valid or not (a node
+  // could answer page after page of items that do not parse).
+  for (size_t items = 0; items < sg::kMaxControlEntries;) {
     swarm::rpc::RetrieveRequest req;
     req.account = g;
     req.ns = sg::kControlNamespace;
@@ -271,6 +272,7 @@ Result<LogRead> read_log(Client& client, const swarm::AccountId& g, const crypto
     req.limit = swarm::rpc::kMaxRetrieveLimit;
     auto answer = client.retrieve(g, std::move(req), signer, pinned);
     if (!answer.ok()) return answer.status();
+    items += answer->messages.size();
     for (const auto& m : answer->messages) {
       cursor = RetrieveCursor{m.timestamp_ms, m.hash};
       auto e = sg::parse_control(m.data, pk);
