@@ -5,18 +5,23 @@
 // libsodium; the directory names loopback ports where nothing listens, with
 // a short timeout, so anything that did reach for the network would fail
 // with a network error (kTimeout/kUnavailable), never with the codes
-// asserted here.
+// asserted here. One test gives the client a FakeNetwork instead, whose
+// nodes answer a read of the control log with junk.
 #include "client/groups.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 
 #include <nlohmann/json.hpp>
 
 #include "client/identity.h"
+#include "fake_network.h"
 #include "onion/encoding.h"
+#include "swarm/rpc.h"
 #include "test_support.h"
 
 namespace onionswarm::client {
@@ -295,6 +300,50 @@ TEST_F(GroupsTest, AdminGrantMakesAJoinedMemberAnAdminAndIsIgnoredOtherwise) {
   auto inv = groups_->invites();
   ASSERT_TRUE(inv.ok());
   EXPECT_TRUE(inv->empty());
+}
+
+// A node may answer a read of the control log with page after page of
+// items that do not parse, each page saying there is more. The client stops
+// after kMaxControlEntries items (it counted only entries that parsed, and
+// read on for as long as the node answered). Nodes of a FakeNetwork
+// (tests/support/fake_network.h): the client's real path and transport.
+TEST_F(GroupsTest, AReadOfTheLogStopsAtItsBoundWhateverANodeAnswers) {
+  std::atomic<uint64_t> pages{0};
+  test::FakeNetwork junk(6, [&](const json&, const swarm::NodeDescriptor&) -> Bytes {
+    const uint64_t page = ++pages;
+    const uint64_t now =
+        uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                     .count());
+    swarm::rpc::RetrieveAnswer a;
+    for (uint32_t i = 0; i < swarm::rpc::kMaxRetrieveLimit; ++i) {
+      swarm::rpc::StoredItem item;
+      item.data = Bytes{uint8_t(page), uint8_t(i), uint8_t(i >> 8)};  // not a control entry
+      item.hash = crypto::hash(item.data);
+      item.timestamp_ms = page * 1000 + i;
+      item.expiry_ms = now + 60'000;
+      a.messages.push_back(std::move(item));
+    }
+    a.more = true;
+    a.now_ms = now;
+    return swarm::rpc::retrieve_response_binary(a);
+  });
+  groups_.reset();
+  client_.reset();
+  ClientOptions o;
+  o.home = home_.path();
+  o.nodes = junk.nodes();
+  o.network_id = "groups-unit";
+  o.swarm_size = 3;
+  auto c = Client::open(std::move(o));
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  client_ = std::move(*c);
+  write_record(record(/*admin=*/false));
+  Groups groups(*client_);
+  auto info = groups.info(group_, /*sync=*/true);
+  // Nothing parsed: no log, at the random member and then at the sequencer.
+  EXPECT_EQ(info.status().code(), Code::kNotFound) << info.status().to_string();
+  const uint64_t per_read = swarm::group::kMaxControlEntries / swarm::rpc::kMaxRetrieveLimit;
+  EXPECT_EQ(pages.load(), 2 * per_read) << "pages answered for two reads of the log";
 }
 
 }  // namespace
