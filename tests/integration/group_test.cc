@@ -2,8 +2,9 @@
 // exchange through the CLI, removal (the removed member can neither decrypt
 // new messages nor use the swarm), non-members and non-admins refused,
 // concurrent admins converge, the storing node never sees the poster, a
-// 100-member group, offline catch-up, and a group's polls spread over its
-// swarm.
+// 100-member group, offline catch-up, and a group's polls: spread over its
+// swarm, reading only the log's new part, and reading the whole log at the
+// sequencer when that part missed an entry.
 #include <gtest/gtest.h>
 
 #include <algorithm>
