@@ -139,6 +139,9 @@ Args parse_args(int argc, char** argv) {
         }
       });
   if (a.network.empty()) bench::usage_error(kTool, "--network FILE is required");
+  if ((a.renames > 0 || a.settle_seconds > 0) && a.poll_seconds == 0)
+    bench::usage_error(kTool, "--renames and --settle-seconds belong to the steady polls: add --poll-seconds");
+  if (a.settle_seconds > 0 && a.renames == 0) bench::usage_error(kTool, "--settle-seconds waits after --renames");
   return a;
 }
 
@@ -522,9 +525,11 @@ int run(const Args& args) {
     std::printf("remove one member: %.1f ms; keys message for %zu members: %zu bytes (control entry %zu bytes)\n",
                 remove_ms, remaining, keys_bytes, entry_bytes);
     if (steady) {
+      // The renames and the one after the wait.
+      const uint64_t longer = args.renames > 0 ? args.renames + 1 : 0;
       std::printf("steady polling (control log %llu entries longer), every member every %llu ms for %.1f s: "
                   "%zu polls (%.1f/s), p50 %.1f p99 %.1f max %.1f ms\n",
-                  static_cast<unsigned long long>(args.renames), static_cast<unsigned long long>(args.poll_interval_ms),
+                  static_cast<unsigned long long>(longer), static_cast<unsigned long long>(args.poll_interval_ms),
                   steady->seconds, steady->polls,
                   double(steady->polls) / steady->seconds, steady->latency.p50, steady->latency.p99,
                   steady->latency.max);
