@@ -314,18 +314,21 @@ Status Groups::sync_control(Record& r, bool keep, ReadAt at) {
   }
   std::map<crypto::Hash, uint64_t> stored_ms;
   const bool any_member = at == ReadAt::kAnyMember;
-  if (any_member && r.has_head && r.head_stored_ms > 0 && !r.removed) {
-    // A poll: only the entries stored since shortly before the head this
-    // client knew, and the head again, from which they continue. An entry's
+  if (at != ReadAt::kSequencerWholeLog && r.has_head && r.head_stored_ms > 0 && !r.removed) {
+    // Only the entries stored since shortly before the head this client
+    // knew, and the head again, from which they continue. An entry's
     // timestamp is its admin's clock, within kMaxClockSkewMs of the node
     // that took it, and it is stored only after the entry before it: so it
     // is at most twice that before its predecessor's, plus how far apart
     // two nodes' clocks are when the sequencer changes. An entry the window
     // misses all the same is not lost for good: the entry after it is off
-    // the chain this client can extend, which makes it read the whole log,
-    // and so does a message of a newer generation or from an unknown sender.
+    // the chain this client can extend, which makes it read the whole log;
+    // a message of a newer generation or from an unknown sender makes a
+    // poll read it; and a message sealed with the key of a generation a
+    // missed removal ended is signed with a credential the members refuse,
+    // which makes the sender read it (resync) and seal it again.
     const uint64_t after = r.head_stored_ms > log_lookback_ms_ ? r.head_stored_ms - log_lookback_ms_ : 0;
-    auto window = read_log(client_, r.id, *signer, /*pinned=*/false, after);
+    auto window = read_log(client_, r.id, *signer, /*pinned=*/!any_member, after);
     if (window.ok()) {
       auto next = sg::extend_chain(window->entries, r.head_seq, r.head_hash);
       if (next.ok()) {
@@ -338,7 +341,8 @@ Status Groups::sync_control(Record& r, bool keep, ReadAt at) {
       }
     }
     // The member refused, lacks the head (has not taken it yet), or holds a
-    // fork: the whole log, at the sequencer.
+    // fork, or the window holds an entry whose predecessor it missed: the
+    // whole log, at the sequencer.
     auto chain = read_chain(client_, r.id, *signer, /*pinned=*/true, &stored_ms);
     if (!chain.ok()) return chain.status();
     return take_chain(r, *chain, stored_ms[chain->back().hash], /*from_genesis=*/true, keep);
@@ -404,7 +408,7 @@ Status Groups::take_chain(Record& r, const std::vector<swarm::group::ControlEntr
 }
 
 Status Groups::resync(Record& r, bool keep) {
-  if (Status s = sync_control(r, keep, ReadAt::kSequencer); !s.ok()) return s;
+  if (Status s = sync_control(r, keep, ReadAt::kSequencerWholeLog); !s.ok()) return s;
   if (r.removed) return error(Code::kUnauthorized, "this account is no longer in the group's roster");
   return {};
 }
@@ -594,6 +598,10 @@ Status Groups::decline(const swarm::AccountId& g, Status* notice) {
 // read of the log at the sequencer, not at a random member: one that has not
 // taken a removal yet would have the client seal it with the key of the
 // generation before, which the removed member holds, and would take it.
+// That read is a window (sync_control); should it miss a removal all the
+// same, the members, which take every control entry at once, refuse the
+// old generation's credential, and the message is sealed again after a
+// read of the whole log.
 Status Groups::store_group_message(Record& r, group::Kind kind, std::string_view text, SendResult* out, bool keep) {
   if (r.removed) return error(Code::kUnauthorized, "this account is not a member of the group");
   crypto::Hash hash;
@@ -679,7 +687,7 @@ Result<std::vector<InboxEntry>> Groups::fetch() {
     auto refresh = [&] {
       if (refreshed) return false;
       refreshed = true;
-      if (Status s = sync_control(*r, /*keep=*/true, ReadAt::kSequencer); !s.ok()) {
+      if (Status s = sync_control(*r, /*keep=*/true, ReadAt::kSequencerWholeLog); !s.ok()) {
         stopped = s;
         return false;
       }
@@ -869,7 +877,11 @@ Status Groups::change(const swarm::AccountId& g,
       std::uniform_int_distribution<int> jitter(50, 150 * std::min(attempt, 4));
       std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
     }
-    if (Status s = sync_control(r, /*keep=*/true, ReadAt::kSequencer); !s.ok()) return s;
+    // After a conflict the whole log: the window may have missed the entry
+    // the sequencer's head is.
+    if (Status s = sync_control(r, /*keep=*/true, attempt == 0 ? ReadAt::kSequencer : ReadAt::kSequencerWholeLog);
+        !s.ok())
+      return s;
     if (r.removed) return error(Code::kUnauthorized, "this account is no longer in the group's roster");
     if (members_before && attempt == 0) *members_before = r.members;
     group::GroupState next = r.state();
@@ -1029,7 +1041,8 @@ Status Groups::leave(const swarm::AccountId& g) {
     if (r->group_seed) {
       Status s = remove(g, {client_.identity().account_id()});
       if (!s.ok() && s.code() != Code::kNotFound) return s;
-    } else if (Status s = store_group_message(*r, group::Kind::kLeave, "", nullptr, /*keep=*/true); !s.ok()) {
+    } else if (Status s = store_group_message(*r, group::Kind::kLeave, "", nullptr, /*keep=*/true);
+               !s.ok() && !r->removed) {  // removed: the notice was refused, the whole log read says so
       return s;
     }
   }

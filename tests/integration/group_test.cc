@@ -3,8 +3,9 @@
 // new messages nor use the swarm), non-members and non-admins refused,
 // concurrent admins converge, the storing node never sees the poster, a
 // 100-member group, offline catch-up, and a group's polls: spread over its
-// swarm, reading only the log's new part, and reading the whole log at the
-// sequencer when that part missed an entry.
+// swarm, reading only the log's new part (sends too), and reading the whole
+// log at the sequencer when that part missed an entry (a send: when its
+// credential is refused).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -714,13 +715,14 @@ TEST_F(Group, PollsOfAGroupSpreadOverItsSwarm) {
 }
 
 // A poll reads only the control entries stored since shortly before the
-// head the client knew, not the whole log. A roster of 100 makes each entry
-// about 7 KB, and 26 entries fill more than one retrieve page, so a poll
-// that read the whole log would make at least three retrieves (two log
-// pages and the messages); one that reads from the head on makes two. The
+// head the client knew, not the whole log, and so does a send (at the
+// sequencer). A roster of 100 makes each entry about 7 KB, and 26 entries
+// fill more than one retrieve page, so a poll that read the whole log would
+// make at least three retrieves (two log pages and the messages); one that
+// reads from the head on makes two. A send makes two, or one. The
 // look-back before the head is 0 here: all the entries are minutes newer
 // than the default's five.
-TEST_F(Group, APollReadsOnlyTheLogFromTheHeadItKnew) {
+TEST_F(Group, APollOrASendReadsOnlyTheLogFromTheHeadItKnew) {
   const std::string admin = homes_ / "window-admin";
   make_home(admin);
   std::vector<swarm::AccountId> ids;
@@ -760,6 +762,17 @@ TEST_F(Group, APollReadsOnlyTheLogFromTheHeadItKnew) {
   const uint64_t polled = retrieves() - before;
   EXPECT_GE(polled, uint64_t(2 * kPolls));
   EXPECT_LT(polled, uint64_t(3 * kPolls)) << "a poll read the whole log";
+  // A send reads the log at the sequencer, from the head too: one retrieve
+  // each, where the whole log takes two.
+  const uint64_t before_sends = retrieves();
+  constexpr int kSends = 10;
+  for (int i = 0; i < kSends; ++i) {
+    auto sent = ga.send(gid, "send " + std::to_string(i));
+    ASSERT_TRUE(sent.ok()) << sent.status().to_string();
+  }
+  const uint64_t sent = retrieves() - before_sends;
+  EXPECT_GE(sent, uint64_t(kSends));
+  EXPECT_LT(sent, uint64_t(2 * kSends)) << "a send read the whole log";
   // A member who knew the head takes what follows it from the window: a
   // rename and a removal (a new generation), and then reads a message of
   // that generation. Five polls, two retrieves each (the window and the
@@ -861,6 +874,79 @@ TEST_F(Group, APollThatMissedAnEntryReadsTheLogAtTheSequencer) {
   auto added = gb.info(gid, /*sync=*/false);
   ASSERT_TRUE(added.ok());
   EXPECT_TRUE(std::find(added->members.begin(), added->members.end(), d) != added->members.end());
+}
+
+// A send's read of the log at the sequencer is a window too, and can miss a
+// removal the same way: an admin whose clock runs 50 s ahead stamps the
+// head the sender knows late, and the removal an admin then stores from a
+// right clock is stamped before it (look-back 0 here). The message is not
+// sealed with the key of the generation the removal ended, which the
+// removed member holds: every member has taken the removal and refuses
+// that generation's credential, so the sender reads the whole log and
+// seals the message again.
+TEST_F(Group, ASendWhoseWindowMissedARemovalIsSealedWithTheNewKey) {
+  const std::string ha = homes_ / "send-miss-a", hb = homes_ / "send-miss-b", hc = homes_ / "send-miss-c";
+  make_home(ha);
+  const auto b = *swarm::AccountId::parse(make_home(hb));
+  const auto c = *swarm::AccountId::parse(make_home(hc));
+  test::ClientHooks ahead_clock;
+  ahead_clock.clock_skew_ms = 50'000;  // the nodes take stamps up to 60 s off
+  swarm::AccountId gid;
+  {
+    auto ahead = test::open_client(net_->network_file(), ha, ahead_clock);
+    ASSERT_TRUE(ahead);
+    auto created = client::Groups(*ahead).create("send-missed", {b, c});
+    ASSERT_TRUE(created.ok()) << created.status().to_string();
+    gid = *created;
+  }
+  auto cb = open(hb);
+  ASSERT_TRUE(cb);
+  client::Groups gb(*cb, /*log_lookback_ms=*/0);
+  accept(gb, gid);
+  ASSERT_TRUE(gb.fetch().ok());
+  auto old_cred = gb.credential(gid);
+  ASSERT_TRUE(old_cred.ok());
+
+  auto ca = open(ha);
+  ASSERT_TRUE(ca);
+  client::Groups ga(*ca);
+  ASSERT_TRUE(ga.remove(gid, {c}).ok());
+  // Every member takes the removal at once; wait until each refuses the
+  // old credential (bounded: 50 tries, 100 ms apart), so that whichever
+  // member takes b's store refuses it.
+  const auto members = test::swarm_members(*net_, 4, gid);
+  ASSERT_GE(members.size(), 3u);
+  for (const auto& m : members) {
+    test::RawClient raw(m);
+    std::string answer;
+    for (int attempt = 0; attempt < 50 && answer != "unauthorized"; ++attempt) {
+      if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      swarm::rpc::RetrieveRequest rt;
+      rt.account = gid;
+      rt.ns = swarm::group::kMessagesNamespace;
+      rt.timestamp_ms = test::now_ms();
+      swarm::rpc::Request retrieve = rt;
+      swarm::rpc::sign_request(retrieve, *old_cred);
+      auto r = raw.request({m}, retrieve);
+      ASSERT_TRUE(r.ok()) << r.status().to_string();
+      answer = r->value("code", r->value("status", ""));
+    }
+    ASSERT_EQ(answer, "unauthorized") << m.address;
+  }
+
+  // b's window misses the removal: a read of it shows the old generation.
+  auto missed = gb.info(gid, /*sync=*/true);
+  ASSERT_TRUE(missed.ok()) << missed.status().to_string();
+  ASSERT_EQ(missed->generation, 0u) << "the window did not miss the removal; the test shows nothing";
+  auto sent = gb.send(gid, "after the removal");
+  ASSERT_TRUE(sent.ok()) << sent.status().to_string();
+  auto after = gb.info(gid, /*sync=*/false);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->generation, 1u) << "sealed with the removed generation's key";
+  EXPECT_EQ(after->members.size(), 2u);
+  auto got = ga.fetch();
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ(test::verified_texts(*got), std::set<std::string>{"after the removal"});
 }
 
 // A new store reaches two of its swarm's five members at once and the others

@@ -116,24 +116,29 @@ class Groups {
   struct Record;
   Result<Record> load(const swarm::AccountId& group) const;
   Status save(const Record& r);
-  // Where a read of the group's control log goes. kAnyMember: a random
-  // member of the group's swarm, so that the reads of a large group spread
-  // over its swarm; the sequencer instead when that member refuses the
-  // credential, has no log, or lacks the head this client knew (it has not
-  // taken the newest entries yet): polls and `info`. kSequencer: before
-  // anything is stored (a change must extend the sequencer's head; a
-  // message must be sealed with the newest key, PROTOCOL.md 15.3).
-  enum class ReadAt { kAnyMember, kSequencer };
-  // Reads the group's control log into r; keep: save r afterwards. A poll
-  // (kAnyMember) of a group whose head this client knows reads only the
-  // entries stored since shortly before that head.
+  // Where a read of the group's control log goes (PROTOCOL.md 15.3).
+  // kAnyMember: a random member of the group's swarm, so that the reads of
+  // a large group spread over its swarm; the sequencer instead when that
+  // member refuses the credential, has no log, or lacks the head this
+  // client knew (it has not taken the newest entries yet): polls and
+  // `info`. kSequencer: before anything is stored (a change must extend the
+  // sequencer's head; a message must be sealed with the newest key).
+  // kSequencerWholeLog: the whole log at the sequencer, never a window:
+  // after a member refused this client's credential, or a poll found a
+  // message it cannot place (the window may have missed an entry).
+  enum class ReadAt { kAnyMember, kSequencer, kSequencerWholeLog };
+  // Reads the group's control log into r; keep: save r afterwards. Unless
+  // kSequencerWholeLog, a group whose head this client knows has only the
+  // entries stored since shortly before that head read, and the whole log
+  // at the sequencer only when they do not continue from that head.
   Status sync_control(Record& r, bool keep, ReadAt at);
   // Takes chain's states into r: the whole canonical chain (from_genesis),
   // or r's head and what follows it.
   Status take_chain(Record& r, const std::vector<swarm::group::ControlEntry>& chain, uint64_t head_stored_ms,
                     bool from_genesis, bool keep);
-  // After a member refused r's credential: reads the log at the sequencer
-  // (keep: save r); kUnauthorized when r's account is out of the roster.
+  // After a member refused r's credential: reads the whole log at the
+  // sequencer (keep: save r); kUnauthorized when r's account is out of the
+  // roster.
   Status resync(Record& r, bool keep);
   // The state an invitation gives (no network); kNotFound without one.
   Result<Record> invited_record(const swarm::AccountId& group) const;
