@@ -28,9 +28,14 @@
 //     control log R entries longer, W seconds' wait, one more rename, and
 //     every member's untimed poll that takes them: with W over 300 the R
 //     renames are older than a poll's look-back before that last one,
-//     PROTOCOL.md 15.3): for P seconds every remaining member polls once
-//     every I ms (member i first at i*I/N ms), C threads
-//     sharing the members; a thread that falls behind polls late, never
+//     PROTOCOL.md 15.3): first the sends, then the polls. Sends: each of
+//     the first 20 remaining members sends one message of BYTES bytes,
+//     one after the other (a send reads the control log at the sequencer,
+//     then stores; one refused `busy` is repeated 200 ms later, and only
+//     the attempt that goes through is timed); reported: their latency
+//     (p50/p99/max). Polls: for P seconds every remaining member polls
+//     once every I ms (member i first at i*I/N ms), C threads sharing the
+//     members; a thread that falls behind polls late, never
 //     twice at once. Reported: polls made and per second, poll latency
 //     (p50/p99/max), and the failed polls by error (`busy`: a node's
 //     account_rate refused it). Every poll reads the control log and the
@@ -230,7 +235,12 @@ Result<swarm::group::ControlEntry> head_entry(client::Client& cl, client::Groups
   return chain.back();
 }
 
+// Sends timed before the steady polls (members 0..19, one at a time).
+constexpr size_t kTimedSends = 20;
+
 struct SteadyPolling {
+  Summary sends;  // filled in by run()
+  size_t busy_sends = 0;
   size_t polls = 0;
   double seconds = 0;
   Summary latency;
@@ -470,7 +480,27 @@ int run(const Args& args) {
       }
       if (!warm.ok()) fail("poll after the renames", warm.status());
     }
+    std::vector<double> sends;
+    size_t busy_sends = 0;
+    for (size_t i = 0; i < std::min<size_t>(kTimedSends, clients.size()) && Clock::now() < env.deadline; ++i) {
+      // A send refused as busy (a bucket the polls drained) is repeated
+      // 200 ms later, at most 100 times; only the attempt that went
+      // through is timed.
+      auto s0 = Clock::now();
+      auto sent = client::Groups(*clients[i]).send(gid, std::string(args.size, 'x'));
+      for (int k = 0; k < 100 && !sent.ok() && sent.status().code() == Code::kBusy && Clock::now() < env.deadline;
+           ++k) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        ++busy_sends;
+        s0 = Clock::now();
+        sent = client::Groups(*clients[i]).send(gid, std::string(args.size, 'x'));
+      }
+      if (!sent.ok()) fail("send after the renames", sent.status());
+      sends.push_back(ms_since(s0));
+    }
     steady = steady_polling(env, clients);
+    steady->sends = summarize(sends);
+    steady->busy_sends = busy_sends;
   }
 
   const Summary accept = summarize(accept_ms);
@@ -506,6 +536,8 @@ int run(const Args& args) {
                              {"polls", steady->polls},
                              {"polls_per_second", double(steady->polls) / steady->seconds},
                              {"latency", to_json(steady->latency)},
+                             {"sends", to_json(steady->sends)},
+                             {"sends_repeated_busy", steady->busy_sends},
                              {"errors", steady->errors}};
     }
     std::printf("%s\n", j.dump().c_str());
@@ -533,6 +565,8 @@ int run(const Args& args) {
                   steady->seconds, steady->polls,
                   double(steady->polls) / steady->seconds, steady->latency.p50, steady->latency.p99,
                   steady->latency.max);
+      std::printf("sends, one at a time (%zu B text): p50 %.1f p99 %.1f max %.1f ms (%zu repeated: busy)\n",
+                  args.size, steady->sends.p50, steady->sends.p99, steady->sends.max, steady->busy_sends);
       for (const auto& [e, count] : steady->errors) std::printf("steady poll error x%zu: %s\n", count, e.c_str());
     }
   }
