@@ -124,8 +124,9 @@ class Groups {
   // `info`. kSequencer: before anything is stored (a change must extend the
   // sequencer's head; a message must be sealed with the newest key).
   // kSequencerWholeLog: the whole log at the sequencer, never a window:
-  // after a member refused this client's credential, or a poll found a
-  // message it cannot place (the window may have missed an entry).
+  // after a member refused this client's credential, a poll found a
+  // message it cannot place, or the sequencer refused a change as a
+  // conflict (the window may have missed an entry).
   enum class ReadAt { kAnyMember, kSequencer, kSequencerWholeLog };
   // Reads the group's control log into r; keep: save r afterwards. Unless
   // kSequencerWholeLog, a group whose head this client knows has only the
