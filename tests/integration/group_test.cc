@@ -37,6 +37,19 @@ std::string trim(std::string s) {
   return s;
 }
 
+// A namespace-0 retrieve of group gid signed with cred, asked of swarm
+// member m directly (a one-hop onion): m's answer.
+Result<nlohmann::json> retrieve_signed_with(test::RawClient& raw, const swarm::NodeDescriptor& m,
+                                            const swarm::AccountId& gid, const crypto::Ed25519KeyPair& cred) {
+  swarm::rpc::RetrieveRequest rt;
+  rt.account = gid;
+  rt.ns = swarm::group::kMessagesNamespace;
+  rt.timestamp_ms = test::now_ms();
+  swarm::rpc::Request retrieve = rt;
+  swarm::rpc::sign_request(retrieve, cred);
+  return raw.request({m}, retrieve);
+}
+
 class Group : public test::DevnetSuite<Group, 8, 4> {
  protected:
   std::string init(const std::string& home) {
@@ -61,6 +74,44 @@ class Group : public test::DevnetSuite<Group, 8, 4> {
     ASSERT_TRUE(g.fetch_direct().ok());
     Status accepted = g.accept(gid);
     ASSERT_TRUE(accepted.ok()) << accepted.to_string();
+  }
+
+  // A client on home whose clock runs 50 s ahead (the nodes take stamps up
+  // to 60 s off): the control entries it stores are stamped late.
+  std::unique_ptr<client::Client> open_clock_ahead(const std::string& home) {
+    test::ClientHooks hooks;
+    hooks.clock_skew_ms = 50'000;
+    return test::open_client(net_->network_file(), home, hooks);
+  }
+
+  // A group that home a created from a clock 50 s ahead, inviting b and c,
+  // and b's client, which accepted and polled with a look-back of 0: b
+  // knows the head, stamped 50 s late, and its window starts there.
+  struct LateHead {
+    std::string ha, hb, hc;
+    swarm::AccountId b, c, gid;
+    std::unique_ptr<client::Client> cb;
+    std::unique_ptr<client::Groups> gb;
+  };
+  void make_late_head(const std::string& prefix, LateHead* out) {
+    out->ha = homes_ / (prefix + "-a");
+    out->hb = homes_ / (prefix + "-b");
+    out->hc = homes_ / (prefix + "-c");
+    make_home(out->ha);
+    out->b = *swarm::AccountId::parse(make_home(out->hb));
+    out->c = *swarm::AccountId::parse(make_home(out->hc));
+    {
+      auto ahead = open_clock_ahead(out->ha);
+      ASSERT_TRUE(ahead);
+      auto created = client::Groups(*ahead).create(prefix, {out->b, out->c});
+      ASSERT_TRUE(created.ok()) << created.status().to_string();
+      out->gid = *created;
+    }
+    out->cb = open(out->hb);
+    ASSERT_TRUE(out->cb);
+    out->gb = std::make_unique<client::Groups>(*out->cb, /*log_lookback_ms=*/0);
+    accept(*out->gb, out->gid);
+    ASSERT_TRUE(out->gb->fetch().ok());
   }
 
   // group invites + accept through the CLI.
@@ -808,26 +859,13 @@ TEST_F(Group, APollOrASendReadsOnlyTheLogFromTheHeadItKnew) {
 // sender: the poll reads the log at the sequencer before it would drop the
 // message as not meant for it).
 TEST_F(Group, APollThatMissedAnEntryReadsTheLogAtTheSequencer) {
-  const std::string ha = homes_ / "miss-a", hb = homes_ / "miss-b", hc = homes_ / "miss-c", hd = homes_ / "miss-d";
-  make_home(ha);
-  const auto b = *swarm::AccountId::parse(make_home(hb));
-  const auto c = *swarm::AccountId::parse(make_home(hc));
+  LateHead late;
+  ASSERT_NO_FATAL_FAILURE(make_late_head("miss", &late));
+  const std::string& ha = late.ha;
+  const std::string hd = homes_ / "miss-d";
   const auto d = *swarm::AccountId::parse(make_home(hd));
-  test::ClientHooks ahead_clock;
-  ahead_clock.clock_skew_ms = 50'000;  // the nodes take stamps up to 60 s off
-  swarm::AccountId gid;
-  {
-    auto ahead = test::open_client(net_->network_file(), ha, ahead_clock);
-    ASSERT_TRUE(ahead);
-    auto created = client::Groups(*ahead).create("missed", {b, c});
-    ASSERT_TRUE(created.ok()) << created.status().to_string();
-    gid = *created;
-  }
-  auto cb = open(hb);
-  ASSERT_TRUE(cb);
-  client::Groups gb(*cb, /*log_lookback_ms=*/0);
-  accept(gb, gid);
-  ASSERT_TRUE(gb.fetch().ok());
+  const swarm::AccountId gid = late.gid, c = late.c;
+  client::Groups& gb = *late.gb;
 
   // A removal (a new generation) stamped before the head b knows, then a
   // message of that generation.
@@ -851,7 +889,7 @@ TEST_F(Group, APollThatMissedAnEntryReadsTheLogAtTheSequencer) {
   // A rename stamped late again (b takes it as head), then an addition
   // stamped before it, and a message from the added member.
   {
-    auto ahead = test::open_client(net_->network_file(), ha, ahead_clock);
+    auto ahead = open_clock_ahead(ha);
     ASSERT_TRUE(ahead);
     ASSERT_TRUE(client::Groups(*ahead).rename(gid, "late").ok());
   }
@@ -885,25 +923,11 @@ TEST_F(Group, APollThatMissedAnEntryReadsTheLogAtTheSequencer) {
 // that generation's credential, so the sender reads the whole log and
 // seals the message again.
 TEST_F(Group, ASendWhoseWindowMissedARemovalIsSealedWithTheNewKey) {
-  const std::string ha = homes_ / "send-miss-a", hb = homes_ / "send-miss-b", hc = homes_ / "send-miss-c";
-  make_home(ha);
-  const auto b = *swarm::AccountId::parse(make_home(hb));
-  const auto c = *swarm::AccountId::parse(make_home(hc));
-  test::ClientHooks ahead_clock;
-  ahead_clock.clock_skew_ms = 50'000;  // the nodes take stamps up to 60 s off
-  swarm::AccountId gid;
-  {
-    auto ahead = test::open_client(net_->network_file(), ha, ahead_clock);
-    ASSERT_TRUE(ahead);
-    auto created = client::Groups(*ahead).create("send-missed", {b, c});
-    ASSERT_TRUE(created.ok()) << created.status().to_string();
-    gid = *created;
-  }
-  auto cb = open(hb);
-  ASSERT_TRUE(cb);
-  client::Groups gb(*cb, /*log_lookback_ms=*/0);
-  accept(gb, gid);
-  ASSERT_TRUE(gb.fetch().ok());
+  LateHead late;
+  ASSERT_NO_FATAL_FAILURE(make_late_head("send-miss", &late));
+  const std::string& ha = late.ha;
+  const swarm::AccountId gid = late.gid, c = late.c;
+  client::Groups& gb = *late.gb;
   auto old_cred = gb.credential(gid);
   ASSERT_TRUE(old_cred.ok());
 
@@ -921,13 +945,7 @@ TEST_F(Group, ASendWhoseWindowMissedARemovalIsSealedWithTheNewKey) {
     std::string answer;
     for (int attempt = 0; attempt < 50 && answer != "unauthorized"; ++attempt) {
       if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      swarm::rpc::RetrieveRequest rt;
-      rt.account = gid;
-      rt.ns = swarm::group::kMessagesNamespace;
-      rt.timestamp_ms = test::now_ms();
-      swarm::rpc::Request retrieve = rt;
-      swarm::rpc::sign_request(retrieve, *old_cred);
-      auto r = raw.request({m}, retrieve);
+      auto r = retrieve_signed_with(raw, m, gid, *old_cred);
       ASSERT_TRUE(r.ok()) << r.status().to_string();
       answer = r->value("code", r->value("status", ""));
     }
@@ -1053,13 +1071,7 @@ TEST_F(GroupWithLaggingMembers, EveryMemberTakesAControlChangeAtOnce) {
       auto s = raw.request({m}, store);
       ASSERT_TRUE(s.ok()) << s.status().to_string();
       store_answer = s->value("code", s->value("status", "")) + ": " + s->value("message", "");
-      swarm::rpc::RetrieveRequest rt;
-      rt.account = gid;
-      rt.ns = swarm::group::kMessagesNamespace;
-      rt.timestamp_ms = test::now_ms();
-      swarm::rpc::Request retrieve = rt;
-      swarm::rpc::sign_request(retrieve, *new_cred);
-      auto r = raw.request({m}, retrieve);
+      auto r = retrieve_signed_with(raw, m, gid, *new_cred);
       ASSERT_TRUE(r.ok()) << r.status().to_string();
       retrieve_answer = r->value("status", "");
       if (s->value("code", "") == "unauthorized" && retrieve_answer == "ok") break;
