@@ -921,7 +921,8 @@ TEST_F(Group, APollThatMissedAnEntryReadsTheLogAtTheSequencer) {
 // sealed with the key of the generation the removal ended, which the
 // removed member holds: every member has taken the removal and refuses
 // that generation's credential, so the sender reads the whole log and
-// seals the message again.
+// seals the message again. The removed member, whose window missed the
+// removal as well, can still leave.
 TEST_F(Group, ASendWhoseWindowMissedARemovalIsSealedWithTheNewKey) {
   LateHead late;
   ASSERT_NO_FATAL_FAILURE(make_late_head("send-miss", &late));
@@ -930,6 +931,12 @@ TEST_F(Group, ASendWhoseWindowMissedARemovalIsSealedWithTheNewKey) {
   client::Groups& gb = *late.gb;
   auto old_cred = gb.credential(gid);
   ASSERT_TRUE(old_cred.ok());
+  // c, about to be removed, knows the same head.
+  auto cc = open(late.hc);
+  ASSERT_TRUE(cc);
+  client::Groups gc(*cc, /*log_lookback_ms=*/0);
+  accept(gc, gid);
+  ASSERT_TRUE(gc.fetch().ok());
 
   auto ca = open(ha);
   ASSERT_TRUE(ca);
@@ -965,6 +972,14 @@ TEST_F(Group, ASendWhoseWindowMissedARemovalIsSealedWithTheNewKey) {
   auto got = ga.fetch();
   ASSERT_TRUE(got.ok()) << got.status().to_string();
   EXPECT_EQ(test::verified_texts(*got), std::set<std::string>{"after the removal"});
+
+  // c's window misses its own removal too. Leaving, its leave notice
+  // (signed with the old credential) is refused, and the whole log read
+  // then says c is out: the leave ends with the group forgotten, not with
+  // an error.
+  Status left = gc.leave(gid);
+  EXPECT_TRUE(left.ok()) << left.to_string();
+  EXPECT_EQ(gc.info(gid, /*sync=*/false).status().code(), Code::kNotFound);
 }
 
 // A new store reaches two of its swarm's five members at once and the others
