@@ -305,7 +305,8 @@ TEST_F(GroupsTest, AdminGrantMakesAJoinedMemberAnAdminAndIsIgnoredOtherwise) {
 // A node may answer a read of the control log with page after page of
 // items that do not parse, each page saying there is more. The client stops
 // after kMaxControlEntries items (it counted only entries that parsed, and
-// read on for as long as the node answered). Nodes of a FakeNetwork
+// read on for as long as the node answered); so it does when that read is
+// a window from the head it knew (a send's). Nodes of a FakeNetwork
 // (tests/support/fake_network.h): the client's real path and transport.
 TEST_F(GroupsTest, AReadOfTheLogStopsAtItsBoundWhateverANodeAnswers) {
   std::atomic<uint64_t> pages{0};
@@ -344,6 +345,17 @@ TEST_F(GroupsTest, AReadOfTheLogStopsAtItsBoundWhateverANodeAnswers) {
   EXPECT_EQ(info.status().code(), Code::kNotFound) << info.status().to_string();
   const uint64_t per_read = swarm::group::kMaxControlEntries / swarm::rpc::kMaxRetrieveLimit;
   EXPECT_EQ(pages.load(), 2 * per_read) << "pages answered for two reads of the log";
+  // A send, with the head's stamp known: the window at the sequencer, then
+  // the whole log there; both bounded the same way.
+  json known = record(/*admin=*/false);
+  known["head_stored_ms"] = uint64_t(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  write_record(known);
+  pages = 0;
+  auto sent = groups.send(group_, "hello");
+  EXPECT_EQ(sent.status().code(), Code::kNotFound) << sent.status().to_string();
+  EXPECT_EQ(pages.load(), 2 * per_read) << "pages answered for the window and the whole log";
 }
 
 }  // namespace
