@@ -102,6 +102,7 @@ struct Groups::Record {
   uint64_t head_seq = 0;
   crypto::Hash head_hash;
   uint64_t head_stored_ms = 0;  // the head's timestamp as stored; 0: unknown (read the whole log)
+  uint64_t whole_read_ms = 0;   // network time of the last read of the whole log; 0: unknown
   std::map<uint64_t, std::set<swarm::AccountId>> members_by_gen;
   std::set<swarm::AccountId> joined;
   bool removed = false;
@@ -170,6 +171,7 @@ Result<Groups::Record> Groups::load(const swarm::AccountId& g) const {
     if (!hh.ok() || hh->size() != crypto::kHashSize) return error(Code::kIo, "corrupt local group state");
     r.head_hash = *crypto::Hash::from(*hh);
     r.head_stored_ms = j->value("head_stored_ms", uint64_t(0));  // absent in records of older clients
+    r.whole_read_ms = j->value("whole_read_ms", uint64_t(0));    // likewise
     for (auto it = (*j)["members_by_gen"].begin(); it != (*j)["members_by_gen"].end(); ++it) {
       auto ids = ids_of(it.value());
       if (!ids.ok()) return ids.status();
@@ -194,6 +196,7 @@ Status Groups::save(const Record& r) {
             {"head_seq", r.head_seq},
             {"head_hash", to_hex(r.head_hash.view())},
             {"head_stored_ms", r.head_stored_ms},
+            {"whole_read_ms", r.whole_read_ms},
             {"removed", r.removed}};
   json keys = json::object(), auth = json::object(), by_gen = json::object();
   for (const auto& [g, k] : r.keys) keys[std::to_string(g)] = to_hex(k.view());
@@ -314,7 +317,10 @@ Status Groups::sync_control(Record& r, bool keep, ReadAt at) {
   }
   std::map<crypto::Hash, uint64_t> stored_ms;
   const bool any_member = at == ReadAt::kAnyMember;
-  if (at != ReadAt::kSequencerWholeLog && r.has_head && r.head_stored_ms > 0 && !r.removed) {
+  // A poll whose last whole read is old reads the whole log again: an
+  // entry a window missed and nothing else brought in is taken then.
+  const bool whole_due = any_member && client_.network_now() - r.whole_read_ms >= whole_log_every_ms_;
+  if (at != ReadAt::kSequencerWholeLog && !whole_due && r.has_head && r.head_stored_ms > 0 && !r.removed) {
     // Only the entries stored since shortly before the head this client
     // knew, and the head again, from which they continue. An entry's
     // timestamp is its admin's clock, within kMaxClockSkewMs of the node
@@ -388,6 +394,7 @@ Status Groups::take_chain(Record& r, const std::vector<swarm::group::ControlEntr
     last = std::move(*st);
     last_entry = &e;
   }
+  if (from_genesis) r.whole_read_ms = client_.network_now();
   r.has_head = true;
   r.head_seq = chain.back().seq;
   r.head_hash = chain.back().hash;

@@ -5,7 +5,7 @@
 // 100-member group, offline catch-up, and a group's polls: spread over its
 // swarm, reading only the log's new part (sends too), and reading the whole
 // log at the sequencer when that part missed an entry (a send: when its
-// credential is refused).
+// credential is refused), or when the last whole read is an hour old.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -980,6 +980,28 @@ TEST_F(Group, ASendWhoseWindowMissedARemovalIsSealedWithTheNewKey) {
   Status left = gc.leave(gid);
   EXPECT_TRUE(left.ok()) << left.to_string();
   EXPECT_EQ(gc.info(gid, /*sync=*/false).status().code(), Code::kNotFound);
+}
+
+// An entry that every window misses and nothing else brings in (a rename
+// stamped before the head the member knows) is taken by the first poll
+// after the member's last read of the whole log is kDefaultWholeLogEveryMs
+// old (an hour; 1 ms here): that poll reads the whole log.
+TEST_F(Group, APollReadsTheWholeLogOnceTheLastWholeReadIsOld) {
+  LateHead late;
+  ASSERT_NO_FATAL_FAILURE(make_late_head("stale", &late));
+  auto ca = open(late.ha);
+  ASSERT_TRUE(ca);
+  ASSERT_TRUE(client::Groups(*ca).rename(late.gid, "renamed").ok());
+  // Within the hour: the window misses the rename.
+  ASSERT_TRUE(late.gb->fetch().ok());
+  auto missed = late.gb->info(late.gid, /*sync=*/false);
+  ASSERT_TRUE(missed.ok());
+  ASSERT_EQ(missed->name, "stale") << "the window did not miss the rename; the test shows nothing";
+  client::Groups due(*late.cb, /*log_lookback_ms=*/0, /*whole_log_every_ms=*/1);
+  ASSERT_TRUE(due.fetch().ok());
+  auto taken = due.info(late.gid, /*sync=*/false);
+  ASSERT_TRUE(taken.ok());
+  EXPECT_EQ(taken->name, "renamed");
 }
 
 // A new store reaches two of its swarm's five members at once and the others

@@ -35,6 +35,11 @@ inline constexpr int kMaxGroupChangeAttempts = 8;
 // A poll reads the group's control log from this long before the stored
 // timestamp of the head it knew, not the whole log (PROTOCOL.md 15.3).
 inline constexpr uint64_t kDefaultLogLookbackMs = 5 * 60 * 1000;
+// A poll reads the whole log, not a window, when this client's last read
+// of the whole log is older than this: an entry a window missed (stamped
+// more than the look-back before the head, PROTOCOL.md 15.3) that nothing
+// else brought in is taken within this long.
+inline constexpr uint64_t kDefaultWholeLogEveryMs = 60 * 60 * 1000;
 
 struct GroupInfo {
   swarm::AccountId id;
@@ -59,9 +64,11 @@ struct PendingInvite {
 class Groups {
  public:
   // log_lookback_ms: see kDefaultLogLookbackMs (tests set 0 to see that a
-  // poll reads only from the head on).
-  explicit Groups(Client& client, uint64_t log_lookback_ms = kDefaultLogLookbackMs)
-      : client_(client), log_lookback_ms_(log_lookback_ms) {}
+  // poll reads only from the head on); whole_log_every_ms: see
+  // kDefaultWholeLogEveryMs.
+  explicit Groups(Client& client, uint64_t log_lookback_ms = kDefaultLogLookbackMs,
+                  uint64_t whole_log_every_ms = kDefaultWholeLogEveryMs)
+      : client_(client), log_lookback_ms_(log_lookback_ms), whole_log_every_ms_(whole_log_every_ms) {}
 
   // Creates the group (this account its first admin) and invites invitees.
   // kInvalidArgument before anything is sent when the roster would exceed
@@ -158,6 +165,7 @@ class Groups {
 
   Client& client_;
   uint64_t log_lookback_ms_;
+  uint64_t whole_log_every_ms_;
 };
 
 }  // namespace onionswarm::client
