@@ -238,6 +238,22 @@ Result<swarm::group::ControlEntry> head_entry(client::Client& cl, client::Groups
 // Sends timed before the steady polls (members 0..19, one at a time).
 constexpr size_t kTimedSends = 20;
 
+// Calls f, and again 200 ms later (at most 100 times, and not past the
+// deadline) while it is refused `busy` (an account_rate bucket drained), as
+// a member would; *repeats (if given) counts the calls again. Returns f's
+// last result.
+template <class F>
+auto until_not_busy(const Env& env, F&& f, size_t* repeats) {
+  auto result = f();
+  for (int i = 0; i < 100 && !result.ok() && result.status().code() == Code::kBusy && Clock::now() < env.deadline;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (repeats) ++*repeats;
+    result = f();
+  }
+  return result;
+}
+
 struct SteadyPolling {
   Summary sends;  // filled in by run()
   size_t busy_sends = 0;
@@ -467,36 +483,25 @@ int run(const Args& args) {
       std::this_thread::sleep_until(settle_end);
       if (Status s = groups.rename(gid, "bench head"); !s.ok()) fail("rename", s);
     }
-    // Every member takes the renames untimed: the steady polls find none. A
-    // poll refused as busy (an account_rate bucket drained by these polls)
-    // is repeated, as a member would, 200 ms later (at most 100 times).
+    // Every member takes the renames untimed: the steady polls find none.
     for (auto& cl : clients) {
-      client::Groups g(*cl);
-      auto warm = g.fetch();
-      for (int i = 0; i < 100 && !warm.ok() && warm.status().code() == Code::kBusy && Clock::now() < env.deadline;
-           ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        warm = g.fetch();
-      }
+      auto warm = until_not_busy(env, [&] { return client::Groups(*cl).fetch(); }, nullptr);
       if (!warm.ok()) fail("poll after the renames", warm.status());
     }
+    // Only the attempt that goes through is timed.
     std::vector<double> sends;
     size_t busy_sends = 0;
     for (size_t i = 0; i < std::min<size_t>(kTimedSends, clients.size()) && Clock::now() < env.deadline; ++i) {
-      // A send refused as busy (a bucket the polls drained) is repeated
-      // 200 ms later, at most 100 times; only the attempt that went
-      // through is timed.
-      Result<client::SendResult> sent = error(Code::kBusy, "not sent yet");
       double ms = 0;
-      for (int k = 0; k <= 100 && sent.status().code() == Code::kBusy && Clock::now() < env.deadline; ++k) {
-        if (k > 0) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(200));
-          ++busy_sends;
-        }
-        const auto s0 = Clock::now();
-        sent = client::Groups(*clients[i]).send(gid, std::string(args.size, 'x'));
-        ms = ms_since(s0);
-      }
+      auto sent = until_not_busy(
+          env,
+          [&] {
+            const auto s0 = Clock::now();
+            auto r = client::Groups(*clients[i]).send(gid, std::string(args.size, 'x'));
+            ms = ms_since(s0);
+            return r;
+          },
+          &busy_sends);
       if (!sent.ok()) fail("send after the renames", sent.status());
       sends.push_back(ms);
     }
