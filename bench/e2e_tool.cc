@@ -17,7 +17,13 @@
 // layers peeled: guard, middle and exit peel and forward, the destination
 // peels and answers). With --pids (scripts/devnet's DIR/pids) the nodes'
 // CPU time (utime + stime from /proc/PID/stat) over the run is read, and
-// layers per CPU-second (i.e. per core) is reported.
+// layers per CPU-second (i.e. per core) is reported: every layer (four per
+// request) over every node's CPU. Next to it, the relays alone: the nodes
+// that were never a destination during the run (all requests go to the
+// first recipient's swarm, and middle and exit avoid that swarm, so the
+// other nodes only peel and forward), their layers forwarded (counted from
+// each answered request's route) over their CPU. Which pid is which node
+// comes from the node.json files next to FILE (DIR/node*/node.json).
 //
 // Creates a temporary directory (mkdtemp, removed at the end) holding one
 // recipient account and C throwaway sender accounts. C threads, each with
@@ -55,10 +61,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -71,6 +80,7 @@
 #include "client/envelope.h"
 #include "client/identity.h"
 #include "config/network_file.h"
+#include "onion/encoding.h"
 #include "onion/heap.h"
 #include "swarm/rpc.h"
 
@@ -179,6 +189,11 @@ struct Shared {
   std::map<std::string, uint64_t> errors;  // code name -> count
   uint64_t existed = 0;
   std::vector<double> setup_ms;          // open + first path, per client
+  // Relay mode, answered requests only: layers each node forwarded (as
+  // guard, middle or exit), and the nodes that were a destination; by
+  // x25519 key in hex.
+  std::map<std::string, uint64_t> forwarded;
+  std::set<std::string> destinations;
 };
 
 client::ClientOptions make_options(const Shared& sh, const std::string& home) {
@@ -225,6 +240,8 @@ void sender_thread(Shared& sh, size_t index, const std::string& home) {
   std::vector<double> mine, mine_done;
   std::map<std::string, uint64_t> errs;
   uint64_t existed = 0;
+  std::map<std::string, uint64_t> forwarded;
+  std::set<std::string> destinations;
   const size_t size = sh.args->size;
   std::string text(size, 'x');
   // Bounded by M (the shared counter) and by the deadline.
@@ -245,6 +262,12 @@ void sender_thread(Shared& sh, size_t index, const std::string& home) {
     if (sh.args->relay) {
       auto r = cl->request(to, swarm::rpc::InfoRequest{});
       if (!r.ok()) st = r.status();
+      if (r.ok() && cl->last_route()) {
+        const client::Route& route = *cl->last_route();
+        for (const auto* hop : {&route.path.guard, &route.path.middle, &route.path.exit})
+          ++forwarded[to_hex(hop->x25519.view())];
+        destinations.insert(to_hex(route.destination.x25519.view()));
+      }
     } else {
       auto r = cl->send(to, text);
       if (r.ok() && r->existed) ++existed;
@@ -263,31 +286,82 @@ void sender_thread(Shared& sh, size_t index, const std::string& home) {
   sh.done_at_ms.insert(sh.done_at_ms.end(), mine_done.begin(), mine_done.end());
   for (auto& [k, v] : errs) sh.errors[k] += v;
   sh.existed += existed;
+  for (auto& [k, v] : forwarded) sh.forwarded[k] += v;
+  sh.destinations.insert(destinations.begin(), destinations.end());
 }
 
-// Sum of utime + stime (seconds) of the processes listed in pids_file (one
-// pid a line, at most 1024); nullopt when no file is given or a process is
+// utime + stime (seconds) of each process listed in pids_file (one pid a
+// line, at most 1024), by pid; nullopt when no file is given or a process is
 // not readable.
-std::optional<double> nodes_cpu_s(const std::string& pids_file) {
+std::optional<std::map<long, double>> nodes_cpu_s(const std::string& pids_file) {
   if (pids_file.empty()) return std::nullopt;
   FILE* f = std::fopen(pids_file.c_str(), "r");
   if (!f) return std::nullopt;
-  double total = 0;
+  std::map<long, double> out;
   long pid = 0;
-  int n = 0;
   bool ok = true;
-  while (n < 1024 && std::fscanf(f, "%ld", &pid) == 1) {
-    ++n;
+  while (out.size() < 1024 && std::fscanf(f, "%ld", &pid) == 1) {
     auto cpu = bench::process_cpu_s(pid);
     if (!cpu) {
       ok = false;
       break;
     }
-    total += *cpu;
+    out[pid] = *cpu;
   }
   std::fclose(f);
-  if (!ok || n == 0) return std::nullopt;
+  if (!ok || out.empty()) return std::nullopt;
+  return out;
+}
+
+double total_of(const std::map<long, double>& cpu) {
+  double total = 0;
+  for (const auto& [pid, s] : cpu) total += s;
   return total;
+}
+
+// Each node's x25519 key (hex) by pid, from the node.json files (scripts/
+// devnet's DIR/node*/node.json, DIR holding pids_file; at most 1024).
+// Empty when there are none.
+std::map<long, std::string> node_keys_by_pid(const std::string& pids_file) {
+  std::map<long, std::string> out;
+  std::error_code ec;
+  const auto dir = std::filesystem::path(pids_file).parent_path();
+  for (const auto& entry : std::filesystem::directory_iterator(dir.empty() ? "." : dir, ec)) {
+    if (out.size() >= 1024) break;
+    std::ifstream in(entry.path() / "node.json");
+    if (!in) continue;
+    auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("pid") || !j.contains("x25519")) continue;
+    const auto &pid = j["pid"], &key = j["x25519"];
+    if (pid.is_number_integer() && pid.get<long>() > 0 && key.is_string() && key.get_ref<const std::string&>().size() == 64)
+      out[pid.get<long>()] = key.get<std::string>();
+  }
+  return out;
+}
+
+// The relays-only figure: layers forwarded by the nodes that were never a
+// destination, over their CPU.
+struct RelayOnly {
+  size_t nodes = 0;  // 0: not measured (no pids, no node.json, or every node was a destination)
+  uint64_t layers = 0;
+  double cpu_s = 0;
+  double layers_per_cpu_s() const { return cpu_s > 0 ? double(layers) / cpu_s : 0; }
+};
+
+RelayOnly relay_only(const Shared& sh, const std::map<long, double>& cpu0, const std::map<long, double>& cpu1) {
+  RelayOnly r;
+  const auto keys = node_keys_by_pid(sh.args->pids);
+  for (const auto& [pid, after] : cpu1) {
+    auto key = keys.find(pid);
+    auto before = cpu0.find(pid);
+    if (key == keys.end() || before == cpu0.end()) return RelayOnly{};  // a node we cannot place
+    if (sh.destinations.count(key->second)) continue;
+    auto n = sh.forwarded.find(key->second);
+    r.layers += n == sh.forwarded.end() ? 0 : n->second;
+    r.cpu_s += after - before->second;
+    ++r.nodes;
+  }
+  return r;
 }
 
 struct FetchFigures {
@@ -445,7 +519,8 @@ int main(int argc, char** argv) {
   for (auto& t : threads) t.join();
   const double store_wall_ms = ms_since(start);
   const auto cpu1 = nodes_cpu_s(args.pids);
-  const double nodes_cpu = cpu0 && cpu1 ? *cpu1 - *cpu0 : -1;
+  const double nodes_cpu = cpu0 && cpu1 ? total_of(*cpu1) - total_of(*cpu0) : -1;
+  const RelayOnly relays = args.relay && cpu0 && cpu1 ? relay_only(sh, *cpu0, *cpu1) : RelayOnly{};
 
   const Summary st = summarize(sh.latencies_ms);
   // Completed requests per full 5 s window (sustained mode).
@@ -503,6 +578,12 @@ int main(int argc, char** argv) {
       j["nodes_cpu_s"] = nodes_cpu;
       j["nodes_cpu_ms_per_request"] = st.n ? nodes_cpu * 1000 / double(st.n) : 0;
       if (args.relay) j["layers_per_cpu_s"] = layers_per_cpu_s;
+      if (relays.nodes) {
+        j["relay_only_nodes"] = relays.nodes;
+        j["relay_only_layers"] = relays.layers;
+        j["relay_only_cpu_s"] = relays.cpu_s;
+        j["relay_only_layers_per_cpu_s"] = relays.layers_per_cpu_s();
+      }
     }
     nlohmann::json fj;
     fj["skipped"] = args.skip_fetch;
@@ -554,6 +635,11 @@ int main(int argc, char** argv) {
                   st.n ? nodes_cpu * 1000 / double(st.n) : 0.0);
       if (args.relay) std::printf("; %.0f layers per CPU-second (per core)", layers_per_cpu_s);
       std::printf("\n");
+      if (relays.nodes)
+        std::printf("relays only (%zu of %zu nodes, never a destination): %llu layers forwarded in %.2f s of "
+                    "their CPU; %.0f layers per CPU-second\n",
+                    relays.nodes, cpu1->size(), (unsigned long long)relays.layers, relays.cpu_s,
+                    relays.layers_per_cpu_s());
     }
     if (args.skip_fetch) return errors == 0 ? 0 : 1;
     std::printf("\nfetch (recipient)\n");
