@@ -124,10 +124,7 @@ TEST(Churn, LeaveAndCrashLosesNoAcknowledgedMessage) {
     }
     const int i = devnet_index(victim.x25519);
     ASSERT_GT(i, 0);
-    const pid_t pid = test::devnet_pid(net, i);
-    ASSERT_GT(pid, 0);
-    ASSERT_EQ(::kill(pid, SIGKILL), 0);
-    for (int t = 0; t < 250 && ::kill(pid, 0) == 0; ++t) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(test::stop_devnet_node(net, i, SIGKILL));
     killed.insert(to_hex(victim.x25519.view()));
   };
 

@@ -63,10 +63,10 @@ TEST(CliHelp, HelpAndVersionWork) {
   auto help = cli(d.path(), {"--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("send"), std::string::npos);
-  auto node_help = test::run_command({test::node_bin(), "--help"});
+  auto node_help = test::node_command({"--help"});
   EXPECT_EQ(node_help.exit_code, 0);
   EXPECT_NE(node_help.out.find("--data-dir"), std::string::npos);
-  auto version = test::run_command({test::node_bin(), "--version"});
+  auto version = test::node_command({"--version"});
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_NE(version.out.find("onionswarm-node"), std::string::npos);
 }
@@ -142,9 +142,7 @@ TEST(CliPaths, SendSucceedsOnARebuiltPathAfterTheGuardDies) {
     if (!info.is_discarded() && info["x25519"] == guard) victim = i;
   }
   ASSERT_NE(victim, 0) << "guard not found among the devnet's nodes";
-  const pid_t pid = test::devnet_pid(net, victim);
-  ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(test::stop_devnet_node(net, victim, SIGKILL));
 
   auto after = cli(sender, {"send", to, "after the guard died"});
   ASSERT_EQ(after.exit_code, 0) << after.out << after.err;

@@ -24,14 +24,8 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds limit = 60s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return cond();
-}
+// Gossip rounds are seconds apart: a minute leaves the noisy CI headroom.
+bool wait_for(const std::function<bool()>& cond) { return test::wait_until(cond, 60s); }
 
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path + ".tmp") << text;
@@ -260,7 +254,7 @@ TEST_F(DirectoryTest, NodesKnowingOnlyASeedJoinAndAStoppedNodeExpires) {
   EXPECT_GE(st["gossip"]["expired"].get<uint64_t>(), 1u) << st.dump();
   // (refused.invalid is not asserted: until their own next round, peers may
   // still push the joiner's copy, which the seed refuses as expired.)
-  auto text = test::run_command({test::node_bin(), "status", "--data-dir", seed.data_dir()}, "", 10s);
+  auto text = test::node_command({"status", "--data-dir", seed.data_dir()}, 10s);
   EXPECT_NE(text.out.find("descriptors admitted"), std::string::npos) << text.out;
 
   // The client's next refresh (from the same guard) shows four nodes.
@@ -301,22 +295,22 @@ TEST_F(DirectoryTest, GossipSettingsComeFromTheConfigFileAndFlagsOverrideThem) {
   write_text(cfg, json{{"data_dir", dir_ / "data"}, {"network", net}, {"listen", "tcp://127.0.0.1:0"},
                        {"advertise", "tcp://node.example:4500"}, {"gossip_interval_ms", 10}}
                       .dump());
-  auto bad = test::run_command({test::node_bin(), "check-config", "--config", cfg});
+  auto bad = test::node_command({"check-config", "--config", cfg});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find(cfg + ": /gossip_interval_ms: out of range"), std::string::npos) << bad.err;
   write_text(cfg, json{{"data_dir", dir_ / "data"}, {"network", net}, {"listen", "tcp://127.0.0.1:0"},
                        {"advertise", "tcp://node.example:4500"}, {"gossip_interval_ms", 200},
                        {"descriptor_lifetime_ms", 8000}, {"endorsement", dir_ / "missing.endorsement"}}
                       .dump());
-  auto missing = test::run_command({test::node_bin(), "check-config", "--config", cfg});
+  auto missing = test::node_command({"check-config", "--config", cfg});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("/endorsement: "), std::string::npos) << missing.err;
-  auto flag = test::run_command(
-      {test::node_bin(), "check-config", "--config", cfg, "--endorsement", net, "--gossip-interval-ms", "10"});
+  auto flag = test::node_command(
+      {"check-config", "--config", cfg, "--endorsement", net, "--gossip-interval-ms", "10"});
   EXPECT_EQ(flag.exit_code, 1);
   EXPECT_NE(flag.err.find("--gossip-interval-ms: out of range"), std::string::npos) << flag.err;
   EXPECT_EQ(flag.err.find("/endorsement"), std::string::npos) << flag.err;  // the flag's file is readable
-  auto good = test::run_command({test::node_bin(), "check-config", "--config", cfg, "--endorsement", net});
+  auto good = test::node_command({"check-config", "--config", cfg, "--endorsement", net});
   EXPECT_EQ(good.exit_code, 0) << good.err;
 }
 
@@ -336,12 +330,12 @@ TEST_F(DirectoryTest, BadDescriptorsSentToANodeAreRefusedAndTheViewIsUnchanged) 
   ::chmod((dir_ / "a").c_str(), 0700);
   write_text(dir_ / "a/node.key", to_hex(node_key.seed()) + "\n");
   ::chmod((dir_ / "a/node.key").c_str(), 0600);
-  auto endorse = test::run_command({test::node_bin(), "endorse", "--operator-key", op_key, "--node",
+  auto endorse = test::node_command({"endorse", "--operator-key", op_key, "--node",
                                     to_hex(node_key.public_key().view()), "--network", net, "--to", dir_ / "a.endorsement"});
   ASSERT_EQ(endorse.exit_code, 0) << endorse.err;
 
   // Without the endorsement the node refuses to start on this network.
-  auto unendorsed = test::run_command({test::node_bin(), "run", "--data-dir", dir_ / "b", "--listen",
+  auto unendorsed = test::node_command({"run", "--data-dir", dir_ / "b", "--listen",
                                        "tcp://127.0.0.1:0", "--network", net});
   EXPECT_NE(unendorsed.exit_code, 0);
   EXPECT_NE(unendorsed.err.find("permissioned"), std::string::npos) << unendorsed.err;
@@ -380,7 +374,7 @@ TEST_F(DirectoryTest, BadDescriptorsSentToANodeAreRefusedAndTheViewIsUnchanged) 
   ASSERT_TRUE(st.is_object());
   EXPECT_EQ(st["gossip"]["refused"]["invalid"], 4) << st.dump();
   EXPECT_EQ(st["gossip"]["refused"]["unreachable"], 1) << st.dump();
-  auto metrics = test::run_command({test::node_bin(), "metrics", "--data-dir", a.data_dir()}, "", 10s);
+  auto metrics = test::node_command({"metrics", "--data-dir", a.data_dir()}, 10s);
   EXPECT_NE(metrics.out.find("onionswarm_gossip_descriptors_refused_total{reason=\"invalid\"} 4"), std::string::npos)
       << metrics.out;
 }

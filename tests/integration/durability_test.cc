@@ -34,12 +34,7 @@ std::set<std::string> stored_hashes(const Account& a, const swarm::NodeDescripto
 }
 
 // Stops a devnet node by SIGKILL and waits (bounded) until it is gone.
-void kill_node(const test::Devnet& net, int i) {
-  const pid_t pid = test::devnet_pid(net, i);
-  ASSERT_GT(pid, 0);
-  ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  for (int t = 0; t < 250 && ::kill(pid, 0) == 0; ++t) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-}
+void kill_node(const test::Devnet& net, int i) { ASSERT_TRUE(test::stop_devnet_node(net, i, SIGKILL)); }
 
 // Stores n messages of `bytes` random bytes for a at node (a one-hop
 // onion), each acknowledged ok; adds their hashes to acked.
@@ -68,11 +63,7 @@ TEST(Durability, AcknowledgedStoresSurviveKillMinusNine) {
   Account a;
   std::set<std::string> acked;
   ASSERT_NO_FATAL_FAILURE(store_acked(a, target, 200, 256, acked));
-  const pid_t pid = test::devnet_pid(net, 1);
-  ASSERT_GT(pid, 0);
-  ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  // The devnet's own stop skips a pid that is gone; wait until it is.
-  for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_NO_FATAL_FAILURE(kill_node(net, 1));
 
   pid_t again = test::restart_devnet_node(net, 1);
   ASSERT_GT(again, 0);
@@ -202,14 +193,7 @@ TEST(Durability, SigtermStopsCleanlyAndKeepsKeysAndData) {
   const std::string key_before = test::read_file(net.node_dir(1) + "/node.key");
 
   // Stop node1 ourselves (it is not our child: wait via kill -0).
-  const pid_t pid = test::devnet_pid(net, 1);
-  ASSERT_EQ(::kill(pid, SIGTERM), 0);
-  bool gone = false;
-  for (int i = 0; i < 500 && !gone; ++i) {
-    gone = ::kill(pid, 0) != 0;
-    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_TRUE(gone) << "node did not stop on SIGTERM";
+  ASSERT_TRUE(test::stop_devnet_node(net, 1)) << "node did not stop on SIGTERM";
   EXPECT_NE(test::read_file(net.node_dir(1) + "/node.log").find("stopping"), std::string::npos);
 
   pid_t again = test::restart_devnet_node(net, 1);

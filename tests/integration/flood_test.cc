@@ -209,7 +209,7 @@ TEST_F(Flood, NodeStaysBoundedAndKeepsServingAWellBehavedClient) {
   ASSERT_TRUE(held.ok()) << held.status().to_string();
   EXPECT_EQ(*held, stored) << "stored messages changed under the flood";
 
-  auto metrics = test::run_command({test::node_bin(), "metrics", "--data-dir", net_->node_dir(1)});
+  auto metrics = test::node_command({"metrics", "--data-dir", net_->node_dir(1)});
   std::string busy_lines;
   std::istringstream lines(metrics.out);
   for (std::string line; std::getline(lines, line);)

@@ -31,20 +31,11 @@ using test::TempDir;
 void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 test::CommandResult node_cmd(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {test::node_bin()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return test::run_command(argv, "", std::chrono::seconds(30));
+  return test::node_command(args, std::chrono::seconds(30));
 }
 
-// Polls cond every 50 ms for at most timeout.
-template <typename F>
-bool wait_for(F cond, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return cond();
+bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  return test::wait_until(cond, timeout);
 }
 
 // One node whose network file lists just itself: started on a free port,
@@ -86,11 +77,7 @@ class SingleNode {
     pid_ = -1;
     return rc;
   }
-  nlohmann::json status() const {
-    auto r = node_cmd({"status", "--data-dir", data_dir_, "--json"});
-    if (r.exit_code != 0) return nullptr;
-    return nlohmann::json::parse(r.out, nullptr, false);
-  }
+  nlohmann::json status() const { return test::node_status(data_dir_); }
   bool ok() const { return ok_; }
   pid_t pid() const { return pid_; }
   const swarm::NodeDescriptor& self() const { return self_; }
@@ -426,9 +413,9 @@ TEST(DataDir, ASecondNodeOnADataDirInUseIsRefusedAndChangesNothing) {
   SingleNode node(dir / "n1", dir.path());
   ASSERT_TRUE(node.ok()) << node.log();
   const std::string info_before = test::read_file(dir / "n1/node.json");
-  auto second = test::run_command({test::node_bin(), "run", "--data-dir", dir / "n1", "--listen",
+  auto second = test::node_command({"run", "--data-dir", dir / "n1", "--listen",
                                    "tcp://127.0.0.1:0", "--network", dir / "network-n1.json"},
-                                  "", std::chrono::seconds(60));
+                                  std::chrono::seconds(60));
   EXPECT_EQ(second.exit_code, 1) << second.err;
   EXPECT_NE(second.err.find("data dir " + (dir / "n1") + " is in use by another onionswarm-node (pid " +
                             std::to_string(node.pid()) + ")"),
@@ -456,9 +443,9 @@ TEST(DataDir, ANodeDoesNotCarryItsStoreIntoAnotherNetwork) {
     EXPECT_EQ(node.stop(), 0);
   }
   write_text(dir / "other.json", R"({"network_id":"another-network","nodes":[]})");
-  auto r = test::run_command({test::node_bin(), "run", "--data-dir", dir / "n1", "--listen", "tcp://127.0.0.1:0",
+  auto r = test::node_command({"run", "--data-dir", dir / "n1", "--listen", "tcp://127.0.0.1:0",
                               "--network", dir / "other.json"},
-                             "", std::chrono::seconds(60));
+                             std::chrono::seconds(60));
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("belongs to network 'operator-test', not 'another-network'"), std::string::npos) << r.err;
   // Under its own network it starts, its messages all there.

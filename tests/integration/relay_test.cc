@@ -60,10 +60,7 @@ TEST(Relay, NextHopThatIsDownIsUnavailableAtOnce) {
     ASSERT_EQ(a->kind, onion::ResponseKind::kFinal) << describe(*a);
   }
 
-  const pid_t pid = test::devnet_pid(net, 3);
-  ASSERT_GT(pid, 0);
-  ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  ASSERT_TRUE(test::wait_gone(pid));
+  ASSERT_TRUE(test::stop_devnet_node(net, 3, SIGKILL));
 
   // The link that was up, and a link node2 makes only now: both refuse.
   for (const auto* relay : {&first, &second}) {

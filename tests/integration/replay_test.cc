@@ -143,10 +143,8 @@ TEST_F(Replay, EveryHopRefusesALayerItHasSeen) {
 std::map<std::string, json> replay_caches(const test::Devnet& net, int nodes) {
   std::map<std::string, json> out;
   for (int i = 1; i <= nodes; ++i) {
-    auto r = test::run_command({test::node_bin(), "status", "--data-dir", net.node_dir(i), "--json"}, "",
-                               std::chrono::seconds(20));
-    auto j = json::parse(r.out, nullptr, false);
-    if (r.exit_code == 0 && j.is_object() && j["relay"].contains("replay_cache"))
+    json j = test::node_status(net.node_dir(i));
+    if (j.is_object() && j["relay"].contains("replay_cache"))
       out[j["node"]["x25519"].get<std::string>()] = j["relay"]["replay_cache"];
   }
   return out;
@@ -181,14 +179,14 @@ TEST_F(Replay, StatusCountsTheKeysEveryHopRemembers) {
   };
   // Wait (bounded) until the hops' gauges show the onions.
   std::map<std::string, json> after;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  for (;;) {
-    after = replay_caches(*net_, 5);
-    bool all = true;
-    for (const auto& hop : path_) all = all && keys_added(after, hop) >= int64_t(kOnions);
-    if (all || std::chrono::steady_clock::now() > deadline) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  test::wait_until(
+      [&] {
+        after = replay_caches(*net_, 5);
+        bool all = true;
+        for (const auto& hop : path_) all = all && keys_added(after, hop) >= int64_t(kOnions);
+        return all;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(100));
   for (const auto& hop : path_) EXPECT_EQ(keys_added(after, hop), int64_t(kOnions)) << hop.address;
   EXPECT_EQ(keys_added(after, nodes_[4]), 0) << "a node off the path remembered a layer";
   for (const auto& [x, cache] : after) {
@@ -327,11 +325,8 @@ TEST_F(ReplayHorizon, AFloodStampedAheadHoldsHonestLayersBackOnlyUntilItsStamp) 
   // Once the node's clock passes the flood's stamp, layers stamped now go
   // through again (bounded wait: the stamp is 20 s ahead).
   std::string last;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (test::now_ms() > flood_ts + 100 && (last = outcome(test::now_ms())) == "final") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  test::wait_until([&] { return test::now_ms() > flood_ts + 100 && (last = outcome(test::now_ms())) == "final"; },
+                   std::chrono::seconds(60), std::chrono::milliseconds(100));
   EXPECT_EQ(last, "final");
   EXPECT_EQ(running_.stop(), 0) << "node did not stop cleanly";
 }
@@ -380,21 +375,19 @@ TEST_F(ReplayHorizon, AFullCacheKeepsAnsweringAndRefusesTheLayersItForgot) {
   // Operators see the bound, the evictions and the narrowed horizon (the
   // gauges follow the cache every 100 ms).
   json cache;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  for (;;) {
-    auto r = test::run_command({test::node_bin(), "status", "--data-dir", net_->node_dir(1), "--json"});
-    auto st = json::parse(r.out, nullptr, false);
-    if (st.is_object() && st["relay"].is_object()) cache = st["relay"]["replay_cache"];
-    if ((cache.is_object() && cache["evicted"].get<uint64_t>() >= 200) || std::chrono::steady_clock::now() > deadline)
-      break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  test::wait_until(
+      [&] {
+        json st = test::node_status(net_->node_dir(1));
+        if (st.is_object() && st["relay"].is_object()) cache = st["relay"]["replay_cache"];
+        return cache.is_object() && cache["evicted"].get<uint64_t>() >= 200;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(100));
   ASSERT_TRUE(cache.is_object()) << cache.dump();
   EXPECT_EQ(cache["keys"], kEntries);
   EXPECT_EQ(cache["capacity"], kEntries);
   EXPECT_GE(cache["evicted"].get<uint64_t>(), 200u);
   EXPECT_LT(cache["horizon_ms"].get<uint64_t>(), 5u * 60 * 1000) << "the floor rose past the old layer";
-  auto m = test::run_command({test::node_bin(), "metrics", "--data-dir", net_->node_dir(1)});
+  auto m = test::node_command({"metrics", "--data-dir", net_->node_dir(1)});
   EXPECT_NE(m.out.find("onionswarm_layers_stale_total "), std::string::npos) << m.out;
   EXPECT_EQ(m.out.find("onionswarm_layers_stale_total 0\n"), std::string::npos) << "the replay was counted";
   EXPECT_EQ(m.out.find("replay_cache_full"), std::string::npos) << "no busy reason for a full cache any more";

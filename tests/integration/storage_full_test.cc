@@ -53,14 +53,13 @@ Result<json> store(RawClient& c, const swarm::NodeDescriptor& node, const test::
 }
 
 std::optional<uint64_t> stored_messages(const std::string& data_dir) {
-  auto r = test::run_command({test::node_bin(), "status", "--json", "--data-dir", data_dir});
-  auto j = json::parse(r.out, nullptr, false);
-  if (r.exit_code != 0 || j.is_discarded() || !j.contains("storage")) return std::nullopt;
+  json j = test::node_status(data_dir);
+  if (!j.is_object() || !j.contains("storage")) return std::nullopt;
   return j["storage"].value("messages", uint64_t(0));
 }
 
 uint64_t metric(const std::string& data_dir, const std::string& name) {
-  auto r = test::run_command({test::node_bin(), "metrics", "--data-dir", data_dir});
+  auto r = test::node_command({"metrics", "--data-dir", data_dir});
   std::istringstream lines(r.out);
   for (std::string line; std::getline(lines, line);)
     if (line.rfind(name + " ", 0) == 0) return std::stoull(line.substr(name.size() + 1));
@@ -138,12 +137,12 @@ void fill_and_check(const swarm::NodeDescriptor& node, const std::string& data_d
   // short-lived messages. Wait for it, bounded.
   const uint64_t want = acked - kDeleted;
   std::optional<uint64_t> count;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    count = stored_messages(data_dir);
-    if (count && *count == want) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
+  test::wait_until(
+      [&] {
+        count = stored_messages(data_dir);
+        return count && *count == want;
+      },
+      std::chrono::seconds(60), std::chrono::milliseconds(250));
   ASSERT_TRUE(count.has_value()) << "node status did not answer";
   EXPECT_EQ(*count, want) << "the expired messages were not swept on the full node";
 

@@ -33,6 +33,15 @@ uint64_t now_ms() {
                       .count());
 }
 
+bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout, std::chrono::milliseconds every) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(every);
+  }
+  return cond();
+}
+
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
   std::string tmpl = std::string(base && *base ? base : "/tmp") + "/onionswarm-test-XXXXXX";
@@ -130,6 +139,12 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
   return result;
 }
 
+CommandResult node_command(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv = {node_bin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, "", timeout);
+}
+
 CommandResult cli(const std::string& home, const std::vector<std::string>& args, const std::string& stdin_data) {
   std::vector<std::string> argv = {cli_bin(), "--home", home};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -160,7 +175,7 @@ Devnet::~Devnet() {
 std::string Devnet::node_dir(int i) const { return dir_.path() + "/net/node" + std::to_string(i); }
 
 nlohmann::json node_status(const std::string& data_dir) {
-  auto r = run_command({node_bin(), "status", "--data-dir", data_dir, "--json"}, "", std::chrono::seconds(20));
+  auto r = node_command({"status", "--data-dir", data_dir, "--json"}, std::chrono::seconds(20));
   if (r.exit_code != 0) return nullptr;
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   return j.is_object() ? j : nlohmann::json(nullptr);
@@ -344,16 +359,16 @@ swarm::rpc::Request signed_delete(const TestAccount& owner, const std::string& h
 std::vector<std::string> members_disagreeing(const TestAccount& a, const std::vector<swarm::NodeDescriptor>& members,
                                              const std::string& hash, bool held) {
   std::vector<std::string> wrong;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  do {
-    wrong.clear();
-    for (const auto& m : members) {
-      auto got = retrieve_hashes(a, m);
-      if (!got.ok() || (got->count(hash) > 0) != held) wrong.push_back(m.address);
-    }
-    if (wrong.empty()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  } while (std::chrono::steady_clock::now() < deadline);
+  wait_until(
+      [&] {
+        wrong.clear();
+        for (const auto& m : members) {
+          auto got = retrieve_hashes(a, m);
+          if (!got.ok() || (got->count(hash) > 0) != held) wrong.push_back(m.address);
+        }
+        return wrong.empty();
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(100));
   return wrong;
 }
 
@@ -468,15 +483,11 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path) {
 }
 
 int reap(pid_t pid, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
   int status = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (r < 0) return -1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return -1;
+  pid_t r = 0;
+  if (!wait_until([&] { return (r = ::waitpid(pid, &status, WNOHANG)) != 0; }, timeout, std::chrono::milliseconds(20)))
+    return -1;
+  return r == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 pid_t devnet_pid(const Devnet& net, int i) {
@@ -534,9 +545,9 @@ pid_t start_node_on_old_port(const std::vector<std::string>& argv, const std::st
   }
 }
 
-bool stop_devnet_node(const Devnet& net, int i) {
+bool stop_devnet_node(const Devnet& net, int i, int sig) {
   const pid_t pid = devnet_pid(net, i);
-  return pid > 0 && ::kill(pid, SIGTERM) == 0 && wait_gone(pid);
+  return pid > 0 && ::kill(pid, sig) == 0 && wait_gone(pid);
 }
 
 RunningNode::~RunningNode() {
@@ -556,15 +567,14 @@ int RunningNode::stop() {
 }
 
 bool wait_gone(pid_t pid, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return true;                            // our child, reaped
-    if (r < 0 && ::kill(pid, 0) != 0) return true;        // not our child, and gone
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
+  return wait_until(
+      [pid] {
+        int status = 0;
+        const pid_t r = ::waitpid(pid, &status, WNOHANG);
+        if (r == pid) return true;                      // our child, reaped
+        return r < 0 && ::kill(pid, 0) != 0;            // not our child, and gone
+      },
+      timeout, std::chrono::milliseconds(10));
 }
 
 std::string stop_while_waiting(const Devnet& net, int i, pid_t hung, const std::string& waiting) {
@@ -575,35 +585,34 @@ std::string stop_while_waiting(const Devnet& net, int i, pid_t hung, const std::
   const pid_t pid = devnet_pid(net, i);
   if (pid <= 0) return "no pid for node " + std::to_string(i);
   const auto pointer = nlohmann::json::json_pointer(waiting);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  bool seen = false;
-  while (!seen && std::chrono::steady_clock::now() < deadline) {
-    const auto status = node_status(net.node_dir(i));
-    seen = status.is_object() && status.contains(pointer) && status[pointer].is_number_unsigned() &&
-           status[pointer].get<uint64_t>() >= 1;
-    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const bool seen = wait_until(
+      [&] {
+        const auto status = node_status(net.node_dir(i));
+        return status.is_object() && status.contains(pointer) && status[pointer].is_number_unsigned() &&
+               status[pointer].get<uint64_t>() >= 1;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(20));
   if (!seen) return "node " + std::to_string(i) + "'s status never showed " + waiting + " >= 1";
   if (::kill(pid, SIGTERM) != 0) return "SIGTERM failed";
   const std::string log_path = net.node_dir(i) + "/node.log";
-  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (read_file(log_path).find("stopping: finishing 1 request(s) taken before the stop") != std::string::npos)
-      return "";
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  if (wait_until(
+          [&] {
+            return read_file(log_path).find("stopping: finishing 1 request(s) taken before the stop") !=
+                   std::string::npos;
+          },
+          std::chrono::seconds(20), std::chrono::milliseconds(5)))
+    return "";
   return "node " + std::to_string(i) + " never said it was finishing a request:\n" + read_file(log_path);
 }
 
 bool wait_answering(const swarm::NodeDescriptor& node, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    RawClient c(node);
-    auto r = c.request({node}, swarm::rpc::InfoRequest{});
-    if (r.ok() && (*r)["status"] == "ok") return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
+  return wait_until(
+      [&] {
+        RawClient c(node);
+        auto r = c.request({node}, swarm::rpc::InfoRequest{});
+        return r.ok() && (*r)["status"] == "ok";
+      },
+      timeout);
 }
 
 }  // namespace onionswarm::test

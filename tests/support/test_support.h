@@ -5,6 +5,7 @@
 // Every wait here is bounded; nothing is killed by name.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -184,6 +185,16 @@ class RawClient {
 
 uint64_t now_ms();
 
+// Calls cond every `every` until it returns true or timeout has passed, and
+// once more at the deadline; whether it returned true. The one bounded poll
+// loop of the tests: a wait for readiness, never a fixed sleep.
+bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds every = std::chrono::milliseconds(50));
+
+// `onionswarm-node args...`, killed after timeout.
+CommandResult node_command(const std::vector<std::string>& args,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
 // A fresh user account (05...) for tests.
 struct TestAccount {
   crypto::Ed25519KeyPair ed = crypto::Ed25519KeyPair::generate();
@@ -281,9 +292,10 @@ pid_t start_node_on_old_port(const std::vector<std::string>& argv, const std::st
 // Waits (bounded) until pid no longer exists: reaped if it is our child,
 // else gone from the process table. True when it is gone.
 bool wait_gone(pid_t pid, std::chrono::milliseconds timeout = std::chrono::seconds(30));
-// Stops the devnet's node i (SIGTERM, by its recorded pid) and waits until
-// it is gone, so a test can restart it its own way; true when it is gone.
-bool stop_devnet_node(const Devnet& net, int i);
+// Stops the devnet's node i with sig (SIGTERM; SIGKILL for a crash), by its
+// recorded pid, and waits until it is gone, so a test can restart it its own
+// way; true when it is gone.
+bool stop_devnet_node(const Devnet& net, int i, int sig = SIGTERM);
 // A node the test started (a child): on destruction SIGTERM, then SIGKILL
 // if it has not exited within reap()'s timeout.
 struct RunningNode {
