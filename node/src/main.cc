@@ -41,11 +41,11 @@ namespace {
 
 using namespace onionswarm;
 
-std::atomic<bool> g_stop{false};
+std::atomic<int> g_stops{0};  // SIGINT/SIGTERM taken: 1 stops, 2 stops at once
 std::atomic<bool> g_reload{false};
 
-// The signals the node acts on: SIGINT and SIGTERM stop it, SIGHUP reloads
-// the network file.
+// The signals the node acts on: SIGINT and SIGTERM stop it (a second one
+// ends the wait for requests in flight), SIGHUP reloads the network file.
 sigset_t node_signals() {
   sigset_t set;
   sigemptyset(&set);
@@ -72,7 +72,7 @@ void take_signals(int fd) {
     if (si.ssi_signo == SIGHUP)
       g_reload = true;
     else
-      g_stop = true;
+      ++g_stops;
   }
 }
 
@@ -391,7 +391,7 @@ int run(const config::NodeConfig& cfg, const std::string& metrics_file) {
   node::log_info("node", "started " ONIONSWARM_VERSION " on " + server.endpoint() + ", network " +
                              network->network_id + ", " + std::to_string(network->nodes.size()) + " seeds, advertising " + advertised);
 
-  server.run(g_stop, [&] {
+  server.run(g_stops, [&] {
     if (!g_reload.exchange(false)) return;
     auto reloaded = config::load_network_file(cfg.network);
     if (!reloaded.ok()) {

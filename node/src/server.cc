@@ -361,10 +361,10 @@ Status Server::watch_fd(int fd, std::function<void()> on_readable) {
   return Status();
 }
 
-void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_tick) {
+void Server::run(const std::atomic<int>& stops, const std::function<void()>& on_tick) {
   uint64_t last_tick = clock_(), last_sweep = clock_();
   std::array<epoll_event, 64> events;
-  while (!stop.load()) {
+  while (stops.load() == 0) {
     // Readiness, without zmq_poll (which asks every socket for ZMQ_EVENTS
     // twice per call, two system calls each): level-triggered epoll on each
     // socket's ZMQ_FD and on the mailbox's eventfd. A ZMQ_FD only says that
@@ -427,7 +427,7 @@ void Server::run(const std::atomic<bool>& stop, const std::function<void()>& on_
       if (on_tick) on_tick();
     }
   }
-  finish_in_flight();
+  finish_in_flight(stops);
   send_deferred_at_stop();
 }
 
@@ -452,15 +452,19 @@ bool Server::in_flight_done() {
          replications_.empty();
 }
 
-void Server::finish_in_flight() {
-  // Nothing new is read: the public socket and the signal fd leave the
-  // epoll set (left in it, they would stay readable and spin this loop).
-  // What the node took before the stop is finished: queued peels and
-  // requests, commits, next hops' answers and swarm members' confirmations
-  // are passed on, for at most kStopDrainMs.
+void Server::finish_in_flight(const std::atomic<int>& stops) {
+  // Nothing new is read: the public socket leaves the epoll set (left in
+  // it, it would stay readable and spin this loop). What the node took
+  // before the stop is finished: queued peels and requests, commits, next
+  // hops' answers and swarm members' confirmations are passed on, for at
+  // most kStopDrainMs. After a second stop signal (the signal fd is still
+  // watched; its callback reads it until it would block) nothing waits for
+  // another node any more: what waits then, or is forwarded later, is
+  // answered at once (answer_waiting_at_stop). The answers sent here may
+  // still be queued when ~Server closes the socket: they get its linger.
   epoll_event ev{};
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, router_->get(zmq::sockopt::fd), &ev);
-  if (watched_fd_ >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, watched_fd_, &ev);
+  router_->set(zmq::sockopt::linger, kStopLingerMs);
   const uint64_t start = clock_();
   auto open_requests = [this] { return queued_requests_.load(std::memory_order_relaxed) + pending_.size(); };
   const size_t requests = open_requests();
@@ -470,6 +474,7 @@ void Server::finish_in_flight() {
   }
   std::array<epoll_event, 64> events;
   bool done = in_flight_done();
+  bool hurried = false;  // a second stop signal came
   while (!done && clock_() - start < kStopDrainMs) {
     const int n = ::epoll_wait(epoll_fd_, events.data(), int(events.size()), 10);
     for (int i = 0; i < n; ++i) mark_ready(events[size_t(i)].data.u64);
@@ -482,6 +487,11 @@ void Server::finish_in_flight() {
     mark_ready(kMailboxTag);
     std::set<uint64_t> ready = std::exchange(ready_, {});
     serve_links_and_mailbox(ready);
+    if (ready.count(kWatchedFdTag)) on_fd_readable_();
+    if (stops.load() >= 2) {
+      answer_waiting_at_stop(/*log=*/!hurried);
+      hurried = true;
+    }
     const uint64_t now = clock_();
     expire_pending(now);
     flush_deferred(now);
@@ -495,6 +505,23 @@ void Server::finish_in_flight() {
     log_warn("node", "stopping: " + std::to_string(open_requests()) + " request(s) taken before the stop still unanswered after " +
                          std::to_string(kStopDrainMs) + " ms; their clients will retry");
   }
+}
+
+void Server::answer_waiting_at_stop(bool log) {
+  const size_t relayed = pending_.size(), replicated = replications_.size();
+  // On the reactor, not through a worker: its answer would reach the
+  // mailbox only after the drain might have ended.
+  for (auto& [id, p] : pending_)
+    on_outgoing(hop_error_answer(p, error(Code::kUnavailable, "this node is stopping; try another path")));
+  pending_.clear();
+  for (auto& [id, r] : replications_)
+    finish_replication(r, error(Code::kUnavailable, "this node is stopping before a swarm member confirmed the "
+                                                    "replica; not acknowledged"));
+  replications_.clear();
+  if (log)
+    log_warn("node", "stopping at once (a second stop signal): " + std::to_string(relayed) +
+                         " relayed request(s) and " + std::to_string(replicated) +
+                         " store(s) waiting for another node answered unavailable");
 }
 
 void Server::reply_error(const std::string& to, uint64_t request_id, const Status& st) {
@@ -831,15 +858,17 @@ bool Server::on_link_events(const crypto::X25519PublicKey& peer, Link& link) {
   return more;
 }
 
-void Server::answer_hop_error(Pending p, const Status& st) {
+Server::Outgoing Server::hop_error_answer(const Pending& p, const Status& st) {
   if (st.code() != Code::kTimeout) NodeStats::inc(stats_.relay_refused);
-  work_.push([this, p = std::move(p), st] {
-    Outgoing o;
-    o.to = p.from;
-    o.header = {wire::kVersion, wire::Type::kOnionResponse, p.from_request_id};
-    o.body = onion::wrap_response(*p.response_key, onion::ResponseKind::kHopError, rpc::error_response(st));
-    mailbox_.post(std::move(o));
-  });
+  Outgoing o;
+  o.to = p.from;
+  o.header = {wire::kVersion, wire::Type::kOnionResponse, p.from_request_id};
+  o.body = onion::wrap_response(*p.response_key, onion::ResponseKind::kHopError, rpc::error_response(st));
+  return o;
+}
+
+void Server::answer_hop_error(Pending p, const Status& st) {
+  work_.push([this, p = std::move(p), st] { mailbox_.post(hop_error_answer(p, st)); });
 }
 
 void Server::on_outgoing(Outgoing o) {

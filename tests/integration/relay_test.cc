@@ -173,6 +173,37 @@ TEST_F(RelayToNext, AStoppingRelayPassesBackTheAnswerItWasWaitingFor) {
       << test::read_file(log_path);
 }
 
+// A second SIGTERM (an operator's second Ctrl-C) ends that wait at once:
+// the request still waiting for the hung next hop is answered `unavailable`
+// by the relay itself, which then exits. The next hop runs again only after
+// the relay said it stopped at once, so its late answer cannot be the one
+// the client gets.
+TEST_F(RelayToNext, ASecondStopSignalAnswersTheWaitingRequestAtOnce) {
+  ASSERT_EQ(::kill(next_pid_, SIGSTOP), 0);
+  const Resume resume{next_pid_};
+  Result<test::RawClient::OnionAnswer> answer = error(Code::kInternal, "no answer yet");
+  std::thread client([&] { answer = through(); });
+  const std::string stopped = test::stop_while_waiting(net_, 1, next_pid_, "/relay/in_flight", /*second_signal=*/true);
+  client.join();
+  ASSERT_EQ(stopped, "");
+
+  ASSERT_TRUE(answer.ok()) << "the stopping relay sent no answer: " << answer.status().to_string();
+  ASSERT_EQ(answer->type, wire::Type::kOnionResponse);
+  ASSERT_EQ(answer->kind, onion::ResponseKind::kHopError) << describe(*answer);
+  EXPECT_EQ(answer->hop, 0u) << "the relay, not the next hop, answered";
+  auto j = swarm::parse_json(as_chars(answer->body));
+  ASSERT_TRUE(j.ok()) << describe(*answer);
+  EXPECT_EQ((*j)["code"], "unavailable") << describe(*answer);
+  EXPECT_EQ((*j)["message"], "this node is stopping; try another path") << describe(*answer);
+
+  ASSERT_TRUE(test::wait_gone(relay_pid_));
+  const std::string log = test::read_file(net_.node_dir(1) + "/node.log");
+  EXPECT_NE(log.find("stopping at once (a second stop signal): 1 relayed request(s) and 0 store(s)"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("still unanswered after"), std::string::npos) << "the wait ran out before the second signal";
+}
+
 // The same for a client's guard: a request waiting on a guard that hangs
 // ends with `unavailable` "lost the connection" (so the client takes a new
 // guard) rather than `timeout` after the whole request timeout.

@@ -261,5 +261,48 @@ TEST(Replication, AStoppingDestinationAnswersTheStoreItWasReplicating) {
       << test::read_file(log_path);
 }
 
+// A second SIGTERM ends that wait at once: the store still waiting for the
+// hung member's confirmation is answered `unavailable`, not acknowledged
+// (it was committed on the destination, so a retry finds it there), and
+// the destination exits. The member runs again only after the destination
+// said it stopped at once.
+TEST(Replication, ASecondStopSignalLeavesTheWaitingStoreUnacknowledgedAtOnce) {
+  crypto::init();
+  test::Devnet net(2, 2);
+  ASSERT_TRUE(net.ok()) << net.start_output();
+  const test::TestAccount owner;
+  const auto m = test::swarm_members(net, 2, owner.id);
+  ASSERT_EQ(m.size(), 2u);
+  const int dest = index_of(net, m[0]), member = index_of(net, m[1]);
+  ASSERT_GT(dest, 0);
+  ASSERT_GT(member, 0);
+  ASSERT_EQ(test::store_at(m[0], test::random_store(owner, 100)).value("result", ""), "new");  // links up
+  const pid_t dest_pid = test::devnet_pid(net, dest), member_pid = test::devnet_pid(net, member);
+  ASSERT_GT(dest_pid, 0);
+  ASSERT_GT(member_pid, 0);
+
+  ASSERT_EQ(::kill(member_pid, SIGSTOP), 0);
+  Result<nlohmann::json> answer = error(Code::kInternal, "no answer yet");
+  std::thread client([&] {
+    test::RawClient c(m[0]);
+    answer = c.request({m[0]}, test::random_store(owner, 500));
+  });
+  const std::string stopped =
+      test::stop_while_waiting(net, dest, member_pid, "/relay/queued", /*second_signal=*/true);
+  client.join();
+  ASSERT_EQ(stopped, "");
+
+  ASSERT_TRUE(answer.ok()) << "the stopping destination sent no answer: " << answer.status().to_string();
+  EXPECT_EQ(answer->value("status", ""), "error") << answer->dump();
+  EXPECT_EQ(answer->value("code", ""), "unavailable") << answer->dump();
+  EXPECT_NE(answer->value("message", "").find("not acknowledged"), std::string::npos) << answer->dump();
+  ASSERT_TRUE(test::wait_gone(dest_pid));
+  const std::string log = test::read_file(net.node_dir(dest) + "/node.log");
+  EXPECT_NE(log.find("stopping at once (a second stop signal): 0 relayed request(s) and 1 store(s)"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("still unanswered after"), std::string::npos) << "the wait ran out before the second signal";
+}
+
 }  // namespace
 }  // namespace onionswarm

@@ -577,7 +577,7 @@ bool wait_gone(pid_t pid, std::chrono::milliseconds timeout) {
       timeout, std::chrono::milliseconds(10));
 }
 
-std::string stop_while_waiting(const Devnet& net, int i, pid_t hung, const std::string& waiting) {
+std::string stop_while_waiting(const Devnet& net, int i, pid_t hung, const std::string& waiting, bool second_signal) {
   struct Resume {
     pid_t pid;
     ~Resume() { ::kill(pid, SIGCONT); }
@@ -595,14 +595,17 @@ std::string stop_while_waiting(const Devnet& net, int i, pid_t hung, const std::
   if (!seen) return "node " + std::to_string(i) + "'s status never showed " + waiting + " >= 1";
   if (::kill(pid, SIGTERM) != 0) return "SIGTERM failed";
   const std::string log_path = net.node_dir(i) + "/node.log";
-  if (wait_until(
-          [&] {
-            return read_file(log_path).find("stopping: finishing 1 request(s) taken before the stop") !=
-                   std::string::npos;
-          },
-          std::chrono::seconds(20), std::chrono::milliseconds(5)))
-    return "";
-  return "node " + std::to_string(i) + " never said it was finishing a request:\n" + read_file(log_path);
+  auto logged = [&](const std::string& line) {
+    return wait_until([&] { return read_file(log_path).find(line) != std::string::npos; }, std::chrono::seconds(20),
+                      std::chrono::milliseconds(5));
+  };
+  if (!logged("stopping: finishing 1 request(s) taken before the stop"))
+    return "node " + std::to_string(i) + " never said it was finishing a request:\n" + read_file(log_path);
+  if (!second_signal) return "";
+  if (::kill(pid, SIGTERM) != 0) return "the second SIGTERM failed";
+  if (!logged("stopping at once (a second stop signal)"))
+    return "node " + std::to_string(i) + " never said it stopped at once:\n" + read_file(log_path);
+  return "";
 }
 
 bool wait_answering(const swarm::NodeDescriptor& node, std::chrono::milliseconds timeout) {

@@ -314,9 +314,12 @@ struct RunningNode {
 // took waits for it. Waits (bounded) until node i's `status --json` shows
 // that request (the number at JSON pointer `waiting` is at least 1), sends
 // node i SIGTERM, waits until its log says it is finishing 1 request, then
-// lets `hung` run again (SIGCONT, also on failure). Empty when all went so;
-// else what did not.
-std::string stop_while_waiting(const Devnet& net, int i, pid_t hung, const std::string& waiting);
+// lets `hung` run again (SIGCONT, also on failure). With second_signal it
+// first sends node i a second SIGTERM and waits until its log says it
+// stopped at once, so `hung` runs again only after that. Empty when all
+// went so; else what did not.
+std::string stop_while_waiting(const Devnet& net, int i, pid_t hung, const std::string& waiting,
+                               bool second_signal = false);
 // Waits (bounded) until node answers info; true when it did.
 bool wait_answering(const swarm::NodeDescriptor& node, std::chrono::milliseconds timeout = std::chrono::seconds(60));
 

@@ -112,12 +112,14 @@ class Server {
   // The bound endpoint, e.g. "tcp://127.0.0.1:45123" (after start()).
   const std::string& endpoint() const { return endpoint_; }
 
-  // Runs the reactor on the calling thread until stop is set. on_tick runs
-  // on the reactor thread about every 100 ms (for the network file reload).
-  // On stop it reads no new request, finishes those it took before (for at
-  // most 3 s: finish_in_flight), then sends the deferred replica batches
+  // Runs the reactor on the calling thread until stops is 1 or more (the
+  // stop signals taken). on_tick runs on the reactor thread about every
+  // 100 ms (for the network file reload). On stop it reads no new request,
+  // finishes those it took before (for at most 3 s: finish_in_flight) unless
+  // stops reaches 2 (a second signal: what still waits on another node is
+  // answered `unavailable` at once), then sends the deferred replica batches
   // still queued.
-  void run(const std::atomic<bool>& stop, const std::function<void()>& on_tick = {});
+  void run(const std::atomic<int>& stops, const std::function<void()>& on_tick = {});
   // Calls on_readable on the reactor thread whenever fd is readable; it must
   // read fd until it would block. One such fd: the node's signalfd, so that
   // no thread takes a signal and no ZeroMQ call is interrupted (EINTR,
@@ -228,7 +230,11 @@ class Server {
   // After the stop: reads no new request but finishes those taken before
   // (peels, commits, next hops' answers, replica confirmations), for at
   // most kStopDrainMs (server.cc). in_flight_done: nothing of them is left.
-  void finish_in_flight();
+  void finish_in_flight(const std::atomic<int>& stops);
+  // After a second stop signal during finish_in_flight: every request
+  // waiting for a next hop or a swarm member's confirmation is answered
+  // `unavailable` at once, on the reactor; log: the first time.
+  void answer_waiting_at_stop(bool log);
   bool in_flight_done();
   void on_outgoing(Outgoing o);
   // Everything one mailbox drain returned: new stores' replicas go out as
@@ -253,6 +259,10 @@ class Server {
   void send_deferred_at_stop();
   void forget_deferred(const std::vector<crypto::Hash>& hashes);
   void reply_error(const std::string& to, uint64_t request_id, const Status& st);
+  // A relayed request's hop error, wrapped under its layer's response key
+  // (counted as refused unless a timeout); answer_hop_error does it on a
+  // worker and posts it to the mailbox.
+  Outgoing hop_error_answer(const Pending& p, const Status& st);
   void answer_hop_error(Pending p, const Status& st);
   void expire_pending(uint64_t now);
   void on_replica_answer(const crypto::X25519PublicKey& peer, uint64_t id, bool acked);
