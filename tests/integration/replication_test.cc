@@ -209,56 +209,79 @@ TEST(Replication, AStoppingNodeSendsItsDeferredPushesFirst) {
       << "a member of the deferred batch never got the message";
 }
 
+// A store at the destination of a swarm of two that waits for the other
+// member's confirmation: the member hangs (SIGSTOP, until the test's
+// stop_while_waiting lets it run again) and a client thread sends the store.
+class StoppingDestination : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { crypto::init(); }
+  void SetUp() override {
+    ASSERT_TRUE(net_.ok()) << net_.start_output();
+    m_ = test::swarm_members(net_, 2, owner_.id);
+    ASSERT_EQ(m_.size(), 2u);
+    dest_ = index_of(net_, m_[0]);
+    const int member = index_of(net_, m_[1]);
+    ASSERT_GT(dest_, 0);
+    ASSERT_GT(member, 0);
+    ASSERT_EQ(test::store_at(m_[0], test::random_store(owner_, 100)).value("result", ""), "new");  // links up
+    dest_pid_ = test::devnet_pid(net_, dest_);
+    member_pid_ = test::devnet_pid(net_, member);
+    ASSERT_GT(dest_pid_, 0);
+    ASSERT_GT(member_pid_, 0);
+    ASSERT_EQ(::kill(member_pid_, SIGSTOP), 0);
+    stopped_at_ = std::chrono::steady_clock::now();
+    client_ = std::thread([this] {
+      test::RawClient c(m_[0]);
+      answer_ = c.request({m_[0]}, test::random_store(owner_, 500));
+    });
+  }
+  void TearDown() override {
+    if (member_pid_ > 0) ::kill(member_pid_, SIGCONT);
+    if (client_.joinable()) client_.join();
+  }
+  // stop_while_waiting on the destination (the store holds its admission,
+  // relay.queued, until it is answered), then the client's answer.
+  std::string stop(bool second_signal) {
+    const std::string stopped = test::stop_while_waiting(net_, dest_, member_pid_, "/relay/queued", second_signal);
+    client_.join();
+    return stopped;
+  }
+  std::string log() const { return test::read_file(net_.node_dir(dest_) + "/node.log"); }
+
+  test::Devnet net_{2, 2};
+  const test::TestAccount owner_;
+  std::vector<swarm::NodeDescriptor> m_;
+  int dest_ = 0;
+  pid_t dest_pid_ = -1, member_pid_ = -1;
+  std::chrono::steady_clock::time_point stopped_at_;
+  std::thread client_;
+  Result<nlohmann::json> answer_ = error(Code::kInternal, "no answer yet");
+};
+
 // A destination told to stop (SIGTERM) while a new store waits for its
 // swarm member's confirmation reads no new request but answers that store
 // once the confirmation comes, before it exits (Server::finish_in_flight).
-// The member hangs (SIGSTOP) until the destination says it is finishing.
-// Before, the destination left at once: the store was committed on it but
-// its client got no answer.
-TEST(Replication, AStoppingDestinationAnswersTheStoreItWasReplicating) {
-  crypto::init();
-  test::Devnet net(2, 2);
-  ASSERT_TRUE(net.ok()) << net.start_output();
-  const test::TestAccount owner;
-  const auto m = test::swarm_members(net, 2, owner.id);
-  ASSERT_EQ(m.size(), 2u);
-  const int dest = index_of(net, m[0]), member = index_of(net, m[1]);
-  ASSERT_GT(dest, 0);
-  ASSERT_GT(member, 0);
-  ASSERT_EQ(test::store_at(m[0], test::random_store(owner, 100)).value("result", ""), "new");  // links up
-  const pid_t dest_pid = test::devnet_pid(net, dest), member_pid = test::devnet_pid(net, member);
-  ASSERT_GT(dest_pid, 0);
-  ASSERT_GT(member_pid, 0);
-
-  ASSERT_EQ(::kill(member_pid, SIGSTOP), 0);
-  const auto stopped_at = std::chrono::steady_clock::now();
-  Result<nlohmann::json> answer = error(Code::kInternal, "no answer yet");
-  std::thread client([&] {
-    test::RawClient c(m[0]);
-    answer = c.request({m[0]}, test::random_store(owner, 500));
-  });
-  // The store holds its admission (relay.queued) until it is answered.
-  const std::string stopped = test::stop_while_waiting(net, dest, member_pid, "/relay/queued");
-  const auto hung_for = std::chrono::steady_clock::now() - stopped_at;
-  client.join();
+// The member hangs until the destination says it is finishing. Before, the
+// destination left at once: the store was committed on it but its client
+// got no answer.
+TEST_F(StoppingDestination, AnswersTheStoreItWasReplicating) {
+  const std::string stopped = stop(/*second_signal=*/false);
+  const auto hung_for = std::chrono::steady_clock::now() - stopped_at_;
   ASSERT_EQ(stopped, "");
-  const std::string log_path = net.node_dir(dest) + "/node.log";
 
-  ASSERT_TRUE(answer.ok()) << "the stopping destination sent no answer: " << answer.status().to_string();
+  ASSERT_TRUE(answer_.ok()) << "the stopping destination sent no answer: " << answer_.status().to_string();
   // The link's heartbeats drop a hung member only after 4 s without a
   // sound; a longer hang (a very slow machine) ends the store unconfirmed,
   // which is still an answer from the stopping destination.
   if (hung_for < std::chrono::milliseconds(3500)) {
-    EXPECT_EQ(answer->value("status", ""), "ok") << answer->dump();
-    EXPECT_EQ(answer->value("result", ""), "new") << answer->dump();
-    EXPECT_EQ((*answer)["holders"].size(), 2u) << answer->dump();
+    EXPECT_EQ(answer_->value("status", ""), "ok") << answer_->dump();
+    EXPECT_EQ(answer_->value("result", ""), "new") << answer_->dump();
+    EXPECT_EQ((*answer_)["holders"].size(), 2u) << answer_->dump();
   } else {
-    EXPECT_TRUE(answer->contains("status")) << answer->dump();
+    EXPECT_TRUE(answer_->contains("status")) << answer_->dump();
   }
-  ASSERT_TRUE(test::wait_gone(dest_pid));
-  EXPECT_NE(test::read_file(log_path).find("stopping: finished the requests taken before the stop"),
-            std::string::npos)
-      << test::read_file(log_path);
+  ASSERT_TRUE(test::wait_gone(dest_pid_));
+  EXPECT_NE(log().find("stopping: finished the requests taken before the stop"), std::string::npos) << log();
 }
 
 // A second SIGTERM ends that wait at once: the store still waiting for the
@@ -266,42 +289,18 @@ TEST(Replication, AStoppingDestinationAnswersTheStoreItWasReplicating) {
 // (it was committed on the destination, so a retry finds it there), and
 // the destination exits. The member runs again only after the destination
 // said it stopped at once.
-TEST(Replication, ASecondStopSignalLeavesTheWaitingStoreUnacknowledgedAtOnce) {
-  crypto::init();
-  test::Devnet net(2, 2);
-  ASSERT_TRUE(net.ok()) << net.start_output();
-  const test::TestAccount owner;
-  const auto m = test::swarm_members(net, 2, owner.id);
-  ASSERT_EQ(m.size(), 2u);
-  const int dest = index_of(net, m[0]), member = index_of(net, m[1]);
-  ASSERT_GT(dest, 0);
-  ASSERT_GT(member, 0);
-  ASSERT_EQ(test::store_at(m[0], test::random_store(owner, 100)).value("result", ""), "new");  // links up
-  const pid_t dest_pid = test::devnet_pid(net, dest), member_pid = test::devnet_pid(net, member);
-  ASSERT_GT(dest_pid, 0);
-  ASSERT_GT(member_pid, 0);
+TEST_F(StoppingDestination, ASecondStopSignalLeavesTheWaitingStoreUnacknowledgedAtOnce) {
+  ASSERT_EQ(stop(/*second_signal=*/true), "");
 
-  ASSERT_EQ(::kill(member_pid, SIGSTOP), 0);
-  Result<nlohmann::json> answer = error(Code::kInternal, "no answer yet");
-  std::thread client([&] {
-    test::RawClient c(m[0]);
-    answer = c.request({m[0]}, test::random_store(owner, 500));
-  });
-  const std::string stopped =
-      test::stop_while_waiting(net, dest, member_pid, "/relay/queued", /*second_signal=*/true);
-  client.join();
-  ASSERT_EQ(stopped, "");
-
-  ASSERT_TRUE(answer.ok()) << "the stopping destination sent no answer: " << answer.status().to_string();
-  EXPECT_EQ(answer->value("status", ""), "error") << answer->dump();
-  EXPECT_EQ(answer->value("code", ""), "unavailable") << answer->dump();
-  EXPECT_NE(answer->value("message", "").find("not acknowledged"), std::string::npos) << answer->dump();
-  ASSERT_TRUE(test::wait_gone(dest_pid));
-  const std::string log = test::read_file(net.node_dir(dest) + "/node.log");
-  EXPECT_NE(log.find("stopping at once (a second stop signal): 0 relayed request(s) and 1 store(s)"),
+  ASSERT_TRUE(answer_.ok()) << "the stopping destination sent no answer: " << answer_.status().to_string();
+  EXPECT_EQ(answer_->value("status", ""), "error") << answer_->dump();
+  EXPECT_EQ(answer_->value("code", ""), "unavailable") << answer_->dump();
+  EXPECT_NE(answer_->value("message", "").find("not acknowledged"), std::string::npos) << answer_->dump();
+  ASSERT_TRUE(test::wait_gone(dest_pid_));
+  EXPECT_NE(log().find("stopping at once (a second stop signal): 0 relayed request(s) and 1 store(s)"),
             std::string::npos)
-      << log;
-  EXPECT_EQ(log.find("still unanswered after"), std::string::npos) << "the wait ran out before the second signal";
+      << log();
+  EXPECT_EQ(log().find("still unanswered after"), std::string::npos) << "the wait ran out before the second signal";
 }
 
 }  // namespace
