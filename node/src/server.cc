@@ -465,6 +465,7 @@ void Server::finish_in_flight(const std::atomic<int>& stops) {
   epoll_event ev{};
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, router_->get(zmq::sockopt::fd), &ev);
   router_->set(zmq::sockopt::linger, kStopLingerMs);
+  draining_ = true;
   const uint64_t start = clock_();
   auto open_requests = [this] { return queued_requests_.load(std::memory_order_relaxed) + pending_.size(); };
   const size_t requests = open_requests();
@@ -509,10 +510,8 @@ void Server::finish_in_flight(const std::atomic<int>& stops) {
 
 void Server::answer_waiting_at_stop(bool log) {
   const size_t relayed = pending_.size(), replicated = replications_.size();
-  // On the reactor, not through a worker: its answer would reach the
-  // mailbox only after the drain might have ended.
   for (auto& [id, p] : pending_)
-    on_outgoing(hop_error_answer(p, error(Code::kUnavailable, "this node is stopping; try another path")));
+    answer_hop_error(std::move(p), error(Code::kUnavailable, "this node is stopping; try another path"));
   pending_.clear();
   for (auto& [id, r] : replications_)
     finish_replication(r, error(Code::kUnavailable, "this node is stopping before a swarm member confirmed the "
@@ -868,6 +867,9 @@ Server::Outgoing Server::hop_error_answer(const Pending& p, const Status& st) {
 }
 
 void Server::answer_hop_error(Pending p, const Status& st) {
+  // While the stop drains, on the reactor: a worker's answer could reach
+  // the mailbox after the drain found nothing left and ended.
+  if (draining_) return on_outgoing(hop_error_answer(p, st));
   work_.push([this, p = std::move(p), st] { mailbox_.post(hop_error_answer(p, st)); });
 }
 

@@ -261,7 +261,7 @@ class Server {
   void reply_error(const std::string& to, uint64_t request_id, const Status& st);
   // A relayed request's hop error, wrapped under its layer's response key
   // (counted as refused unless a timeout); answer_hop_error does it on a
-  // worker and posts it to the mailbox.
+  // worker and posts it to the mailbox, or on the reactor while draining_.
   Outgoing hop_error_answer(const Pending& p, const Status& st);
   void answer_hop_error(Pending p, const Status& st);
   void expire_pending(uint64_t now);
@@ -303,6 +303,7 @@ class Server {
   int epoll_fd_ = -1;                       // the sockets' ZMQ_FDs, the mailbox eventfd, watch_fd's fd
   std::function<void()> on_fd_readable_;     // watch_fd's callback
   int watched_fd_ = -1;                      // watch_fd's fd
+  bool draining_ = false;                    // finish_in_flight runs: hop errors are answered on the reactor
   std::set<uint64_t> ready_;                // reactor thread only: tags to read in the next pass
   std::string endpoint_;
 
