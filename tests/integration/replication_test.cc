@@ -249,7 +249,7 @@ class StoppingDestination : public ::testing::Test {
   std::string log() const { return test::read_file(net_.node_dir(dest_) + "/node.log"); }
 
   test::Devnet net_{2, 2};
-  const test::TestAccount owner_;
+  test::TestAccount owner_;
   std::vector<swarm::NodeDescriptor> m_;
   int dest_ = 0;
   pid_t dest_pid_ = -1, member_pid_ = -1;
