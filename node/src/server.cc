@@ -858,7 +858,6 @@ bool Server::on_link_events(const crypto::X25519PublicKey& peer, Link& link) {
 }
 
 Server::Outgoing Server::hop_error_answer(const Pending& p, const Status& st) {
-  if (st.code() != Code::kTimeout) NodeStats::inc(stats_.relay_refused);
   Outgoing o;
   o.to = p.from;
   o.header = {wire::kVersion, wire::Type::kOnionResponse, p.from_request_id};
@@ -867,6 +866,7 @@ Server::Outgoing Server::hop_error_answer(const Pending& p, const Status& st) {
 }
 
 void Server::answer_hop_error(Pending p, const Status& st) {
+  if (st.code() != Code::kTimeout) NodeStats::inc(stats_.relay_refused);
   // While the stop drains, on the reactor: a worker's answer could reach
   // the mailbox after the drain found nothing left and ended.
   if (draining_) return on_outgoing(hop_error_answer(p, st));

@@ -259,10 +259,11 @@ class Server {
   void send_deferred_at_stop();
   void forget_deferred(const std::vector<crypto::Hash>& hashes);
   void reply_error(const std::string& to, uint64_t request_id, const Status& st);
-  // A relayed request's hop error, wrapped under its layer's response key
-  // (counted as refused unless a timeout); answer_hop_error does it on a
-  // worker and posts it to the mailbox, or on the reactor while draining_.
+  // A relayed request's hop error, wrapped under its layer's response key.
   Outgoing hop_error_answer(const Pending& p, const Status& st);
+  // Answers p with st (counted as refused unless a timeout): the answer is
+  // wrapped on a worker and posted to the mailbox, or on the reactor while
+  // draining_.
   void answer_hop_error(Pending p, const Status& st);
   void expire_pending(uint64_t now);
   void on_replica_answer(const crypto::X25519PublicKey& peer, uint64_t id, bool acked);
